@@ -1,0 +1,260 @@
+"""The ``crowdsafe`` command.
+
+    crowdsafe demo                      the bundled sample, dashboard on 127.0.0.1:8080
+    crowdsafe run CONFIG                the same for your config
+    crowdsafe check CONFIG              validate a config and print each zone's area
+    crowdsafe eval counts --video V --gt GT [--every N] [--json]
+    crowdsafe bench --video V [--frames N] [--json]
+
+Evaluation and benchmark commands print one JSON object as their last line.
+Exit codes: 0 success, 1 runtime failure, 2 bad input (config, arguments, files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+
+from crowdsafe import __version__
+from crowdsafe.config import CrowdsafeConfig, load_config
+from crowdsafe.errors import CrowdsafeError
+
+__all__ = ["main"]
+
+log = logging.getLogger("crowdsafe")
+
+
+def demo_config_path() -> Path:
+    return Path(str(resources.files("crowdsafe") / "data" / "demo.yaml"))
+
+
+def _serve(config: CrowdsafeConfig, host: str, port: int, quiet: bool) -> int:
+    import uvicorn
+
+    from crowdsafe.api.app import create_app
+    from crowdsafe.runtime import Runtime
+
+    runtime = Runtime(config)
+    app = create_app(runtime)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    )
+    runtime.start()
+    url = f"http://{host}:{port}/"
+    print(f"crowdsafe: dashboard at {url}  (Ctrl-C to stop)", flush=True)
+    print(f"crowdsafe: storing zone samples in {runtime.store_path}", flush=True)
+    done = threading.Event()
+
+    def status() -> None:
+        tty = sys.stdout.isatty()
+        last_print = 0.0
+        while not done.wait(1.0):
+            if quiet:
+                continue
+            line = runtime.status_line()
+            if tty:
+                width = shutil.get_terminal_size((120, 20)).columns
+                sys.stdout.write("\r" + line[: width - 1].ljust(width - 1))
+                sys.stdout.flush()
+            elif time.monotonic() - last_print >= 5.0:
+                last_print = time.monotonic()
+                print(line, flush=True)
+
+    ticker = threading.Thread(target=status, name="status", daemon=True)
+    ticker.start()
+    try:
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal;
+        # a Ctrl-C is how an operator stops crowdsafe, so it is a clean exit here.
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        done.set()
+        runtime.close()
+        if sys.stdout.isatty():
+            sys.stdout.write("\n")
+        print("crowdsafe: stopped", flush=True)
+    if not server.started:
+        print(f"crowdsafe: could not serve on {host}:{port} (is the port in use?)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    config = load_config(demo_config_path())
+    tmp = None
+    if args.db:
+        db = Path(args.db).resolve()
+    else:
+        tmp = tempfile.mkdtemp(prefix="crowdsafe-demo-")
+        db = Path(tmp) / "demo.db"
+    config = config.model_copy(
+        update={"storage": config.storage.model_copy(update={"path": str(db)})}
+    )
+    try:
+        return _serve(config, args.host, args.port, args.quiet)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    return _serve(config, host, port, args.quiet)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from crowdsafe.measure.zones import zones_from_config
+
+    config = load_config(args.config)
+    for cam in config.cameras:
+        errors = cam.calibration.homography().reprojection_errors_m()
+        print(f"camera {cam.id}: calibration max error {errors.max() * 100:.1f} cm")
+        for z in zones_from_config(cam, config.thresholds):
+            print(f"  zone {z.id}: {z.area_m2:.1f} m² ({z.profile})")
+    print("config OK")
+    return 0
+
+
+def _detector(score_threshold: float, threads: int | None):  # type: ignore[no-untyped-def]
+    from crowdsafe.detect.nanodet import NanoDetDetector
+
+    return NanoDetDetector(score_threshold=score_threshold, threads=threads)
+
+
+def _cmd_eval_counts(args: argparse.Namespace) -> int:
+    from crowdsafe.evaluation.counts import evaluate_counts
+
+    video = Path(args.video)
+    gt = Path(args.gt) if args.gt else video.parent / "gt" / "gt.txt"
+    report = evaluate_counts(
+        _detector(args.score_threshold, args.threads),
+        video,
+        gt,
+        every=args.every,
+        min_height_px=args.min_height,
+        progress=not args.json,
+    )
+    result = report.to_dict()
+    if not args.json:
+        for k, v in result.items():
+            print(f"{k:>22}: {v}")
+    print(json.dumps(result))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from crowdsafe.bench import run_bench
+    from crowdsafe.ingest.video import sample_video_path
+
+    video = Path(args.video) if args.video else sample_video_path()
+    config = load_config(args.config or demo_config_path())
+    result = run_bench(
+        _detector(config.cameras[0].detector.score_threshold, args.threads),
+        video,
+        config,
+        frames=args.frames,
+        repeats=args.repeats,
+        log=None if args.json else print,
+    )
+    print(json.dumps(result))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="crowdsafe",
+        description="Live, anonymous crowd-safety numbers from CCTV video.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    p.add_argument("--version", action="version", version=f"crowdsafe {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def serve_opts(sp: argparse.ArgumentParser, default_port: int | None) -> None:
+        sp.add_argument(
+            "--host",
+            default=None if default_port is None else "127.0.0.1",
+            help="address to listen on (default 127.0.0.1)",
+        )
+        sp.add_argument(
+            "--port",
+            type=int,
+            default=default_port,
+            help=f"port (default {default_port or 'from the config'})",
+        )
+        sp.add_argument("--quiet", action="store_true", help="no live status line")
+
+    demo = sub.add_parser("demo", help="run the bundled sample video with a live dashboard")
+    serve_opts(demo, 8080)
+    demo.add_argument("--db", help="keep the samples in this SQLite file (default: temporary)")
+    demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser("run", help="run the cameras of a config with a live dashboard")
+    run.add_argument("config", help="YAML config file")
+    serve_opts(run, None)
+    run.set_defaults(func=_cmd_run)
+
+    check = sub.add_parser("check", help="validate a config file")
+    check.add_argument("config", help="YAML config file")
+    check.set_defaults(func=_cmd_check)
+
+    ev = sub.add_parser("eval", help="evaluate against annotated data")
+    ev_sub = ev.add_subparsers(dest="what", required=True, metavar="WHAT")
+    counts = ev_sub.add_parser("counts", help="detection precision/recall and count MAE (MOT gt)")
+    counts.add_argument("--video", required=True, help="video file (e.g. TUD-Stadtmitte.mp4)")
+    counts.add_argument("--gt", help="MOT gt.txt (default: gt/gt.txt beside the video)")
+    counts.add_argument("--every", type=int, default=1, help="evaluate every N-th frame")
+    counts.add_argument(
+        "--min-height",
+        type=float,
+        default=None,
+        help="smallest person height evaluated, px (default: from the gt)",
+    )
+    counts.add_argument("--score-threshold", type=float, default=0.35)
+    counts.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    counts.add_argument("--json", action="store_true", help="print only the JSON line")
+    counts.set_defaults(func=_cmd_eval_counts)
+
+    bench = sub.add_parser("bench", help="detector vs whole-pipeline frames/s")
+    bench.add_argument("--video", help="video file (default: the bundled sample)")
+    bench.add_argument(
+        "--config", help="config whose first camera's zones are used (default: the demo config)"
+    )
+    bench.add_argument("--frames", type=int, default=100)
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    bench.add_argument("--json", action="store_true", help="print only the JSON line")
+    bench.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except CrowdsafeError as exc:
+        print(f"crowdsafe: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"crowdsafe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""The crowdsafe configuration: one YAML file, validated strictly.
+
+Every model forbids unknown keys (a typo must not silently become a default) and every
+field is described and bounded.  :func:`load_config` is the only way in; it turns every
+problem into a :class:`~crowdsafe.errors.ConfigError` whose message names the file, the
+line, the key path (``cameras[0].zones[1].polygon``) and what would be valid.
+Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crowdsafe.errors import CalibrationError, ConfigError
+from crowdsafe.measure.geometry import Homography, polygon_area, polygon_is_simple
+from crowdsafe.measure.los import QUEUE_SPACE_M2, WALKWAY_FLOW_PER_M_MIN, WALKWAY_SPACE_M2, Bands
+
+__all__ = [
+    "CalibrationConfig",
+    "CameraConfig",
+    "CrowdsafeConfig",
+    "DetectorConfig",
+    "ServerConfig",
+    "SourceConfig",
+    "StorageConfig",
+    "ThresholdsConfig",
+    "ZoneConfig",
+    "load_config",
+    "parse_config",
+]
+
+SAMPLE_PREFIX = "sample:"
+_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=_ID_PATTERN,
+        description="lower-case letters, digits, '-' and '_', starting with a letter or digit",
+    ),
+]
+Point = tuple[float, float]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    url: str = Field(
+        description="Video file path (relative to the config file), or 'sample:vtest' "
+        "for the bundled sample video.",
+        min_length=1,
+    )
+    loop: bool = Field(False, description="Start the file again when it ends.")
+    realtime: bool = Field(
+        True, description="Pace a file at its own frame rate, as a live camera would deliver it."
+    )
+
+
+class DetectorConfig(_Strict):
+    score_threshold: float = Field(
+        0.35, ge=0.05, le=0.95, description="Minimum person score a detection must reach."
+    )
+    min_person_height_px: float = Field(
+        0.0,
+        ge=0.0,
+        le=4000.0,
+        description="Ignore boxes shorter than this many pixels (too far away to count "
+        "reliably in this view). 0 keeps every size.",
+    )
+
+
+class CalibrationConfig(_Strict):
+    image_points: list[Point] = Field(
+        min_length=4, description="At least 4 points on the ground in the image, [x, y] pixels."
+    )
+    ground_points_m: list[Point] = Field(
+        min_length=4,
+        description="The same points' positions on the ground, [x, y] metres, same order.",
+    )
+    max_error_m: float = Field(
+        0.5,
+        gt=0.0,
+        le=10.0,
+        description="Refuse the calibration if any point reprojects further than this.",
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> CalibrationConfig:
+        if len(self.image_points) != len(self.ground_points_m):
+            raise ValueError(
+                f"image_points has {len(self.image_points)} points but ground_points_m has "
+                f"{len(self.ground_points_m)}; give each image point its ground position"
+            )
+        try:
+            self.homography()
+        except CalibrationError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def homography(self) -> Homography:
+        """The fitted image -> ground homography (fits again; cheap for a few points)."""
+        return Homography.fit(self.image_points, self.ground_points_m, max_error_m=self.max_error_m)
+
+
+class ZoneConfig(_Strict):
+    id: Identifier
+    name: str = Field("", max_length=120, description="Name shown on the dashboard.")
+    polygon: list[Point] = Field(
+        min_length=3, description="The zone's outline in image pixels, [x, y] vertices in order."
+    )
+    profile: Literal["walkway", "queue"] = Field(
+        "walkway",
+        description="Which level-of-service table applies: people moving ('walkway') or "
+        "standing and waiting ('queue').",
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _simple(cls, polygon: list[Point]) -> list[Point]:
+        if any(x < 0 or y < 0 for x, y in polygon):
+            raise ValueError("polygon vertices must have non-negative pixel coordinates")
+        if polygon_area(polygon) < 1.0:
+            raise ValueError("polygon has no area (its vertices are on one line)")
+        if not polygon_is_simple(polygon):
+            raise ValueError(
+                "polygon edges cross each other; list the vertices in order around the zone"
+            )
+        return polygon
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class CameraConfig(_Strict):
+    id: Identifier
+    name: str = Field("", max_length=120, description="Name shown on the dashboard.")
+    source: SourceConfig
+    analysis_fps: float = Field(
+        10.0, gt=0.0, le=60.0, description="Frames analysed per second of video, at most."
+    )
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    calibration: CalibrationConfig
+    zones: list[ZoneConfig] = Field(min_length=1, description="Counting zones of this camera.")
+
+    @model_validator(mode="after")
+    def _zones_on_ground(self) -> CameraConfig:
+        hom = self.calibration.homography()
+        for zone in self.zones:
+            try:
+                area = hom.area_m2(zone.polygon)
+            except CalibrationError as exc:
+                raise ValueError(f"zone '{zone.id}': {exc}") from None
+            if area <= 0.01:
+                raise ValueError(f"zone '{zone.id}' covers {area:.3f} m² of ground; too small")
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+def _decreasing(values: Bands, what: str) -> Bands:
+    if any(b >= a for a, b in itertools.pairwise(values)) or values[-1] <= 0:
+        raise ValueError(f"{what} must be 5 positive numbers, strictly decreasing (A to E)")
+    return values
+
+
+class ThresholdsConfig(_Strict):
+    walkway_space_m2: Bands = Field(
+        WALKWAY_SPACE_M2,
+        description="Walkway LoS: lower bounds of space per person (m²) for A..E (HCM/Fruin).",
+    )
+    queue_space_m2: Bands = Field(
+        QUEUE_SPACE_M2,
+        description="Queue LoS: lower bounds of space per person (m²) for A..E (Fruin).",
+    )
+    flow_per_m_min: Bands = Field(
+        WALKWAY_FLOW_PER_M_MIN,
+        description="Flow LoS: upper bounds of persons/m/min for A..E (HCM; 82 = Green Guide).",
+    )
+
+    @field_validator("walkway_space_m2", "queue_space_m2")
+    @classmethod
+    def _space(cls, v: Bands) -> Bands:
+        return _decreasing(v, "space bounds")
+
+    @field_validator("flow_per_m_min")
+    @classmethod
+    def _flow(cls, v: Bands) -> Bands:
+        if any(b <= a for a, b in itertools.pairwise(v)) or v[0] <= 0:
+            raise ValueError("flow bounds must be 5 positive numbers, strictly increasing (A to E)")
+        return v
+
+    def space_bounds(self, profile: str) -> tuple[float, ...]:
+        return self.queue_space_m2 if profile == "queue" else self.walkway_space_m2
+
+
+class StorageConfig(_Strict):
+    path: str = Field(
+        "crowdsafe.db", min_length=1, description="SQLite file (relative to the config file)."
+    )
+    bucket_s: float = Field(
+        1.0, ge=0.1, le=3600.0, description="Length of one stored time bucket, seconds."
+    )
+
+
+class ServerConfig(_Strict):
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the HTTP server.")
+
+
+class CrowdsafeConfig(_Strict):
+    site: str = Field("crowdsafe", max_length=120, description="Site name on the dashboard.")
+    cameras: list[CameraConfig] = Field(min_length=1, description="The cameras to analyse.")
+    thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    base_dir: Path = Field(Path("."), exclude=True, description="Set by load_config.")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CrowdsafeConfig:
+        seen_cam: set[str] = set()
+        seen_zone: dict[str, str] = {}
+        for cam in self.cameras:
+            if cam.id in seen_cam:
+                raise ValueError(f"camera id '{cam.id}' is used twice; ids must be unique")
+            seen_cam.add(cam.id)
+            for zone in cam.zones:
+                if zone.id in seen_zone:
+                    raise ValueError(
+                        f"zone id '{zone.id}' is used by cameras '{seen_zone[zone.id]}' and "
+                        f"'{cam.id}'; zone ids must be unique across the site"
+                    )
+                seen_zone[zone.id] = cam.id
+        return self
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        raise KeyError(camera_id)
+
+
+def _loc_to_str(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or its nearest existing parent)."""
+    node = root
+    line = None if node is None else node.start_mark.line + 1
+    for part in loc:
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            for key, value in node.value:
+                if key.value == part:
+                    nxt = value
+                    line = key.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            nxt = node.value[part]
+            line = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        node = nxt
+    return line
+
+
+def _format_errors(exc: ValidationError, source: str, root: yaml.Node | None) -> str:
+    lines = [f"invalid config {source}:"]
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        line = _line_of(root, loc)
+        where = f"{source}:{line}" if line is not None else source
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            parent = _loc_to_str(loc[:-1])
+            msg = f"unknown key '{loc[-1]}' under {parent}; check its spelling"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"  {where}: {_loc_to_str(loc)}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(
+    text: str, *, source: str = "<string>", base_dir: Path | None = None
+) -> CrowdsafeConfig:
+    """Parse and validate YAML text; ``source`` names it in error messages."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    if data is None:
+        raise ConfigError(f"{source}: the config is empty; it needs at least a 'cameras' list")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: the config must be a mapping of keys, got {type(data).__name__}"
+        )
+    if "base_dir" in data:
+        raise ConfigError(f"{source}: unknown key 'base_dir' under (top level)")
+    data["base_dir"] = base_dir or Path(".")
+    try:
+        return CrowdsafeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source, root)) from None
+
+
+def load_config(path: str | Path) -> CrowdsafeConfig:
+    """Read and validate a config file; relative paths in it are taken from its folder."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc}") from None
+    return parse_config(text, source=str(p), base_dir=p.resolve().parent)
+
+
+def is_sample(url: str) -> bool:
+    return url.startswith(SAMPLE_PREFIX)

@@ -1,0 +1,1 @@
+"""Evaluation against annotated data: detection counts on MOT-format ground truth."""

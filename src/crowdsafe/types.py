@@ -1,0 +1,140 @@
+"""The named types that cross each pipeline stage boundary.
+
+``source -> Frame -> detect -> Detections -> measure -> ZoneSample -> store``.
+No stage passes positional tuples or loose dicts to the next one.
+
+Privacy rule carried here: :class:`Frame` holds pixels and :class:`Detections` holds
+boxes; both live in memory only.  :class:`ZoneSample` is the first type that may be
+stored or sent out, and it is an aggregate: it carries no box, no pixel and no
+track id (see docs/adr/0001-aggregates-only.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Detections", "Frame", "LevelOfService", "ZoneSample"]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded video frame.
+
+    ``t`` is the capture time in seconds: Unix epoch seconds for live and paced
+    sources, seconds since the start of the file for unpaced file playback.
+    ``image`` is an (H, W, 3) uint8 array in RGB order.
+    """
+
+    camera_id: str
+    t: float
+    image: npt.NDArray[np.uint8]
+    index: int = 0
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+def _empty_boxes() -> npt.NDArray[np.float32]:
+    return np.zeros((0, 4), dtype=np.float32)
+
+
+def _empty_scores() -> npt.NDArray[np.float32]:
+    return np.zeros((0,), dtype=np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class Detections:
+    """People found in one frame, as parallel arrays.
+
+    ``xyxy`` is (N, 4) float32 in pixels of the source frame (x1, y1, x2, y2),
+    ``score`` is (N,) float32 in [0, 1].  ``track_id`` is filled by a tracker and
+    never leaves the process.
+    """
+
+    xyxy: npt.NDArray[np.float32] = field(default_factory=_empty_boxes)
+    score: npt.NDArray[np.float32] = field(default_factory=_empty_scores)
+    track_id: npt.NDArray[np.int64] | None = None
+
+    def __post_init__(self) -> None:
+        if self.xyxy.ndim != 2 or self.xyxy.shape[1] != 4:
+            raise ValueError(f"xyxy must have shape (N, 4), got {self.xyxy.shape}")
+        if self.score.shape != (self.xyxy.shape[0],):
+            raise ValueError(
+                f"score must have shape ({self.xyxy.shape[0]},) to match xyxy, "
+                f"got {self.score.shape}"
+            )
+        if self.track_id is not None and self.track_id.shape != self.score.shape:
+            raise ValueError(
+                f"track_id must have shape {self.score.shape}, got {self.track_id.shape}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+    def __getitem__(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Detections:
+        """Select detections by a boolean mask or an index array."""
+        return Detections(
+            xyxy=self.xyxy[index],
+            score=self.score[index],
+            track_id=None if self.track_id is None else self.track_id[index],
+        )
+
+    @property
+    def ground_points(self) -> npt.NDArray[np.float64]:
+        """(N, 2) image points under each person's feet: the bottom-centre of each box."""
+        x = (self.xyxy[:, 0].astype(np.float64) + self.xyxy[:, 2]) / 2.0
+        return np.stack([x, self.xyxy[:, 3].astype(np.float64)], axis=1)
+
+
+class LevelOfService(StrEnum):
+    """Fruin / HCM level of service, A (free) to F (jammed)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+    F = "F"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSample:
+    """The crowd in one zone over one time bucket: an aggregate, safe to store.
+
+    ``t`` is the start of the bucket (Unix seconds), ``count`` the mean number of
+    people over the frames of the bucket, ``count_max`` the largest count seen in
+    one frame, ``density_per_m2`` = count / area_m2, ``los`` the level of service of
+    that density under the zone's profile.
+    """
+
+    camera_id: str
+    zone_id: str
+    t: float
+    count: float
+    count_max: int
+    area_m2: float
+    density_per_m2: float
+    los: LevelOfService
+    frames: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "camera_id": self.camera_id,
+            "zone_id": self.zone_id,
+            "t": self.t,
+            "count": self.count,
+            "count_max": self.count_max,
+            "area_m2": self.area_m2,
+            "density_per_m2": self.density_per_m2,
+            "los": self.los.value,
+            "frames": self.frames,
+        }

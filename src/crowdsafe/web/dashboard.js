@@ -1,0 +1,130 @@
+// crowdsafe dashboard: zone cards and a density chart, fed by /api/live (SSE).
+// Numbers only: this page never receives or shows video pixels.
+"use strict";
+
+const WINDOW_S = 600;
+const COLOURS = ["#4e9af1", "#f1a94e", "#b07cf7", "#4ef1c4", "#f14e8a", "#c7f14e"];
+const zones = new Map();   // zone id -> {info, el, points: [[t, density]]}
+let lastSampleAt = 0;
+
+function fmt(x, digits) { return Number(x).toFixed(digits); }
+
+function card(z) {
+  const el = document.createElement("article");
+  el.className = "zone";
+  el.id = "zone-" + z.id;
+  el.dataset.zone = z.id;
+  el.innerHTML = `<span class="los">–</span><h3></h3>
+    <div class="count">–</div>
+    <div class="density">– persons/m² · ${fmt(z.area_m2, 1)} m²</div>`;
+  el.querySelector("h3").textContent = z.name;
+  return el;
+}
+
+function show(sample) {
+  const z = zones.get(sample.zone_id);
+  if (!z) return;
+  const el = z.el;
+  el.className = "zone los-" + sample.los;
+  el.style.background = "";
+  el.querySelector(".count").textContent = fmt(sample.count, 1);
+  el.querySelector(".density").textContent =
+    `${fmt(sample.density_per_m2, 3)} persons/m² · ${fmt(sample.area_m2, 1)} m²`;
+  const badge = el.querySelector(".los");
+  badge.textContent = sample.los;
+  badge.className = "los los-" + sample.los;
+  el.dataset.count = sample.count;
+  el.dataset.t = sample.t;
+  const pts = z.points;
+  if (!pts.length || pts[pts.length - 1][0] < sample.t) pts.push([sample.t, sample.density_per_m2]);
+  while (pts.length && pts[0][0] < sample.t - WINDOW_S) pts.shift();
+  lastSampleAt = Date.now();
+}
+
+function draw() {
+  const canvas = document.getElementById("chart");
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, pad = 40;
+  ctx.clearRect(0, 0, w, h);
+  let tMax = 0, yMax = 0.5;
+  for (const z of zones.values()) for (const [t, d] of z.points) { tMax = Math.max(tMax, t); yMax = Math.max(yMax, d * 1.2); }
+  if (!tMax) return;
+  const tMin = tMax - WINDOW_S;
+  const x = (t) => pad + (w - pad - 10) * (t - tMin) / WINDOW_S;
+  const y = (d) => h - pad + (-(h - pad - 10)) * d / yMax;
+  ctx.strokeStyle = "#2a333c"; ctx.fillStyle = "#8a98a6"; ctx.font = "12px system-ui";
+  for (let i = 0; i <= 4; i++) {
+    const d = yMax * i / 4;
+    ctx.beginPath(); ctx.moveTo(pad, y(d)); ctx.lineTo(w - 10, y(d)); ctx.stroke();
+    ctx.fillText(fmt(d, 2), 2, y(d) + 4);
+  }
+  // Danger references (DESIGN.md): 2 p/m² walking slows, 5 p/m² dangerous.
+  for (const [d, c] of [[2, "#fee08b"], [5, "#d73027"]]) {
+    if (d > yMax) continue;
+    ctx.strokeStyle = c; ctx.setLineDash([4, 4]);
+    ctx.beginPath(); ctx.moveTo(pad, y(d)); ctx.lineTo(w - 10, y(d)); ctx.stroke();
+    ctx.setLineDash([]);
+  }
+  let i = 0;
+  for (const z of zones.values()) {
+    ctx.strokeStyle = COLOURS[i++ % COLOURS.length]; ctx.lineWidth = 2;
+    ctx.beginPath();
+    z.points.forEach(([t, d], k) => (k ? ctx.lineTo(x(t), y(d)) : ctx.moveTo(x(t), y(d))));
+    ctx.stroke(); ctx.lineWidth = 1;
+  }
+}
+
+async function loadZones() {
+  const list = await (await fetch("/api/zones")).json();
+  const box = document.getElementById("zones");
+  const legend = document.getElementById("legend");
+  const now = Date.now() / 1000;
+  list.forEach((z, i) => {
+    const el = card(z);
+    box.appendChild(el);
+    zones.set(z.id, { info: z, el, points: [] });
+    const key = document.createElement("span");
+    key.style.color = COLOURS[i % COLOURS.length];
+    key.textContent = "■ " + z.name;
+    legend.appendChild(key);
+  });
+  await Promise.all(list.map(async (z) => {
+    const r = await fetch(`/api/zones/${encodeURIComponent(z.id)}/series?since=${now - WINDOW_S}`);
+    const s = await r.json();
+    s.samples.forEach(show);
+  }));
+  draw();
+}
+
+async function loadCameras() {
+  const cams = await (await fetch("/api/cameras")).json();
+  const box = document.getElementById("cameras");
+  box.innerHTML = "";
+  for (const c of cams) {
+    const el = document.createElement("span");
+    el.className = "cam";
+    el.textContent = `${c.name}: ${c.state}, ${fmt(c.analysed_fps, 1)} fps` + (c.last_error ? ` — ${c.last_error}` : "");
+    box.appendChild(el);
+  }
+}
+
+function connect() {
+  const conn = document.getElementById("conn");
+  const es = new EventSource("/api/live");
+  es.onopen = () => { conn.textContent = "live"; conn.className = "conn on"; };
+  es.onerror = () => { conn.textContent = "reconnecting…"; conn.className = "conn off"; };
+  es.addEventListener("sample", (ev) => { show(JSON.parse(ev.data)); });
+}
+
+fetch("/healthz").then((r) => r.json()).then((h) => {
+  document.getElementById("site").textContent = "· " + h.site;
+  document.title = h.site + " — crowdsafe";
+});
+loadZones().then(connect);
+loadCameras();
+setInterval(loadCameras, 5000);
+setInterval(draw, 1000);
+setInterval(() => {
+  document.getElementById("clock").textContent = new Date().toLocaleTimeString() +
+    (lastSampleAt && Date.now() - lastSampleAt > 10000 ? " · no data for " + Math.round((Date.now() - lastSampleAt) / 1000) + " s" : "");
+}, 1000);

@@ -1,0 +1,196 @@
+"""The HTTP API and the live feed, against a real uvicorn server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+
+from crowdsafe.api.app import create_app
+from crowdsafe.config import load_config
+from crowdsafe.detect.base import FakeDetector
+from crowdsafe.runtime import Runtime
+from crowdsafe.types import Detections, Frame
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def walkers(frame: Frame) -> Detections:
+    """Scripted people: one more person in the left half every 2 s of video, up to 4."""
+    n = 1 + (frame.index // 20) % 4
+    feet = [(50.0 + 60 * i, 400.0) for i in range(n)] + [(600.0, 450.0)]
+    xyxy = np.array([[x - 10, y - 80, x + 10, y] for x, y in feet], dtype=np.float32)
+    return Detections(xyxy=xyxy, score=np.full(len(feet), 0.9, dtype=np.float32))
+
+
+@contextmanager
+def serving(runtime: Runtime) -> Iterator[str]:
+    """Run the app for ``runtime`` on a free port of 127.0.0.1; yields its base URL."""
+    port = free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(5)
+
+
+@pytest.fixture
+def server(tmp_path: Path, config_text: str) -> Iterator[tuple[str, Runtime]]:
+    path = tmp_path / "c.yaml"
+    path.write_text(config_text.replace("realtime: false", "realtime: true"))
+    runtime = Runtime(load_config(path), detector=FakeDetector(walkers))
+    with serving(runtime) as base:
+        runtime.start()
+        try:
+            yield base, runtime
+        finally:
+            runtime.close()
+
+
+def read_events(base: str, n: int, timeout_s: float = 15.0) -> list[dict[str, object]]:
+    events: list[dict[str, object]] = []
+    with httpx.stream("GET", f"{base}/api/live", timeout=timeout_s) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["cache-control"] == "no-store"
+        kind = None
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind == "sample":
+                events.append(json.loads(line[6:]))
+                if len(events) >= n:
+                    break
+    return events
+
+
+def test_live_feed_streams_changing_zone_samples(server: tuple[str, Runtime]) -> None:
+    base, _ = server
+    events = read_events(base, 12)
+    left = [e for e in events if e["zone_id"] == "left"]
+    right = [e for e in events if e["zone_id"] == "right"]
+    assert left
+    assert right
+    assert {e["count"] for e in right} == {1.0}  # one person stands on the right throughout
+    assert all(1.0 <= float(e["count"]) <= 4.0 for e in left)  # type: ignore[arg-type]
+    # per-person fields never appear on the wire
+    assert set(events[0]) == {
+        "camera_id",
+        "zone_id",
+        "t",
+        "count",
+        "count_max",
+        "area_m2",
+        "density_per_m2",
+        "los",
+        "frames",
+    }
+
+
+def test_zones_cameras_and_series(server: tuple[str, Runtime]) -> None:
+    base, runtime = server
+    deadline = time.monotonic() + 15
+    while len(runtime.store.series("left")) < 3:
+        assert time.monotonic() < deadline, "no samples stored"
+        time.sleep(0.2)
+    zones = httpx.get(f"{base}/api/zones").json()
+    assert [z["id"] for z in zones] == ["left", "right"]
+    left = zones[0]
+    assert left["name"] == "Left half"
+    assert zones[1]["name"] == "right"
+    assert left["area_m2"] > 10
+    assert left["latest"]["density_per_m2"] == pytest.approx(
+        left["latest"]["count"] / left["area_m2"], rel=1e-3
+    )
+    cams = httpx.get(f"{base}/api/cameras").json()
+    assert cams[0]["id"] == "cam1"
+    assert cams[0]["state"] == "live"
+    assert cams[0]["zones"] == ["left", "right"]
+    assert cams[0]["frames_analysed"] > 0
+
+    series = httpx.get(f"{base}/api/zones/left/series").json()["samples"]
+    assert len(series) >= 3
+    ts = [s["t"] for s in series]
+    assert ts == sorted(ts)
+    assert all(b - a == pytest.approx(1.0) for a, b in itertools.pairwise(ts))
+    since, until = ts[1], ts[2]
+    window = httpx.get(f"{base}/api/zones/left/series", params={"since": since, "until": until})
+    assert [s["t"] for s in window.json()["samples"]] == [since]
+
+    health = httpx.get(f"{base}/healthz").json()
+    assert health == {"status": "ok", "site": "Test site", "cameras": {"cam1": "live"}}
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "fragment"),
+    [
+        ("/api/zones/nope/series", 404, "unknown zone 'nope'; known zones: left, right"),
+        ("/api/zones/left/series?since=abc", 422, "since"),
+        ("/api/zones/left/series?since=10&until=5", 422, "until (5.0) must be later than since"),
+        ("/api/zones/left/series?limit=0", 422, "limit"),
+        ("/api/nothing", 404, "Not Found"),
+    ],
+)
+def test_malformed_requests_get_clear_errors(
+    server: tuple[str, Runtime], url: str, status: int, fragment: str
+) -> None:
+    base, _ = server
+    r = httpx.get(base + url)
+    assert r.status_code == status
+    assert fragment in r.text
+
+
+def test_dashboard_page_and_assets(server: tuple[str, Runtime]) -> None:
+    base, _ = server
+    page = httpx.get(base + "/")
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert '<script src="/dashboard.js">' in page.text
+    js = httpx.get(base + "/dashboard.js")
+    assert js.status_code == 200
+    assert "EventSource" in js.text
+    assert "/api/live" in js.text
+    assert httpx.get(base + "/dashboard.css").status_code == 200
+    # the dashboard shows numbers only: no image or video element, no frame route
+    assert "<img" not in page.text
+    assert "<video" not in page.text
+
+
+def test_a_failed_camera_shows_in_health(tmp_path: Path, config_text: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(config_text)
+    runtime = Runtime(load_config(path), detector=FakeDetector())
+    (tmp_path / "vanished.mp4").write_bytes(b"")
+    object.__setattr__(runtime.config.cameras[0].source, "url", str(tmp_path / "vanished.mp4"))
+    runtime.start()
+    runtime.stop()
+    with serving(runtime) as base:
+        health = httpx.get(base + "/healthz").json()
+        cams = httpx.get(base + "/api/cameras").json()
+    runtime.close()
+    assert health["status"] == "degraded"
+    assert health["cameras"]["cam1"] == "failed"
+    assert "vanished.mp4" in cams[0]["last_error"]

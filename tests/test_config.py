@@ -1,0 +1,192 @@
+"""Config validation: every error names the file, the line, the key path and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crowdsafe.cli import demo_config_path
+from crowdsafe.config import load_config, parse_config
+from crowdsafe.errors import ConfigError
+
+
+def test_demo_config_is_valid_and_zones_have_ground_area() -> None:
+    from crowdsafe.measure.zones import zones_from_config
+
+    config = load_config(demo_config_path())
+    cam = config.cameras[0]
+    assert cam.source.url == "sample:vtest"
+    zones = zones_from_config(cam, config.thresholds)
+    assert 2 <= len(zones) <= 3
+    # areas are tens of square metres, as a campus path should be
+    assert all(10.0 < z.area_m2 < 200.0 for z in zones), [z.area_m2 for z in zones]
+    assert cam.calibration.homography().reprojection_errors_m().max() < 0.01
+
+
+def test_relative_paths_resolve_from_the_config_folder(config_file: Path) -> None:
+    config = load_config(config_file)
+    assert config.resolve("data.db") == config_file.parent / "data.db"
+    assert config.resolve("/abs/x.db") == Path("/abs/x.db")
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    assert old in text, f"test setup: {old!r} not in the config"
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # unknown key, with its line number and parent path
+        (
+            "    name: Test camera\n",
+            "    name: Test camera\n    fps_limit: 3\n",
+            r"crowdsafe.yaml:5: cameras\[0\].fps_limit: unknown key 'fps_limit' under cameras\[0\]",
+        ),
+        (
+            "site: Test site\n",
+            "site: Test site\nstorag: {}\n",
+            r"crowdsafe.yaml:2: storag: unknown key 'storag' under \(top level\)",
+        ),
+        # fewer than 4 calibration points
+        (
+            "[[60, 190], [720, 190], [740, 560], [40, 560], [384, 330]]",
+            "[[60, 190], [720, 190], [740, 560]]",
+            r"cameras\[0\].calibration.image_points: List should have at least 4 items",
+        ),
+        # mismatched point lists
+        (
+            "[[-7.02, 19.19], [7.28, 19.19], [4.69, 8.94], [-4.53, 8.94], [0.00, 14.06]]",
+            "[[-7.02, 19.19], [7.28, 19.19], [4.69, 8.94], [-4.53, 8.94]]",
+            r"cameras\[0\].calibration: image_points has 5 points but ground_points_m has 4",
+        ),
+        # degenerate: all ground points on one line
+        (
+            "[[-7.02, 19.19], [7.28, 19.19], [4.69, 8.94], [-4.53, 8.94], [0.00, 14.06]]",
+            "[[0, 1], [0, 2], [0, 3], [0, 4], [0, 5]]",
+            r"cameras\[0\].calibration: all 5 ground points lie on one line",
+        ),
+        # one ground point measured 3 m wrong
+        (
+            "[0.00, 14.06]",
+            "[3.00, 14.06]",
+            r"cameras\[0\].calibration: calibration point \d reprojects .* m from its measured",
+        ),
+        # a bow-tie polygon
+        (
+            "[[0, 200], [384, 200], [384, 576], [0, 576]]",
+            "[[0, 200], [384, 576], [384, 300], [0, 576]]",
+            r"crowdsafe.yaml:\d+: cameras\[0\].zones\[0\].polygon: polygon edges cross each other",
+        ),
+        (
+            "[[0, 200], [384, 200], [384, 576], [0, 576]]",
+            "[[0, 200], [384, 200]]",
+            r"cameras\[0\].zones\[0\].polygon: List should have at least 3 items",
+        ),
+        (
+            "[[0, 200], [384, 200], [384, 576], [0, 576]]",
+            "[[0, 200], [100, 200], [200, 200]]",
+            r"polygon has no area",
+        ),
+        # bad ids and duplicates
+        (
+            "- id: left",
+            "- id: Left Zone",
+            r"cameras\[0\].zones\[0\].id: String should match pattern",
+        ),
+        ("- id: right", "- id: left", r"zone id 'left' is used by cameras 'cam1' and 'cam1'"),
+        # bounded numbers
+        (
+            "storage:\n",
+            "server:\n  port: 70000\nstorage:\n",
+            r"server.port: Input should be less than or equal to 65535",
+        ),
+        (
+            "    calibration:\n",
+            "    analysis_fps: 0\n    calibration:\n",
+            r"cameras\[0\].analysis_fps: Input should be greater than 0",
+        ),
+        (
+            "    calibration:\n",
+            "    detector: {score_threshold: 1.5}\n    calibration:\n",
+            r"cameras\[0\].detector.score_threshold: Input should be less than or equal to 0.95",
+        ),
+        (
+            "    zones:\n",
+            "    zones: []\n    unused:\n",
+            r"cameras\[0\].zones: List should have at least 1 item",
+        ),
+        (
+            "site: Test site\n",
+            "site: Test site\nthresholds: {walkway_space_m2: [1, 2, 3, 4, 5]}\n",
+            r"thresholds.walkway_space_m2: space bounds must be 5 positive numbers, "
+            r"strictly decreasing",
+        ),
+    ],
+)
+def test_config_errors_name_file_line_path_and_fix(
+    tmp_path: Path, config_text: str, old: str, new: str, expected: str
+) -> None:
+    path = tmp_path / "crowdsafe.yaml"
+    path.write_text(_replace(config_text, old, new))
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path)
+
+
+def test_zone_reaching_above_the_horizon_is_refused(tmp_path: Path, config_text: str) -> None:
+    # a steep view: the road edges meet at the horizon near image row 95
+    text = _replace(
+        config_text,
+        "[[60, 190], [720, 190], [740, 560], [40, 560], [384, 330]]",
+        "[[300, 200], [468, 200], [768, 576], [0, 576]]",
+    )
+    text = _replace(
+        text,
+        "[[-7.02, 19.19], [7.28, 19.19], [4.69, 8.94], [-4.53, 8.94], [0.00, 14.06]]",
+        "[[-2, 20], [2, 20], [2, 2], [-2, 2]]",
+    )
+    text = _replace(
+        text,
+        "[[0, 200], [384, 200], [384, 576], [0, 576]]",
+        "[[0, 50], [384, 50], [384, 576], [0, 576]]",
+    )
+    path = tmp_path / "crowdsafe.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"cameras\[0\]: zone 'left': the polygon reaches above"):
+        load_config(path)
+
+
+def test_missing_required_key_is_named(tmp_path: Path, config_text: str) -> None:
+    path = tmp_path / "crowdsafe.yaml"
+    path.write_text(_replace(config_text, "    source:\n      url:", "    src:\n      url:"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "cameras[0].source: required key is missing" in message
+    assert "unknown key 'src'" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cameras: [\n  - id: x\n", r"<string>:\d+: not valid YAML"),
+        ("", "the config is empty"),
+        ("- a\n- b\n", "must be a mapping of keys, got list"),
+        ("site: x\n", r"cameras: required key is missing"),
+        ("cameras: []\n", r"cameras: List should have at least 1 item"),
+    ],
+)
+def test_unparseable_configs(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(text)
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"config file not found: .*nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_config_error_is_also_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        parse_config("")

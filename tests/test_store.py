@@ -1,0 +1,110 @@
+"""SQLite store: time-range reads, replacement, persistence and the aggregates-only rule."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from crowdsafe.errors import StoreError
+from crowdsafe.store import SQLiteStore
+from crowdsafe.types import LevelOfService, ZoneSample
+
+
+def sample(zone: str, t: float, count: float = 2.0, area: float = 10.0) -> ZoneSample:
+    return ZoneSample(
+        camera_id="cam1",
+        zone_id=zone,
+        t=t,
+        count=count,
+        count_max=int(count) + 1,
+        area_m2=area,
+        density_per_m2=count / area,
+        los=LevelOfService.A,
+        frames=10,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = SQLiteStore(tmp_path / "crowdsafe.db")
+    yield s
+    s.close()
+
+
+def test_series_reads_a_half_open_time_range_in_order(store: SQLiteStore) -> None:
+    store.write_samples([sample("a", t) for t in (103.0, 100.0, 101.0, 102.0)])
+    store.write_samples([sample("b", 101.0, count=9)])
+    got = store.series("a", since=101.0, until=103.0)
+    assert [s.t for s in got] == [101.0, 102.0]
+    assert all(s.zone_id == "a" for s in got)
+    assert [s.t for s in store.series("a")] == [100.0, 101.0, 102.0, 103.0]
+    assert store.series("nope") == []
+
+
+def test_limit_keeps_the_newest(store: SQLiteStore) -> None:
+    store.write_samples([sample("a", float(t)) for t in range(10)])
+    assert [s.t for s in store.series("a", limit=3)] == [7.0, 8.0, 9.0]
+    assert store.latest("a") == sample("a", 9.0)
+    assert store.latest("b") is None
+    with pytest.raises(ValueError, match="limit must be >= 1"):
+        store.series("a", limit=0)
+
+
+def test_rows_round_trip_exactly(store: SQLiteStore) -> None:
+    s = sample("a", 1700000000.0, count=3.25, area=12.5)
+    store.write_samples([s])
+    assert store.series("a") == [s]
+
+
+def test_same_zone_and_bucket_replaces(store: SQLiteStore) -> None:
+    store.write_samples([sample("a", 5.0, count=1)])
+    store.write_samples([sample("a", 5.0, count=4)])
+    assert [s.count for s in store.series("a")] == [4.0]
+
+
+def test_data_survives_reopening_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    s = SQLiteStore(path)
+    s.write_samples([sample("a", 1.0)])
+    s.close()
+    again = SQLiteStore(path)
+    assert len(again.series("a")) == 1
+    again.close()
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_a_failed_write_loses_nothing(store: SQLiteStore) -> None:
+    store.write_samples([sample("a", 1.0)])
+    bad = sample("a", 2.0)
+    object.__setattr__(bad, "los", SimpleNamespace(value="Z"))  # violates the CHECK constraint
+    with pytest.raises(StoreError, match="cannot write"):
+        store.write_samples([sample("a", 3.0), bad])
+    assert [s.t for s in store.series("a")] == [1.0]  # the batch rolled back whole
+
+
+def test_unopenable_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"folder .* does not exist"):
+        SQLiteStore(tmp_path / "missing" / "x.db")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open database"):
+        SQLiteStore(garbage)
+
+
+# Anything that could describe a person rather than the crowd.
+PER_PERSON = re.compile(
+    r"track|box|bbox|xyxy|x1|y1|x2|y2|pixel|image|frame_data|face|embedding|person_id|attribute",
+    re.IGNORECASE,
+)
+
+
+def test_schema_holds_aggregates_only(store: SQLiteStore) -> None:
+    columns = store.columns()
+    assert set(columns) == {"meta", "zone_samples"}
+    flat = [c for cols in columns.values() for c in cols]
+    assert not [c for c in flat if PER_PERSON.search(c)], flat
