@@ -22,10 +22,14 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crowdsafe import __version__
 from crowdsafe.config import CrowdsafeConfig, load_config
 from crowdsafe.errors import CrowdsafeError
+
+if TYPE_CHECKING:
+    from crowdsafe.detect.nanodet import NanoDetDetector
 
 __all__ = ["main"]
 
@@ -126,7 +130,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detector(score_threshold: float, threads: int | None):  # type: ignore[no-untyped-def]
+def _detector(score_threshold: float, threads: int | None) -> NanoDetDetector:
     from crowdsafe.detect.nanodet import NanoDetDetector
 
     return NanoDetDetector(score_threshold=score_threshold, threads=threads)

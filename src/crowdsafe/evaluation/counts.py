@@ -26,7 +26,7 @@ from crowdsafe.detect.base import Detector
 from crowdsafe.detect.nms import box_iou
 from crowdsafe.evaluation.mot import load_mot_boxes
 from crowdsafe.ingest.video import VideoFileSource
-from crowdsafe.types import Detections
+from crowdsafe.types import Detections, Frame
 
 __all__ = ["CountReport", "evaluate_counts", "match_frame"]
 
@@ -153,7 +153,7 @@ def evaluate_counts(
     )
 
 
-def _every(source: VideoFileSource, every: int) -> Iterator:  # type: ignore[type-arg]
+def _every(source: VideoFileSource, every: int) -> Iterator[Frame]:
     for frame in source.frames():
         if frame.index % every == 0:
             yield frame

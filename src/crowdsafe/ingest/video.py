@@ -111,7 +111,7 @@ class VideoFileSource:
         self._sleep = sleep or (lambda s: self._stop.wait(s) and None)
         self.corrupt_packets = 0
         self.loops = 0
-        _open(self.path).close()  # fail now, not in the pipeline thread
+        self.info = probe_video(self.path)  # fails now, not in the pipeline thread
 
     def close(self) -> None:
         self._stop.set()
@@ -124,10 +124,23 @@ class VideoFileSource:
             first_pts: float | None = None
             last_t = -1.0
             period = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
-            for packet in container.demux(stream):
+            packets = container.demux(stream)
+            while True:
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    return
+                except av.error.FFmpegError as exc:  # the container itself is damaged
+                    log.warning(
+                        "camera %s: stopped reading %s at a damaged spot: %s",
+                        self.camera_id,
+                        self.path,
+                        exc,
+                    )
+                    return
                 try:
                     decoded = packet.decode()
-                except (av.error.InvalidDataError, av.error.FFmpegError) as exc:
+                except av.error.FFmpegError as exc:
                     self.corrupt_packets += 1
                     log.warning(
                         "camera %s: skipped a corrupt packet in %s: %s",
@@ -181,7 +194,4 @@ class VideoFileSource:
             if not self.loop:
                 return
             self.loops += 1
-            offset += last_t + 1.0 / max(self._fps(), 1e-6)
-
-    def _fps(self) -> float:
-        return probe_video(self.path).fps
+            offset += last_t + 1.0 / self.info.fps
