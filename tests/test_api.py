@@ -19,6 +19,7 @@ import uvicorn
 from crowdsafe.api.app import create_app
 from crowdsafe.config import load_config
 from crowdsafe.detect.base import FakeDetector
+from crowdsafe.ingest.video import sample_video_path
 from crowdsafe.runtime import Runtime
 from crowdsafe.types import Detections, Frame
 
@@ -127,9 +128,10 @@ def test_zones_cameras_and_series(server: tuple[str, Runtime]) -> None:
     )
     cams = httpx.get(f"{base}/api/cameras").json()
     assert cams[0]["id"] == "cam1"
-    assert cams[0]["state"] == "live"
+    assert cams[0]["health"]["state"] == "live"
     assert cams[0]["zones"] == ["left", "right"]
-    assert cams[0]["frames_analysed"] > 0
+    assert cams[0]["health"]["frames_analysed"] > 0
+    assert zones[0]["status"] == "ok"
 
     series = httpx.get(f"{base}/api/zones/left/series").json()["samples"]
     assert len(series) >= 3
@@ -181,16 +183,24 @@ def test_dashboard_page_and_assets(server: tuple[str, Runtime]) -> None:
 
 def test_a_failed_camera_shows_in_health(tmp_path: Path, config_text: str) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text(config_text)
+    path.write_text(config_text.replace(str(sample_video_path()), str(tmp_path / "vanished.mp4")))
     runtime = Runtime(load_config(path), detector=FakeDetector())
-    (tmp_path / "vanished.mp4").write_bytes(b"")
-    object.__setattr__(runtime.config.cameras[0].source, "url", str(tmp_path / "vanished.mp4"))
     runtime.start()
-    runtime.stop()
-    with serving(runtime) as base:
-        health = httpx.get(base + "/healthz").json()
-        cams = httpx.get(base + "/api/cameras").json()
-    runtime.close()
+    try:
+        with serving(runtime) as base:
+            deadline = time.monotonic() + 10
+            while httpx.get(base + "/healthz").json()["cameras"]["cam1"] != "failed":
+                assert time.monotonic() < deadline, "camera never reported failed"
+                time.sleep(0.1)
+            health = httpx.get(base + "/healthz").json()
+            cam = httpx.get(base + "/api/cameras/cam1/health").json()
+            zones = httpx.get(base + "/api/zones").json()
+            missing = httpx.get(base + "/api/cameras/nope/health")
+    finally:
+        runtime.close()
     assert health["status"] == "degraded"
-    assert health["cameras"]["cam1"] == "failed"
-    assert "vanished.mp4" in cams[0]["last_error"]
+    assert cam["state"] == "failed"
+    assert "vanished.mp4" in cam["last_error"]
+    assert all(z["status"] == "no_data" and z["latest"] is None for z in zones)
+    assert missing.status_code == 404
+    assert "known cameras: cam1" in missing.text

@@ -163,6 +163,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     video = Path(args.video) if args.video else sample_video_path()
     config = load_config(args.config or demo_config_path())
+    if args.cameras:
+        from crowdsafe.bench import run_camera_bench
+
+        result = run_camera_bench(
+            _detector(config.cameras[0].detector.score_threshold, args.threads),
+            video,
+            config,
+            cameras=args.cameras,
+            fps=args.fps,
+            seconds=args.seconds,
+            log=None if args.json else print,
+        )
+        print(json.dumps(result))
+        return 0
     result = run_bench(
         _detector(config.cameras[0].detector.score_threshold, args.threads),
         video,
@@ -235,6 +249,24 @@ def _parser() -> argparse.ArgumentParser:
         "--config", help="config whose first camera's zones are used (default: the demo config)"
     )
     bench.add_argument("--frames", type=int, default=100)
+    bench.add_argument(
+        "--cameras",
+        type=int,
+        default=0,
+        help="run N live streams of the video instead (per-camera fps, lag, CPU)",
+    )
+    bench.add_argument(
+        "--fps",
+        type=float,
+        default=1.0,
+        help="with --cameras: analysis rate per camera (default 1)",
+    )
+    bench.add_argument(
+        "--seconds",
+        type=float,
+        default=30.0,
+        help="with --cameras: how long to measure (default 30)",
+    )
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")

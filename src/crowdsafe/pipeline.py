@@ -66,6 +66,14 @@ class CameraPipeline:
         self._next_due: float | None = None
         self._rate_window: list[float] = []
 
+    def is_due(self, t: float) -> bool:
+        """Whether a frame captured at ``t`` would be analysed (changes nothing)."""
+        return self._next_due is None or t >= self._next_due - 1e-3
+
+    @property
+    def has_open_bucket(self) -> bool:
+        return self.aggregator.pending
+
     def _due(self, t: float) -> bool:
         # Analysis times follow a fixed grid (next = previous + interval) so the average
         # rate is exactly analysis_fps; 1 ms of slack absorbs timestamp rounding.  After
@@ -80,11 +88,15 @@ class CameraPipeline:
         return True
 
     def step(self, frame: Frame) -> list[ZoneSample]:
-        """Process one frame; returns the samples of any bucket it closed."""
+        """Process one frame if it is due; returns the samples of any bucket it closed."""
         self.stats.frames_decoded += 1
         self.stats.last_frame_t = frame.t
         if not self._due(frame.t):
             return []
+        return self.analyse(frame)
+
+    def analyse(self, frame: Frame) -> list[ZoneSample]:
+        """Detect, count and bucket one frame (no rate check)."""
         started = self._clock()
         detections = self.detector.detect(frame)
         self.stats.detect_ms = (self._clock() - started) * 1000.0

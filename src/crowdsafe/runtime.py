@@ -1,66 +1,104 @@
-"""Wiring: from a validated config to running camera pipelines.
+"""Wiring: from a validated config to running cameras.
 
-One thread per camera.  Why threads and not processes: the detector runs in ONNX
-Runtime and decoding in FFmpeg, both of which release the GIL, so threads share one
-model in memory at no measured loss for a handful of cameras (see ``crowdsafe bench``).
+Threads, and why (measured with ``crowdsafe bench --cameras N``, figures in the README):
+
+* one **reader** thread per camera (``ingest/reader.py``): FFmpeg demuxing and decoding
+  run in C with the GIL released, so readers scale across cores like processes would,
+  without copying frames between processes;
+* one **analysis** thread for all cameras: it takes each camera's newest frame when the
+  camera is due and runs the shared detector.  ONNX Runtime already uses every core
+  for one frame, so a second analysis thread would only make frames wait on each other.
+  Cameras are served most-overdue first, so under overload every camera slows evenly
+  and lag stays bounded instead of one camera starving.
+
+The NanoDet graph we ship has its batch size fixed at 1 (its reshapes were baked in
+by the TF.js conversion; a dynamic-batch conversion gives wrong boxes), so frames are
+not batched across cameras.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+import time
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+import numpy.typing as npt
 
 from crowdsafe.api.live import LiveFeed
 from crowdsafe.config import CameraConfig, CrowdsafeConfig, is_sample
 from crowdsafe.detect.base import Detector
 from crowdsafe.detect.nanodet import NanoDetDetector
-from crowdsafe.errors import CrowdsafeError
-from crowdsafe.ingest.base import Source
-from crowdsafe.ingest.video import VideoFileSource, sample_video_path
+from crowdsafe.errors import ConfigError
+from crowdsafe.ingest.health import CameraHealth, StreamState
+from crowdsafe.ingest.reader import FrameSlot, ReaderOptions, StreamReader
+from crowdsafe.ingest.url import SourceAddress, SourceKind
+from crowdsafe.ingest.video import sample_video_path
 from crowdsafe.measure.zones import Zone, zones_from_config
 from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.store.base import Store
 from crowdsafe.store.sqlite import SQLiteStore
 from crowdsafe.types import Detections, Frame
 
-__all__ = ["CameraRuntime", "Runtime", "source_for"]
+__all__ = ["CameraRuntime", "Runtime", "address_for", "reader_options"]
 
 log = logging.getLogger(__name__)
 
 
-def source_for(camera: CameraConfig, config: CrowdsafeConfig) -> Source:
-    """The frame source a camera's config describes."""
+def address_for(camera: CameraConfig, config: CrowdsafeConfig) -> SourceAddress:
+    """The parsed source address of a camera (``sample:vtest`` -> the bundled file)."""
     url = camera.source.url
-    path: Path
     if is_sample(url):
         name = url.split(":", 1)[1]
         if name != "vtest":
-            raise CrowdsafeError(
+            raise ConfigError(
                 f"camera '{camera.id}': unknown sample '{url}'; "
                 "the bundled sample is 'sample:vtest'"
             )
-        path = sample_video_path()
-    else:
-        path = config.resolve(url)
-    return VideoFileSource(
-        camera.id, path, loop=camera.source.loop, realtime=camera.source.realtime
+        return SourceAddress.parse(str(sample_video_path()))
+    return SourceAddress.parse(url, base_dir=config.base_dir)
+
+
+def reader_options(camera: CameraConfig) -> ReaderOptions:
+    src = camera.source
+    return ReaderOptions(
+        transport=src.transport,
+        open_timeout_s=src.open_timeout_s,
+        stall_s=src.stall_s,
+        backoff_min_s=src.reconnect_min_s,
+        backoff_max_s=src.reconnect_max_s,
+        loop=src.loop,
+        realtime=src.realtime,
+        folder_fps=src.folder_fps,
+        format=src.format,
+        # decode intra-only streams at most twice as often as they are analysed
+        min_decode_interval_s=0.5 / camera.analysis_fps,
     )
 
 
 @dataclass
 class CameraRuntime:
     config: CameraConfig
+    address: SourceAddress
     zones: list[Zone]
     pipeline: CameraPipeline
-    source: Source | None = None
-    thread: threading.Thread | None = None
-    error: str | None = field(default=None)
+    health: CameraHealth
+    reader: StreamReader
+    last_analysed_at: float = 0.0
+
+    @property
+    def measures_lag(self) -> bool:
+        """Lag means something for live and paced sources, not for offline files."""
+        return self.config.source.realtime or self.address.kind not in (
+            SourceKind.FILE,
+            SourceKind.FOLDER,
+        )
 
 
 class Runtime:
-    """Runs every camera of a config; ``start()`` returns at once, ``stop()`` joins."""
+    """Runs every camera of a config; ``start()`` returns at once, ``close()`` joins."""
 
     def __init__(
         self,
@@ -78,9 +116,24 @@ class Runtime:
             score_threshold=min(c.detector.score_threshold for c in config.cameras)
         )
         self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._analysis: threading.Thread | None = None
         self.cameras: dict[str, CameraRuntime] = {}
         for cam in config.cameras:
+            address = address_for(cam, config)
             zones = zones_from_config(cam, config.thresholds)
+            health = CameraHealth(cam.id, address.display)
+            options = reader_options(cam)
+            offline = (
+                address.kind in (SourceKind.FILE, SourceKind.FOLDER) and not cam.source.realtime
+            )
+            reader = StreamReader(
+                cam.id,
+                address,
+                options,
+                health,
+                slot=FrameSlot(blocking=offline, notify=self._wake),
+            )
             pipeline = CameraPipeline(
                 cam.id,
                 _ThresholdedDetector(self.detector, cam.detector.score_threshold),
@@ -91,57 +144,103 @@ class Runtime:
                 min_person_height_px=cam.detector.min_person_height_px,
                 on_samples=self.feed.publish,
             )
-            self.cameras[cam.id] = CameraRuntime(config=cam, zones=zones, pipeline=pipeline)
+            self.cameras[cam.id] = CameraRuntime(cam, address, zones, pipeline, health, reader)
 
     def zones(self) -> list[Zone]:
         return [z for cam in self.cameras.values() for z in cam.zones]
 
     def start(self) -> None:
-        for cam_id, cam in self.cameras.items():
-            cam.thread = threading.Thread(
-                target=self._run_camera, args=(cam,), name=f"camera-{cam_id}", daemon=True
-            )
-            cam.thread.start()
+        for cam in self.cameras.values():
+            cam.reader.start()
+        self._analysis = threading.Thread(
+            target=self._analyse_forever, name="analysis", daemon=True
+        )
+        self._analysis.start()
 
-    def _run_camera(self, cam: CameraRuntime) -> None:
-        try:
-            cam.source = source_for(cam.config, self.config)
-            cam.pipeline.run(cam.source, self._stop)
-        except CrowdsafeError as exc:
-            cam.error = str(exc)
-            cam.pipeline.stats.state = "failed"
-            cam.pipeline.stats.last_error = str(exc)
-            log.error("camera %s stopped: %s", cam.config.id, exc)
-        except Exception as exc:  # keep other cameras alive, but say what broke
-            cam.error = f"{type(exc).__name__}: {exc}"
-            cam.pipeline.stats.state = "failed"
-            cam.pipeline.stats.last_error = cam.error
-            log.exception("camera %s crashed", cam.config.id)
+    def _next(self) -> CameraRuntime | None:
+        """The most overdue camera with a frame waiting, or None."""
+        best: CameraRuntime | None = None
+        for cam in self.cameras.values():
+            t = cam.reader.slot.peek_t()
+            if t is None:
+                continue
+            if not cam.pipeline.is_due(t):
+                if cam.reader.slot.blocking:
+                    cam.reader.slot.take()  # an offline file waits for each frame: skip it
+                continue
+            if best is None or cam.last_analysed_at < best.last_analysed_at:
+                best = cam
+        return best
+
+    def _analyse_forever(self) -> None:
+        while not self._stop.is_set():
+            cam = self._next()
+            if cam is None:
+                self._flush_idle_cameras()
+                with self._wake:
+                    self._wake.wait(0.05)
+                continue
+            item = cam.reader.slot.take()
+            if item is None:
+                continue
+            started = time.time()
+            try:
+                image = cast("npt.NDArray[np.uint8]", item.frame.to_ndarray(format="rgb24"))
+                cam.pipeline.step(Frame(cam.config.id, item.t, image))
+            except Exception as exc:  # one camera's bad frame must not stop the others
+                log.exception("camera %s: analysis failed", cam.config.id)
+                cam.health.set_state(cam.health.state, f"analysis failed: {exc}")
+                continue
+            cam.last_analysed_at = started
+            cam.health.frame_analysed(started, started - item.t if cam.measures_lag else 0.0)
+
+    def _flush_idle_cameras(self) -> None:
+        """Close the open bucket of a camera that stopped delivering, so that what it
+        measured before going down is stored, and nothing is made up after."""
+        for cam in self.cameras.values():
+            if cam.health.state is not StreamState.LIVE and cam.pipeline.has_open_bucket:
+                cam.pipeline.finish()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
         for cam in self.cameras.values():
-            if cam.source is not None:
-                cam.source.close()
+            cam.reader.stop(timeout_s)
+        with self._wake:
+            self._wake.notify_all()
+        if self._analysis is not None:
+            self._analysis.join(timeout_s)
         for cam in self.cameras.values():
-            if cam.thread is not None:
-                cam.thread.join(timeout_s)
+            cam.pipeline.finish()
 
     def close(self) -> None:
         self.stop()
         self.store.close()
 
+    def zone_has_data(self, zone: Zone, now: float | None = None) -> bool:
+        """False when a zone's camera is not live or its last sample is stale."""
+        cam = self.cameras[zone.camera_id]
+        if cam.health.state is not StreamState.LIVE:
+            return False
+        latest = self.feed.latest().get(zone.id)
+        if latest is None:
+            return False
+        stale_after = max(3 * self.config.storage.bucket_s, cam.config.source.stall_s) + 1.0
+        return (now or time.time()) - latest.t <= stale_after + self.config.storage.bucket_s
+
     def status_line(self) -> str:
         parts = []
         latest = self.feed.latest()
         for cam_id, cam in self.cameras.items():
-            st = cam.pipeline.stats
+            h = cam.health.snapshot()
             zones = " ".join(
-                f"{z.id}={latest[z.id].count:.1f}p/{latest[z.id].density_per_m2:.2f}/m²({latest[z.id].los.value})"
+                f"{z.id}={latest[z.id].count:.1f}p/{latest[z.id].density_per_m2:.2f}/m²"
+                f"({latest[z.id].los.value})"
+                if z.id in latest and self.zone_has_data(z)
+                else f"{z.id}=no data"
                 for z in cam.zones
-                if z.id in latest
             )
-            head = f"{cam_id} {st.state} {st.frames_analysed} frames {st.analysed_fps:.1f} fps"
+            lag = "" if h.lag_p95_s is None else f" lag p95 {h.lag_p95_s:.2f}s"
+            head = f"{cam_id} {h.state.value} {h.analysed_fps:.1f} fps{lag}"
             parts.append(f"[{head}] {zones}")
         return " | ".join(parts)
 

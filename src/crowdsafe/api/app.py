@@ -16,11 +16,19 @@ from importlib import resources
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from crowdsafe import __version__
 from crowdsafe.api.live import LiveFeed
-from crowdsafe.api.schemas import CameraPublic, Health, SeriesPublic, ZonePublic, ZoneSamplePublic
+from crowdsafe.api.metrics import METRICS_CONTENT_TYPE, render_metrics
+from crowdsafe.api.schemas import (
+    CameraHealthPublic,
+    CameraPublic,
+    Health,
+    SeriesPublic,
+    ZonePublic,
+    ZoneSamplePublic,
+)
 from crowdsafe.runtime import Runtime
 from crowdsafe.store.base import Store
 
@@ -58,8 +66,8 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/healthz", response_model=Health)
     def healthz(rt: RuntimeDep) -> Health:
-        states = {cid: cam.pipeline.stats.state for cid, cam in rt.cameras.items()}
-        ok = all(s != "failed" for s in states.values())
+        states = {cid: cam.health.state.value for cid, cam in rt.cameras.items()}
+        ok = all(s in ("live", "stopped") for s in states.values())
         return Health(status="ok" if ok else "degraded", site=rt.config.site, cameras=states)
 
     @app.get("/api/cameras", response_model=list[CameraPublic])
@@ -68,14 +76,23 @@ def create_app(runtime: Runtime) -> FastAPI:
             CameraPublic(
                 id=cid,
                 name=cam.config.display_name,
-                state=cam.pipeline.stats.state,
-                frames_analysed=cam.pipeline.stats.frames_analysed,
-                analysed_fps=round(cam.pipeline.stats.analysed_fps, 2),
-                last_error=cam.pipeline.stats.last_error,
                 zones=[z.id for z in cam.zones],
+                health=CameraHealthPublic.model_validate(cam.health.snapshot().to_dict()),
             )
             for cid, cam in rt.cameras.items()
         ]
+
+    @app.get("/api/cameras/{camera_id}/health", response_model=CameraHealthPublic)
+    def camera_health(camera_id: str, rt: RuntimeDep) -> CameraHealthPublic:
+        cam = rt.cameras.get(camera_id)
+        if cam is None:
+            known = ", ".join(sorted(rt.cameras))
+            raise HTTPException(404, f"unknown camera '{camera_id}'; known cameras: {known}")
+        return CameraHealthPublic.model_validate(cam.health.snapshot().to_dict())
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(rt: RuntimeDep) -> Response:
+        return Response(render_metrics(rt), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/api/zones", response_model=list[ZonePublic])
     def zones(rt: RuntimeDep, store: StoreDep) -> list[ZonePublic]:
@@ -86,6 +103,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                 ZonePublic(
                     id=z.id,
                     camera_id=z.camera_id,
+                    status="ok" if rt.zone_has_data(z) else "no_data",
                     name=z.name,
                     profile=z.profile,
                     area_m2=round(z.area_m2, 3),

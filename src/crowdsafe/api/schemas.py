@@ -6,7 +6,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crowdsafe.types import ZoneSample
 
-__all__ = ["CameraPublic", "Health", "SeriesPublic", "ZonePublic", "ZoneSamplePublic"]
+__all__ = [
+    "CameraHealthPublic",
+    "CameraPublic",
+    "Health",
+    "SeriesPublic",
+    "ZonePublic",
+    "ZoneSamplePublic",
+]
 
 
 class _Out(BaseModel):
@@ -29,19 +36,38 @@ class ZoneSamplePublic(_Out):
         return cls.model_validate(s.to_dict())
 
 
+class CameraHealthPublic(_Out):
+    camera_id: str
+    state: str = Field(description="starting, live, stalled, reconnecting, failed or stopped.")
+    since: float = Field(description="When the camera entered this state, Unix seconds.")
+    input_fps: float = Field(description="Frames arriving from the source per second.")
+    analysed_fps: float = Field(description="Frames analysed per second.")
+    lag_s: float | None = Field(description="Analysis time minus capture time, last frame.")
+    lag_p50_s: float | None
+    lag_p95_s: float | None
+    reconnects: int = Field(description="Times the camera came back after being lost.")
+    attempts: int = Field(description="Connection attempts, successful or not.")
+    frames_received: int
+    frames_analysed: int
+    last_frame_age_s: float | None
+    last_error: str | None = Field(description="Last error, with credentials redacted.")
+    source: str = Field(description="The source URL with credentials redacted.")
+
+
 class CameraPublic(_Out):
     id: str
     name: str
-    state: str = Field(description="starting, live, stopped or failed.")
-    frames_analysed: int
-    analysed_fps: float
-    last_error: str | None
     zones: list[str]
+    health: CameraHealthPublic
 
 
 class ZonePublic(_Out):
     id: str
     camera_id: str
+    status: str = Field(
+        description="'ok', or 'no_data' when the camera is down or its samples are stale "
+        "(never reported as zero people)."
+    )
     name: str
     profile: str
     area_m2: float

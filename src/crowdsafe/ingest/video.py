@@ -31,7 +31,7 @@ import numpy.typing as npt
 from crowdsafe.errors import SourceNotFound, SourceUnreadable
 from crowdsafe.types import Frame
 
-__all__ = ["VideoFileSource", "VideoInfo", "probe_video", "sample_video_path"]
+__all__ = ["VideoFileSource", "VideoInfo", "iter_decoded", "probe_video", "sample_video_path"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,65 @@ def probe_video(path: str | Path) -> VideoInfo:
         )
 
 
+def iter_decoded(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    *,
+    on_corrupt: Callable[[BaseException], None] | None = None,
+    on_packet: Callable[[], None] | None = None,
+    decode_if: Callable[[], bool] | None = None,
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """Decode ``stream``: (seconds since its first frame, frame), in order.
+
+    A packet that fails to decode is skipped (``on_corrupt`` is told); damage to the
+    container itself ends the iteration, as the end of the file would.  ``decode_if``,
+    when given, is asked before each packet and a False skips decoding it: only safe
+    for intra-only codecs, where no later frame depends on the skipped one.
+    Timestamps come from the frames' pts; missing or non-increasing ones are replaced
+    by the previous time plus one frame period, so time always moves forward.
+    """
+    period = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
+    first_pts: float | None = None
+    last_t = -1.0
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.ExitError:
+            raise  # a timeout: the caller decides what a stall means
+        except av.error.FFmpegError as exc:  # the container itself is damaged
+            if on_corrupt is not None:
+                on_corrupt(exc)
+            return
+        if packet.size:  # size 0: the flush packet at the end, which must be decoded
+            if on_packet is not None:
+                on_packet()
+            if decode_if is not None and not decode_if():
+                continue
+        try:
+            decoded = packet.decode()
+        except av.error.ExitError:
+            raise
+        except av.error.FFmpegError as exc:
+            if on_corrupt is not None:
+                on_corrupt(exc)
+            continue
+        for frame in decoded:
+            if frame.pts is not None and frame.time_base is not None:
+                pts = float(frame.pts * frame.time_base)
+            else:
+                pts = last_t + period if last_t >= 0 else 0.0
+            if first_pts is None:
+                first_pts = pts
+            t = pts - first_pts
+            if t <= last_t:
+                t = last_t + period
+            last_t = t
+            yield t, frame
+
+
 class VideoFileSource:
     """Frames of a video file, optionally looped and paced in real time.
 
@@ -121,46 +180,11 @@ class VideoFileSource:
         with _open(self.path) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            first_pts: float | None = None
-            last_t = -1.0
-            period = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
-            packets = container.demux(stream)
-            while True:
-                try:
-                    packet = next(packets)
-                except StopIteration:
-                    return
-                except av.error.FFmpegError as exc:  # the container itself is damaged
-                    log.warning(
-                        "camera %s: stopped reading %s at a damaged spot: %s",
-                        self.camera_id,
-                        self.path,
-                        exc,
-                    )
-                    return
-                try:
-                    decoded = packet.decode()
-                except av.error.FFmpegError as exc:
-                    self.corrupt_packets += 1
-                    log.warning(
-                        "camera %s: skipped a corrupt packet in %s: %s",
-                        self.camera_id,
-                        self.path,
-                        exc,
-                    )
-                    continue
-                for frame in decoded:
-                    if frame.pts is not None and frame.time_base is not None:
-                        pts = float(frame.pts * frame.time_base)
-                    else:
-                        pts = last_t + period if last_t >= 0 else 0.0
-                    if first_pts is None:
-                        first_pts = pts
-                    t = pts - first_pts
-                    if t <= last_t:  # broken timestamps: keep time moving forward
-                        t = last_t + period
-                    last_t = t
-                    yield t, frame
+            yield from iter_decoded(container, stream, on_corrupt=self._on_corrupt)
+
+    def _on_corrupt(self, exc: BaseException) -> None:
+        self.corrupt_packets += 1
+        log.warning("camera %s: skipped a corrupt packet in %s: %s", self.camera_id, self.path, exc)
 
     def frames(self) -> Iterator[Frame]:
         index = 0

@@ -91,6 +91,11 @@ class BucketAggregator:
         self.bucket_s = bucket_s
         self._bucket: _Bucket | None = None
 
+    @property
+    def pending(self) -> bool:
+        """True while a bucket holds frames not yet emitted."""
+        return self._bucket is not None and self._bucket.frames > 0
+
     def _start_of(self, t: float) -> float:
         return math.floor(t / self.bucket_s) * self.bucket_s
 

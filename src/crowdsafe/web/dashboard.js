@@ -24,6 +24,7 @@ function card(z) {
 function show(sample) {
   const z = zones.get(sample.zone_id);
   if (!z) return;
+  z.el.dataset.status = "ok";
   const el = z.el;
   el.className = "zone los-" + sample.los;
   el.style.background = "";
@@ -101,10 +102,30 @@ async function loadCameras() {
   const box = document.getElementById("cameras");
   box.innerHTML = "";
   for (const c of cams) {
+    const h = c.health;
     const el = document.createElement("span");
-    el.className = "cam";
-    el.textContent = `${c.name}: ${c.state}, ${fmt(c.analysed_fps, 1)} fps` + (c.last_error ? ` — ${c.last_error}` : "");
+    el.className = "cam state-" + h.state;
+    el.dataset.camera = c.id;
+    el.dataset.state = h.state;
+    const lag = h.lag_p95_s === null ? "" : `, lag ${fmt(h.lag_p95_s, 2)} s`;
+    const again = h.reconnects ? `, ${h.reconnects} reconnects` : "";
+    el.textContent = `${c.name}: ${h.state} · in ${fmt(h.input_fps, 1)} fps · analysed ${fmt(h.analysed_fps, 1)} fps${lag}${again}`;
+    if (h.last_error) el.title = "last error: " + h.last_error;
+    if (h.state !== "live" && h.last_error) el.textContent += ` — ${h.last_error}`;
     box.appendChild(el);
+  }
+  // A zone whose camera is down shows "no data", never zero people.
+  const list = await (await fetch("/api/zones")).json();
+  for (const z of list) {
+    const entry = zones.get(z.id);
+    if (!entry) continue;
+    entry.el.classList.toggle("no-data", z.status !== "ok");
+    entry.el.dataset.status = z.status;
+    if (z.status !== "ok") {
+      entry.el.querySelector(".count").textContent = "no data";
+      entry.el.querySelector(".los").textContent = "–";
+      entry.el.className = "zone no-data";
+    }
   }
 }
 
@@ -122,7 +143,7 @@ fetch("/healthz").then((r) => r.json()).then((h) => {
 });
 loadZones().then(connect);
 loadCameras();
-setInterval(loadCameras, 5000);
+setInterval(loadCameras, 2000);
 setInterval(draw, 1000);
 setInterval(() => {
   document.getElementById("clock").textContent = new Date().toLocaleTimeString() +

@@ -1,0 +1,83 @@
+"""Prometheus metrics at ``/metrics``, read from the runtime at scrape time.
+
+A custom collector rather than module-level gauges: the values already live in each
+camera's health record and the live feed, so a scrape reads them instead of keeping a
+second copy up to date.  Zone gauges are absent (not zero) while a zone has no data,
+so that an alert on "persons > x" cannot be fooled by a dead camera.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from crowdsafe.ingest.health import StreamState
+
+if TYPE_CHECKING:
+    from crowdsafe.runtime import Runtime
+
+__all__ = ["METRICS_CONTENT_TYPE", "render_metrics"]
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _RuntimeCollector(Collector):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        rt = self.runtime
+        up = GaugeMetricFamily("crowdsafe_camera_up", "1 if the camera is live", labels=["camera"])
+        state = GaugeMetricFamily(
+            "crowdsafe_camera_state", "1 for the camera's current state", labels=["camera", "state"]
+        )
+        in_fps = GaugeMetricFamily(
+            "crowdsafe_camera_input_fps", "frames arriving per second", labels=["camera"]
+        )
+        an_fps = GaugeMetricFamily(
+            "crowdsafe_camera_analysed_fps", "frames analysed per second", labels=["camera"]
+        )
+        lag = GaugeMetricFamily(
+            "crowdsafe_camera_lag_seconds",
+            "analysis time minus capture time (p95 over recent frames)",
+            labels=["camera"],
+        )
+        reconnects = CounterMetricFamily(
+            "crowdsafe_camera_reconnects", "successful reconnects", labels=["camera"]
+        )
+        for cid, cam in rt.cameras.items():
+            h = cam.health.snapshot()
+            up.add_metric([cid], 1.0 if h.state is StreamState.LIVE else 0.0)
+            for s in StreamState:
+                state.add_metric([cid, s.value], 1.0 if h.state is s else 0.0)
+            in_fps.add_metric([cid], h.input_fps)
+            an_fps.add_metric([cid], h.analysed_fps)
+            if h.lag_p95_s is not None:
+                lag.add_metric([cid], h.lag_p95_s)
+            reconnects.add_metric([cid], float(h.reconnects))
+        yield from (up, state, in_fps, an_fps, lag, reconnects)
+
+        persons = GaugeMetricFamily(
+            "crowdsafe_zone_persons", "mean persons in the zone, last bucket", labels=["zone"]
+        )
+        density = GaugeMetricFamily(
+            "crowdsafe_zone_density_per_m2", "persons per m², last bucket", labels=["zone"]
+        )
+        latest = rt.feed.latest()
+        for zone in rt.zones():
+            sample = latest.get(zone.id)
+            if sample is None or not rt.zone_has_data(zone):
+                continue
+            persons.add_metric([zone.id], sample.count)
+            density.add_metric([zone.id], sample.density_per_m2)
+        yield from (persons, density)
+
+
+def render_metrics(runtime: Runtime) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_RuntimeCollector(runtime))
+    return generate_latest(registry)

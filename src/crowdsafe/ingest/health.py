@@ -1,0 +1,157 @@
+"""Stream health of one camera: its state and the numbers an operator needs.
+
+States::
+
+    starting ──> live ──> stalled ──> reconnecting ──> live
+                  │                        ^   │
+                  └──── error/end ─────────┘   └──> failed (keeps retrying, slowly)
+
+``failed`` means the last attempt hit an error that retrying soon will not fix (bad
+credentials, not found, not a video); the reader still retries at its longest backoff,
+because a fixed password or a restarted camera should come back without a restart.
+Numbers are written by the reader and analysis threads and read by the API, so every
+read goes through :meth:`CameraHealth.snapshot` under a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+__all__ = ["CameraHealth", "HealthSnapshot", "StreamState"]
+
+
+class StreamState(StrEnum):
+    STARTING = "starting"
+    LIVE = "live"
+    STALLED = "stalled"
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    camera_id: str
+    state: StreamState
+    since: float
+    input_fps: float
+    analysed_fps: float
+    lag_s: float | None
+    lag_p50_s: float | None
+    lag_p95_s: float | None
+    reconnects: int
+    attempts: int
+    frames_received: int
+    frames_analysed: int
+    last_frame_age_s: float | None
+    last_error: str | None
+    source: str
+
+    def to_dict(self) -> dict[str, object]:
+        d = dict(self.__dict__)
+        d["state"] = self.state.value
+        return d
+
+
+def _rate(stamps: deque[float], now: float, window_s: float) -> float:
+    while stamps and now - stamps[0] > window_s:
+        stamps.popleft()
+    if len(stamps) < 2:
+        return 0.0
+    span = now - stamps[0]
+    return (len(stamps) - 1) / span if span > 0 else 0.0
+
+
+class CameraHealth:
+    """Thread-safe health record of one camera."""
+
+    def __init__(self, camera_id: str, source: str, clock: Callable[[], float] = time.time) -> None:
+        self.camera_id = camera_id
+        self.source = source
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state = StreamState.STARTING
+        self._since = clock()
+        self._decoded: deque[float] = deque()
+        self._analysed: deque[float] = deque()
+        self._lags: deque[float] = deque(maxlen=300)
+        self._reconnects = 0
+        self._attempts = 0
+        self._frames_received = 0
+        self._frames_analysed = 0
+        self._last_frame_at: float | None = None
+        self._last_error: str | None = None
+        self.window_s = 10.0
+
+    @property
+    def state(self) -> StreamState:
+        with self._lock:
+            return self._state
+
+    def set_state(self, state: StreamState, error: str | None = None) -> None:
+        with self._lock:
+            if state is not self._state:
+                self._state = state
+                self._since = self._clock()
+            if error is not None:
+                self._last_error = error
+
+    def attempted(self) -> None:
+        with self._lock:
+            self._attempts += 1
+
+    def reconnected(self) -> None:
+        with self._lock:
+            self._reconnects += 1
+
+    def frame_received(self, at: float) -> None:
+        with self._lock:
+            self._frames_received += 1
+            self._decoded.append(at)
+            self._last_frame_at = at
+            if len(self._decoded) > 2000:
+                self._decoded.popleft()
+
+    def frame_analysed(self, at: float, lag_s: float) -> None:
+        with self._lock:
+            self._frames_analysed += 1
+            self._analysed.append(at)
+            self._lags.append(lag_s)
+            if len(self._analysed) > 2000:
+                self._analysed.popleft()
+
+    def lags(self) -> list[float]:
+        with self._lock:
+            return list(self._lags)
+
+    def snapshot(self) -> HealthSnapshot:
+        now = self._clock()
+        with self._lock:
+            lags = np.asarray(self._lags, dtype=np.float64)
+            has_lag = lags.size > 0
+            return HealthSnapshot(
+                camera_id=self.camera_id,
+                state=self._state,
+                since=self._since,
+                input_fps=round(_rate(self._decoded, now, self.window_s), 2),
+                analysed_fps=round(_rate(self._analysed, now, self.window_s), 2),
+                lag_s=round(float(lags[-1]), 3) if has_lag else None,
+                lag_p50_s=round(float(np.percentile(lags, 50)), 3) if has_lag else None,
+                lag_p95_s=round(float(np.percentile(lags, 95)), 3) if has_lag else None,
+                reconnects=self._reconnects,
+                attempts=self._attempts,
+                frames_received=self._frames_received,
+                frames_analysed=self._frames_analysed,
+                last_frame_age_s=(
+                    None if self._last_frame_at is None else round(now - self._last_frame_at, 3)
+                ),
+                last_error=self._last_error,
+                source=self.source,
+            )
