@@ -17,7 +17,18 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Detections", "Frame", "LevelOfService", "ZoneSample"]
+__all__ = [
+    "Alert",
+    "AlertEvent",
+    "AlertLevel",
+    "AlertState",
+    "Detections",
+    "Frame",
+    "LevelOfService",
+    "LineCrossing",
+    "LineSample",
+    "ZoneSample",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,3 +149,118 @@ class ZoneSample:
             "los": self.los.value,
             "frames": self.frames,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class LineCrossing:
+    """One person crossing a counting line.  Carries no track id: only which line,
+    when, and which way (``"in"`` is the side the line's direction points to)."""
+
+    camera_id: str
+    line_id: str
+    t: float
+    direction: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineSample:
+    """Flow through one counting line over one time bucket: an aggregate, safe to store.
+
+    ``flow_per_m_min`` is persons (both directions) per metre of line width per minute.
+    """
+
+    camera_id: str
+    line_id: str
+    t: float
+    bucket_s: float
+    count_in: int
+    count_out: int
+    width_m: float
+    flow_per_m_min: float
+    los: LevelOfService
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "camera_id": self.camera_id,
+            "line_id": self.line_id,
+            "t": self.t,
+            "bucket_s": self.bucket_s,
+            "count_in": self.count_in,
+            "count_out": self.count_out,
+            "width_m": self.width_m,
+            "flow_per_m_min": self.flow_per_m_min,
+            "los": self.los.value,
+        }
+
+
+class AlertLevel(StrEnum):
+    """Escalation tiers, lowest first."""
+
+    ADVISORY = "advisory"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return ("advisory", "warning", "critical").index(self.value)
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A condition on a zone or a line that an operator must see.
+
+    ``subject_kind`` is ``"zone"`` or ``"line"``; ``value`` is the measured quantity that
+    triggered it (persons/m², persons/m/min, seconds to critical, ...) and ``threshold``
+    the level it crossed.  Times are Unix seconds.
+    """
+
+    id: str
+    rule: str
+    subject_kind: str
+    subject_id: str
+    camera_id: str
+    level: AlertLevel
+    state: AlertState
+    message: str
+    value: float
+    threshold: float
+    opened_at: float
+    updated_at: float
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "subject_kind": self.subject_kind,
+            "subject_id": self.subject_id,
+            "camera_id": self.camera_id,
+            "level": self.level.value,
+            "state": self.state.value,
+            "message": self.message,
+            "value": self.value,
+            "threshold": self.threshold,
+            "opened_at": self.opened_at,
+            "updated_at": self.updated_at,
+            "acknowledged_at": self.acknowledged_at,
+            "resolved_at": self.resolved_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """What happened to an alert: ``opened``, ``escalated``, ``acknowledged`` or
+    ``resolved``.  This is what sinks (webhook, MQTT) deliver."""
+
+    kind: str
+    alert: Alert
+
+    def to_dict(self) -> dict[str, object]:
+        return {"event": self.kind, "alert": self.alert.to_dict()}
