@@ -106,6 +106,8 @@ def test_live_feed_streams_changing_zone_samples(server: tuple[str, Runtime]) ->
         "count_max",
         "area_m2",
         "density_per_m2",
+        "density_low_per_m2",
+        "density_high_per_m2",
         "los",
         "frames",
     }
@@ -123,9 +125,12 @@ def test_zones_cameras_and_series(server: tuple[str, Runtime]) -> None:
     assert left["name"] == "Left half"
     assert zones[1]["name"] == "right"
     assert left["area_m2"] > 10
-    assert left["latest"]["density_per_m2"] == pytest.approx(
-        left["latest"]["count"] / left["area_m2"], rel=1e-3
+    latest = left["latest"]
+    # the density is the detector-corrected estimate: count x precision / recall / area
+    assert latest["density_per_m2"] == pytest.approx(
+        latest["count"] * 0.93 / 0.68 / left["area_m2"], rel=1e-3
     )
+    assert latest["density_low_per_m2"] < latest["density_per_m2"] < latest["density_high_per_m2"]
     cams = httpx.get(f"{base}/api/cameras").json()
     assert cams[0]["id"] == "cam1"
     assert cams[0]["health"]["state"] == "live"
@@ -143,7 +148,7 @@ def test_zones_cameras_and_series(server: tuple[str, Runtime]) -> None:
     assert [s["t"] for s in window.json()["samples"]] == [since]
 
     health = httpx.get(f"{base}/healthz").json()
-    assert health == {"status": "ok", "site": "Test site", "cameras": {"cam1": "live"}}
+    assert health == {"status": "ok", "site": "Test site", "cameras": {"cam1": "live"}, "sinks": {}}
 
 
 @pytest.mark.parametrize(

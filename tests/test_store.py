@@ -105,6 +105,44 @@ PER_PERSON = re.compile(
 
 def test_schema_holds_aggregates_only(store: SQLiteStore) -> None:
     columns = store.columns()
-    assert set(columns) == {"meta", "zone_samples"}
+    assert set(columns) == {"meta", "zone_samples", "line_samples", "alerts"}
     flat = [c for cols in columns.values() for c in cols]
     assert not [c for c in flat if PER_PERSON.search(c)], flat
+
+
+def test_a_version_1_database_is_upgraded_without_losing_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1');
+        CREATE TABLE zone_samples (
+            camera_id TEXT NOT NULL, zone_id TEXT NOT NULL, t REAL NOT NULL,
+            count REAL NOT NULL, count_max INTEGER NOT NULL, area_m2 REAL NOT NULL,
+            density_per_m2 REAL NOT NULL, los TEXT NOT NULL, frames INTEGER NOT NULL,
+            PRIMARY KEY (zone_id, t)) WITHOUT ROWID;
+        INSERT INTO zone_samples VALUES ('cam1', 'a', 100.0, 2.0, 3, 10.0, 0.2, 'A', 10);
+        """
+    )
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    rows = store.series("a")
+    store.write_samples([sample("a", 101.0)])
+    version = store._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    store.close()
+    assert [(s.t, s.count, s.density_per_m2) for s in rows] == [(100.0, 2.0, 0.2)]
+    assert rows[0].density_low_per_m2 == 0.0
+    assert version == ("2",)
+
+
+def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 99, newer than"):
+        SQLiteStore(path)

@@ -130,6 +130,35 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from crowdsafe.calibrate import calibrate
+
+    config = load_config(args.config)
+    out = None if args.no_image else Path(args.out or f"calibration-{args.camera}.png")
+    try:
+        camera = config.camera(args.camera)
+    except KeyError:
+        known = ", ".join(c.id for c in config.cameras)
+        print(
+            f"crowdsafe: error: unknown camera '{args.camera}'; the config has: {known}",
+            file=sys.stderr,
+        )
+        return 2
+    detector = None if out is None else _detector(camera.detector.score_threshold, None)
+    report = calibrate(config, args.camera, out=out, detector=detector, frame_index=args.frame)
+    result = report.to_dict()
+    if not args.json:
+        print(f"camera {report.camera_id}: {report.points} calibration points")
+        for i, err in enumerate(report.errors_m):
+            (x, y) = camera.calibration.image_points[i]
+            print(f"  point {i}: image ({x:g}, {y:g}) px  reprojection error {err * 100:.1f} cm")
+        print(f"  RMS {report.rms_error_m * 100:.1f} cm, max {report.max_error_m * 100:.1f} cm")
+        if report.check_image:
+            print(f"check image (1 m ground grid, zones, heads pixelated): {report.check_image}")
+    print(json.dumps(result))
+    return 0
+
+
 def _detector(score_threshold: float, threads: int | None) -> NanoDetDetector:
     from crowdsafe.detect.nanodet import NanoDetDetector
 
@@ -153,6 +182,34 @@ def _cmd_eval_counts(args: argparse.Namespace) -> int:
     if not args.json:
         for k, v in result.items():
             print(f"{k:>22}: {v}")
+    print(json.dumps(result))
+    return 0
+
+
+def _cmd_eval_lines(args: argparse.Namespace) -> int:
+    from crowdsafe.evaluation.lines import evaluate_lines
+
+    try:
+        x1, y1, x2, y2 = (float(v) for v in args.line.split(","))
+    except ValueError:
+        print(
+            f"crowdsafe: error: --line must be x1,y1,x2,y2 in pixels, got '{args.line}'",
+            file=sys.stderr,
+        )
+        return 2
+    video = Path(args.video)
+    gt = Path(args.gt) if args.gt else video.parent / "gt" / "gt.txt"
+    # The tracker's low-score stage needs the weak detections too (ByteTrack).
+    result = evaluate_lines(
+        _detector(args.score_threshold, args.threads),
+        video,
+        gt,
+        (x1, y1, x2, y2),
+        every=args.every,
+    )
+    if not args.json:
+        for k, v in result.items():
+            print(f"{k:>20}: {v}")
     print(json.dumps(result))
     return 0
 
@@ -226,6 +283,17 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config", help="YAML config file")
     check.set_defaults(func=_cmd_check)
 
+    cal = sub.add_parser(
+        "calibrate", help="fit a camera's ground plane, report its error, and draw a check image"
+    )
+    cal.add_argument("config", help="YAML config file")
+    cal.add_argument("--camera", required=True, help="camera id")
+    cal.add_argument("--out", help="check image path (default calibration-CAMERA.png)")
+    cal.add_argument("--frame", type=int, default=0, help="which frame of the source to draw on")
+    cal.add_argument("--no-image", action="store_true", help="only report the errors")
+    cal.add_argument("--json", action="store_true", help="print only the JSON line")
+    cal.set_defaults(func=_cmd_calibrate)
+
     ev = sub.add_parser("eval", help="evaluate against annotated data")
     ev_sub = ev.add_subparsers(dest="what", required=True, metavar="WHAT")
     counts = ev_sub.add_parser("counts", help="detection precision/recall and count MAE (MOT gt)")
@@ -242,6 +310,28 @@ def _parser() -> argparse.ArgumentParser:
     counts.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     counts.add_argument("--json", action="store_true", help="print only the JSON line")
     counts.set_defaults(func=_cmd_eval_counts)
+
+    lines = ev_sub.add_parser(
+        "lines", help="line crossings per direction against MOT ground-truth tracks"
+    )
+    lines.add_argument("--video", required=True, help="video file (e.g. TUD-Stadtmitte.mp4)")
+    lines.add_argument("--gt", help="MOT gt.txt (default: gt/gt.txt beside the video)")
+    lines.add_argument(
+        "--line",
+        required=True,
+        help="x1,y1,x2,y2 in pixels; 'in' is the "
+        "left side of the direction from (x1,y1) to (x2,y2) on the image",
+    )
+    lines.add_argument("--every", type=int, default=1, help="analyse every N-th frame")
+    lines.add_argument(
+        "--score-threshold",
+        type=float,
+        default=0.1,
+        help="detector threshold (the tracker uses weak detections too)",
+    )
+    lines.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    lines.add_argument("--json", action="store_true", help="print only the JSON line")
+    lines.set_defaults(func=_cmd_eval_lines)
 
     bench = sub.add_parser("bench", help="detector vs whole-pipeline frames/s")
     bench.add_argument("--video", help="video file (default: the bundled sample)")

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
 from crowdsafe.errors import CalibrationError, ConfigError
 from crowdsafe.measure.geometry import Homography, polygon_area, polygon_is_simple
 from crowdsafe.measure.los import QUEUE_SPACE_M2, WALKWAY_FLOW_PER_M_MIN, WALKWAY_SPACE_M2, Bands
@@ -117,6 +118,44 @@ class DetectorConfig(_Strict):
         description="Ignore boxes shorter than this many pixels (too far away to count "
         "reliably in this view). 0 keeps every size.",
     )
+    # Measured by `crowdsafe eval counts` on MOT15 TUD-Stadtmitte (README, "Measured").
+    precision: float = Field(
+        0.93,
+        gt=0.0,
+        le=1.0,
+        description="Measured precision of the detector in this kind of view; with recall it "
+        "turns a count into an estimate with an interval.",
+    )
+    recall: float = Field(
+        0.68, gt=0.0, le=1.0, description="Measured recall of the detector in this kind of view."
+    )
+
+
+class TrackingConfig(_Strict):
+    """Tracker settings.  Defaults measured with ``crowdsafe eval lines`` over 29 lines on
+    the two MOT15 TUD sequences at 1-3 frame steps (README, "Measured")."""
+
+    high_score: float = Field(
+        0.35, ge=0.05, le=0.99, description="Detections at least this sure start and extend tracks."
+    )
+    low_score: float = Field(
+        0.1, ge=0.01, le=0.99, description="Weaker detections may only extend existing tracks."
+    )
+    match_iou: float = Field(
+        0.2, gt=0.0, le=1.0, description="Least overlap between a track and a detection to match."
+    )
+    min_hits: int = Field(1, ge=1, le=30, description="Matches before a track is reported.")
+    max_lost_s: float = Field(
+        2.0, gt=0.0, le=30.0, description="How long a lost track is kept to be found again."
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> TrackingConfig:
+        if self.low_score >= self.high_score:
+            raise ValueError(
+                f"low_score ({self.low_score}) must be below high_score ({self.high_score})"
+            )
+        return self
 
 
 class CalibrationConfig(_Strict):
@@ -164,6 +203,10 @@ class ZoneConfig(_Strict):
         "standing and waiting ('queue').",
     )
 
+    alert_density_per_m2: LevelsConfig | None = Field(
+        None, description="This zone's own density alert levels (default: alerts.density_per_m2)."
+    )
+
     @field_validator("polygon")
     @classmethod
     def _simple(cls, polygon: list[Point]) -> list[Point]:
@@ -182,6 +225,37 @@ class ZoneConfig(_Strict):
         return self.name or self.id
 
 
+class LineConfig(_Strict):
+    id: Identifier
+    name: str = Field("", max_length=120, description="Name shown on the dashboard.")
+    points: tuple[Point, Point] = Field(
+        description="The line's two ends in image pixels. 'in' is the side on the left of "
+        "the direction from the first point to the second, as drawn on the image."
+    )
+    width_m: float | None = Field(
+        None,
+        gt=0.0,
+        le=500.0,
+        description="Width of the passage in metres; default: the line's length on the "
+        "ground through the calibration.",
+    )
+    alert_flow_per_m_min: LevelsConfig | None = Field(
+        None, description="This line's own flow alert levels (default: alerts.flow_per_m_min)."
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _distinct(cls, points: tuple[Point, Point]) -> tuple[Point, Point]:
+        (x1, y1), (x2, y2) = points
+        if (x2 - x1) ** 2 + (y2 - y1) ** 2 < 4.0:
+            raise ValueError("the line's two points must be at least 2 px apart")
+        return points
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
 class CameraConfig(_Strict):
     id: Identifier
     name: str = Field("", max_length=120, description="Name shown on the dashboard.")
@@ -192,10 +266,24 @@ class CameraConfig(_Strict):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     calibration: CalibrationConfig
     zones: list[ZoneConfig] = Field(min_length=1, description="Counting zones of this camera.")
+    lines: list[LineConfig] = Field(
+        default_factory=list, description="Counting lines (flow through gates and exits)."
+    )
+    tracking: TrackingConfig = Field(
+        default_factory=TrackingConfig, description="Tracker settings (used for lines)."
+    )
 
     @model_validator(mode="after")
     def _zones_on_ground(self) -> CameraConfig:
         hom = self.calibration.homography()
+        if self.lines and self.analysis_fps < 4:
+            raise ValueError(
+                f"counting lines need analysis_fps >= 4 to follow people across them, "
+                f"got {self.analysis_fps}"
+            )
+        for line in self.lines:
+            if not hom.in_front(list(line.points)).all():
+                raise ValueError(f"line '{line.id}' reaches above the horizon of the ground plane")
         for zone in self.zones:
             try:
                 area = hom.area_m2(zone.polygon)
@@ -253,6 +341,13 @@ class StorageConfig(_Strict):
     bucket_s: float = Field(
         1.0, ge=0.1, le=3600.0, description="Length of one stored time bucket, seconds."
     )
+    line_bucket_s: float = Field(
+        60.0,
+        ge=1.0,
+        le=3600.0,
+        description="Length of one flow bucket of a counting line, seconds (flow is "
+        "persons/m/min; the Green Guide's limit is per minute).",
+    )
 
 
 class ServerConfig(_Strict):
@@ -266,6 +361,7 @@ class CrowdsafeConfig(_Strict):
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules, sinks.")
     base_dir: Path = Field(Path("."), exclude=True, description="Set by load_config.")
 
     @model_validator(mode="after")
@@ -276,13 +372,14 @@ class CrowdsafeConfig(_Strict):
             if cam.id in seen_cam:
                 raise ValueError(f"camera id '{cam.id}' is used twice; ids must be unique")
             seen_cam.add(cam.id)
-            for zone in cam.zones:
-                if zone.id in seen_zone:
+            ids: list[str] = [z.id for z in cam.zones] + [ln.id for ln in cam.lines]
+            for zone_id in ids:
+                if zone_id in seen_zone:
                     raise ValueError(
-                        f"zone id '{zone.id}' is used by cameras '{seen_zone[zone.id]}' and "
-                        f"'{cam.id}'; zone ids must be unique across the site"
+                        f"zone id '{zone_id}' is used by cameras '{seen_zone[zone_id]}' and "
+                        f"'{cam.id}'; zone and line ids must be unique across the site"
                     )
-                seen_zone[zone.id] = cam.id
+                seen_zone[zone_id] = cam.id
         return self
 
     def resolve(self, path: str) -> Path:

@@ -14,13 +14,29 @@ from dataclasses import dataclass
 
 from crowdsafe.detect.base import Detector
 from crowdsafe.ingest.base import Source
+from crowdsafe.measure.lines import FlowAggregator, LineCounter
 from crowdsafe.measure.zones import BucketAggregator, Zone, ZoneCounter
 from crowdsafe.store.base import Store
-from crowdsafe.types import Frame, ZoneSample
+from crowdsafe.track.bytetrack import ByteTracker
+from crowdsafe.types import Frame, LineSample, ZoneSample
 
-__all__ = ["CameraPipeline", "CameraStats"]
+__all__ = ["CameraPipeline", "CameraStats", "LineStage"]
 
 SampleSink = Callable[[Sequence[ZoneSample]], None]
+LineSink = Callable[[Sequence[LineSample]], None]
+
+
+@dataclass
+class LineStage:
+    """Tracking and counting lines of one camera: tracker -> line counter -> flow buckets.
+
+    Track ids exist only inside this stage (and the tracker); what leaves is
+    :class:`LineSample` aggregates.
+    """
+
+    tracker: ByteTracker
+    counter: LineCounter
+    flow: FlowAggregator
 
 
 @dataclass
@@ -50,7 +66,10 @@ class CameraPipeline:
         bucket_s: float = 1.0,
         analysis_fps: float | None = None,
         min_person_height_px: float = 0.0,
+        count_score_threshold: float = 0.0,
         on_samples: SampleSink | None = None,
+        lines: LineStage | None = None,
+        on_line_samples: LineSink | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.camera_id = camera_id
@@ -60,7 +79,10 @@ class CameraPipeline:
         self.store = store
         self.interval_s = 0.0 if not analysis_fps else 1.0 / analysis_fps
         self.min_person_height_px = min_person_height_px
+        self.count_score_threshold = count_score_threshold
         self.on_samples = on_samples
+        self.lines = lines
+        self.on_line_samples = on_line_samples
         self.stats = CameraStats()
         self._clock = clock
         self._next_due: float | None = None
@@ -103,11 +125,25 @@ class CameraPipeline:
         if self.min_person_height_px > 0 and len(detections):
             heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
             detections = detections[heights >= self.min_person_height_px]
-        counts = self.counter.count(detections)
+        # Zones count sure detections only; the tracker also uses the weak ones.
+        sure = detections
+        if self.count_score_threshold > 0 and len(detections):
+            sure = detections[detections.score >= self.count_score_threshold]
+        counts = self.counter.count(sure)
         self.stats.frames_analysed += 1
         self.stats.last_counts = counts
         self._tick_rate()
+        if self.lines is not None:
+            tracked = self.lines.tracker.update(detections, frame.t)
+            crossings = self.lines.counter.update(tracked, frame.t, self.camera_id)
+            self._emit_lines(self.lines.flow.add(crossings, frame.t, self.camera_id))
         return self._emit(self.aggregator.add(frame.t, counts))
+
+    def _emit_lines(self, samples: list[LineSample]) -> None:
+        if samples:
+            self.store.write_line_samples(samples)
+            if self.on_line_samples is not None:
+                self.on_line_samples(samples)
 
     def _tick_rate(self) -> None:
         now = self._clock()
@@ -126,7 +162,12 @@ class CameraPipeline:
         return samples
 
     def finish(self) -> list[ZoneSample]:
-        """Close the open bucket (at the end of a stream or on shutdown)."""
+        """Close the open buckets (at the end of a stream, on shutdown or when the camera
+        is lost); tracks are forgotten, since a gap breaks them anyway."""
+        if self.lines is not None:
+            self._emit_lines(self.lines.flow.flush())
+            self.lines.tracker.reset()
+            self.lines.counter.reset()
         return self._emit(self.aggregator.flush())
 
     def run(self, source: Source, stop: threading.Event | None = None) -> CameraStats:

@@ -25,12 +25,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 
+from crowdsafe.alerts.engine import AlertEngine
+from crowdsafe.alerts.settings import SinksConfig
+from crowdsafe.alerts.sinks import AlertSink, MqttSink, WebhookSink
 from crowdsafe.api.live import LiveFeed
 from crowdsafe.config import CameraConfig, CrowdsafeConfig, is_sample
 from crowdsafe.detect.base import Detector
@@ -40,13 +44,15 @@ from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.ingest.reader import FrameSlot, ReaderOptions, StreamReader
 from crowdsafe.ingest.url import SourceAddress, SourceKind
 from crowdsafe.ingest.video import sample_video_path
+from crowdsafe.measure.lines import CountingLine, FlowAggregator, LineCounter
 from crowdsafe.measure.zones import Zone, zones_from_config
-from crowdsafe.pipeline import CameraPipeline
+from crowdsafe.pipeline import CameraPipeline, LineStage
 from crowdsafe.store.base import Store
 from crowdsafe.store.sqlite import SQLiteStore
-from crowdsafe.types import Detections, Frame
+from crowdsafe.track.bytetrack import ByteTracker
+from crowdsafe.types import Detections, Frame, LineSample, ZoneSample
 
-__all__ = ["CameraRuntime", "Runtime", "address_for", "reader_options"]
+__all__ = ["CameraRuntime", "Runtime", "address_for", "build_sinks", "reader_options"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +88,75 @@ def reader_options(camera: CameraConfig) -> ReaderOptions:
     )
 
 
+def build_sinks(config: SinksConfig) -> list[AlertSink]:
+    """The webhook and MQTT sinks a config asks for (they connect in the background)."""
+    sinks: list[AlertSink] = [
+        WebhookSink(
+            w.url,
+            secret=w.secret,
+            timeout_s=w.timeout_s,
+            max_retries=w.max_retries,
+            name=f"webhook-{i + 1}" if len(config.webhooks) > 1 else "webhook",
+        )
+        for i, w in enumerate(config.webhooks)
+    ]
+    if config.mqtt is not None:
+        m = config.mqtt
+        sinks.append(
+            MqttSink(
+                m.host,
+                m.port,
+                topic_prefix=m.topic_prefix,
+                username=m.username,
+                password=m.password,
+                tls=m.tls,
+            )
+        )
+    return sinks
+
+
+def counting_lines(camera: CameraConfig) -> list[CountingLine]:
+    """The camera's counting lines, widths measured on the ground where not given."""
+    hom = camera.calibration.homography()
+    out = []
+    for ln in camera.lines:
+        width = ln.width_m
+        if width is None:
+            a, b = hom.to_ground(list(ln.points))
+            width = float(np.hypot(*(b - a)))
+        out.append(
+            CountingLine(ln.id, camera.id, ln.display_name, ln.points[0], ln.points[1], width)
+        )
+    return out
+
+
+def _detect_threshold(camera: CameraConfig) -> float:
+    """Score the detector must keep for a camera: the zone threshold, or lower for a
+    camera with lines, whose tracker extends tracks with weak detections (ByteTrack)."""
+    if camera.lines:
+        return min(camera.detector.score_threshold, camera.tracking.low_score)
+    return camera.detector.score_threshold
+
+
+def line_stage(camera: CameraConfig, bucket_s: float) -> LineStage | None:
+    """Tracker, line counter and flow buckets for a camera with counting lines."""
+    lines = counting_lines(camera)
+    if not lines:
+        return None
+    tr = camera.tracking
+    return LineStage(
+        tracker=ByteTracker(
+            high_score=tr.high_score,
+            low_score=tr.low_score,
+            match_iou=tr.match_iou,
+            min_hits=tr.min_hits,
+            max_lost_s=tr.max_lost_s,
+        ),
+        counter=LineCounter(lines, max_gap_s=tr.max_lost_s),
+        flow=FlowAggregator(lines, bucket_s),
+    )
+
+
 @dataclass
 class CameraRuntime:
     config: CameraConfig
@@ -90,6 +165,7 @@ class CameraRuntime:
     pipeline: CameraPipeline
     health: CameraHealth
     reader: StreamReader
+    lines: list[CountingLine] = field(default_factory=list)
     last_analysed_at: float = 0.0
 
     @property
@@ -111,13 +187,35 @@ class Runtime:
         detector: Detector | None = None,
         store: Store | None = None,
         feed: LiveFeed | None = None,
+        sinks: list[AlertSink] | None = None,
     ) -> None:
         self.config = config
         self.store_path = str(config.resolve(config.storage.path)) if store is None else "(given)"
         self.store: Store = store or SQLiteStore(self.store_path)
         self.feed = feed or LiveFeed()
         self.detector: Detector = detector or NanoDetDetector(
-            score_threshold=min(c.detector.score_threshold for c in config.cameras)
+            score_threshold=min(_detect_threshold(c) for c in config.cameras)
+        )
+        self.sinks: list[AlertSink] = build_sinks(config.alerts.sinks) if sinks is None else sinks
+        names = {z.id: z.display_name for c in config.cameras for z in c.zones}
+        names.update({ln.id: ln.display_name for c in config.cameras for ln in c.lines})
+        self.alerts = AlertEngine(
+            config.alerts,
+            self.store,
+            names=names,
+            zone_levels={
+                z.id: z.alert_density_per_m2
+                for c in config.cameras
+                for z in c.zones
+                if z.alert_density_per_m2 is not None
+            },
+            line_levels={
+                ln.id: ln.alert_flow_per_m_min
+                for c in config.cameras
+                for ln in c.lines
+                if ln.alert_flow_per_m_min is not None
+            },
+            on_event=[self.feed.publish_alert, *(s.send for s in self.sinks)],
         )
         self._stop = threading.Event()
         self._wake = threading.Condition()
@@ -140,15 +238,36 @@ class Runtime:
             )
             pipeline = CameraPipeline(
                 cam.id,
-                _ThresholdedDetector(self.detector, cam.detector.score_threshold),
+                _ThresholdedDetector(self.detector, _detect_threshold(cam)),
                 zones,
                 self.store,
                 bucket_s=config.storage.bucket_s,
                 analysis_fps=cam.analysis_fps,
                 min_person_height_px=cam.detector.min_person_height_px,
-                on_samples=self.feed.publish,
+                count_score_threshold=cam.detector.score_threshold,
+                on_samples=self._on_zone_samples,
+                lines=line_stage(cam, config.storage.line_bucket_s),
+                on_line_samples=self._on_line_samples,
             )
-            self.cameras[cam.id] = CameraRuntime(cam, address, zones, pipeline, health, reader)
+            self.cameras[cam.id] = CameraRuntime(
+                cam, address, zones, pipeline, health, reader, counting_lines(cam)
+            )
+
+    def _on_zone_samples(self, samples: Sequence[ZoneSample]) -> None:
+        """Every zone sample: live feed, alert rules, retained state on the sinks."""
+        self.feed.publish(samples)
+        for sample in samples:
+            self.alerts.observe_zone(sample)
+            for sink in self.sinks:
+                sink.publish_state(sample)
+
+    def _on_line_samples(self, samples: Sequence[LineSample]) -> None:
+        self.feed.publish_lines(samples)
+        for sample in samples:
+            self.alerts.observe_line(sample)
+
+    def lines(self) -> list[CountingLine]:
+        return [ln for cam in self.cameras.values() for ln in cam.lines]
 
     def zones(self) -> list[Zone]:
         return [z for cam in self.cameras.values() for z in cam.zones]
@@ -218,6 +337,8 @@ class Runtime:
 
     def close(self) -> None:
         self.stop()
+        for sink in self.sinks:
+            sink.close()
         self.store.close()
 
     def zone_has_data(self, zone: Zone, now: float | None = None) -> bool:

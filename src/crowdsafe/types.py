@@ -122,9 +122,12 @@ class ZoneSample:
     """The crowd in one zone over one time bucket: an aggregate, safe to store.
 
     ``t`` is the start of the bucket (Unix seconds), ``count`` the mean number of
-    people over the frames of the bucket, ``count_max`` the largest count seen in
-    one frame, ``density_per_m2`` = count / area_m2, ``los`` the level of service of
-    that density under the zone's profile.
+    people detected over the frames of the bucket, ``count_max`` the most detected in
+    one frame.  ``density_per_m2`` is the estimate of the true density: the count
+    corrected for the detector's measured precision and recall, over the zone's ground
+    area; ``density_low_per_m2``/``density_high_per_m2`` its 95 % interval (detector and
+    calibration error, see ``measure/uncertainty.py``).  ``los`` is the level of service
+    of that density under the zone's profile.
     """
 
     camera_id: str
@@ -136,6 +139,8 @@ class ZoneSample:
     density_per_m2: float
     los: LevelOfService
     frames: int
+    density_low_per_m2: float = 0.0
+    density_high_per_m2: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -146,6 +151,8 @@ class ZoneSample:
             "count_max": self.count_max,
             "area_m2": self.area_m2,
             "density_per_m2": self.density_per_m2,
+            "density_low_per_m2": self.density_low_per_m2,
+            "density_high_per_m2": self.density_high_per_m2,
             "los": self.los.value,
             "frames": self.frames,
         }

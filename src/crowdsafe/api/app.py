@@ -11,26 +11,34 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from crowdsafe import __version__
+from crowdsafe.alerts.engine import AlertNotFound, AlertStateError
+from crowdsafe.alerts.sinks import SinkHealth
 from crowdsafe.api.live import LiveFeed
 from crowdsafe.api.metrics import METRICS_CONTENT_TYPE, render_metrics
 from crowdsafe.api.schemas import (
+    AlertPublic,
     CameraHealthPublic,
     CameraPublic,
     Health,
+    LinePublic,
+    LineSamplePublic,
+    LineSeriesPublic,
     SeriesPublic,
+    SinkHealthPublic,
     ZonePublic,
     ZoneSamplePublic,
 )
 from crowdsafe.runtime import Runtime
 from crowdsafe.store.base import Store
+from crowdsafe.types import Alert, AlertState
 
 __all__ = ["create_app"]
 
@@ -59,6 +67,24 @@ StoreDep = Annotated[Store, Depends(get_store)]
 FeedDep = Annotated[LiveFeed, Depends(get_feed)]
 
 
+def _sink_state(h: SinkHealth) -> str:
+    """ok, disconnected (MQTT down) or failing (the last delivery did not get through)."""
+    if h.connected is False:
+        return "disconnected"
+    if h.last_error is not None and (h.last_success_at is None or h.failed or h.queue_depth):
+        return "failing"
+    return "ok"
+
+
+def _alert_action(action: Callable[[str], Alert], alert_id: str) -> AlertPublic:
+    try:
+        return AlertPublic.model_validate(action(alert_id).to_dict())
+    except AlertNotFound as exc:
+        raise HTTPException(404, str(exc).strip("'\"")) from None
+    except AlertStateError as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     """An app serving ``runtime``'s cameras, zones, stored series and live feed."""
     app = FastAPI(title="crowdsafe", version=__version__, docs_url="/api/docs", redoc_url=None)
@@ -67,8 +93,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.get("/healthz", response_model=Health)
     def healthz(rt: RuntimeDep) -> Health:
         states = {cid: cam.health.state.value for cid, cam in rt.cameras.items()}
-        ok = all(s in ("live", "stopped") for s in states.values())
-        return Health(status="ok" if ok else "degraded", site=rt.config.site, cameras=states)
+        sinks = {s.name: _sink_state(s.health()) for s in rt.sinks}
+        ok = all(s in ("live", "stopped") for s in states.values()) and all(
+            v == "ok" for v in sinks.values()
+        )
+        return Health(
+            status="ok" if ok else "degraded", site=rt.config.site, cameras=states, sinks=sinks
+        )
 
     @app.get("/api/cameras", response_model=list[CameraPublic])
     def cameras(rt: RuntimeDep) -> list[CameraPublic]:
@@ -89,6 +120,77 @@ def create_app(runtime: Runtime) -> FastAPI:
             known = ", ".join(sorted(rt.cameras))
             raise HTTPException(404, f"unknown camera '{camera_id}'; known cameras: {known}")
         return CameraHealthPublic.model_validate(cam.health.snapshot().to_dict())
+
+    @app.get("/api/lines", response_model=list[LinePublic])
+    def lines(rt: RuntimeDep, store: StoreDep) -> list[LinePublic]:
+        out = []
+        for ln in rt.lines():
+            latest = store.line_series(ln.id, limit=1)
+            out.append(
+                LinePublic(
+                    id=ln.id,
+                    camera_id=ln.camera_id,
+                    name=ln.name,
+                    points_px=[ln.p1, ln.p2],
+                    width_m=round(ln.width_m, 3),
+                    latest=LineSamplePublic.of(latest[0]) if latest else None,
+                )
+            )
+        return out
+
+    @app.get("/api/lines/{line_id}/series", response_model=LineSeriesPublic)
+    def line_series(
+        line_id: str,
+        rt: RuntimeDep,
+        store: StoreDep,
+        since: Annotated[float | None, Query(description="Unix seconds, inclusive.")] = None,
+        until: Annotated[float | None, Query(description="Unix seconds, exclusive.")] = None,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    ) -> LineSeriesPublic:
+        known = {ln.id for ln in rt.lines()}
+        if line_id not in known:
+            raise HTTPException(
+                404, f"unknown line '{line_id}'; known lines: {', '.join(sorted(known)) or 'none'}"
+            )
+        if since is not None and until is not None and until <= since:
+            raise HTTPException(422, f"until ({until}) must be later than since ({since})")
+        samples = store.line_series(line_id, since, until, limit)
+        return LineSeriesPublic(
+            line_id=line_id,
+            since=since,
+            until=until,
+            samples=[LineSamplePublic.of(s) for s in samples],
+        )
+
+    @app.get("/api/alerts", response_model=list[AlertPublic])
+    def alerts(
+        store: StoreDep,
+        state: Annotated[
+            Literal["active", "open", "acknowledged", "resolved", "all"],
+            Query(description="active = open or acknowledged."),
+        ] = "active",
+        since: Annotated[float | None, Query(description="Updated since, Unix s.")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    ) -> list[AlertPublic]:
+        if state == "active":
+            states = [AlertState.OPEN, AlertState.ACKNOWLEDGED]
+        elif state == "all":
+            states = list(AlertState)
+        else:
+            states = [AlertState(state)]
+        return [AlertPublic.model_validate(a.to_dict()) for a in store.alerts(states, since, limit)]
+
+    @app.post("/api/alerts/{alert_id}/acknowledge", response_model=AlertPublic)
+    def acknowledge(alert_id: str, rt: RuntimeDep) -> AlertPublic:
+        return _alert_action(rt.alerts.acknowledge, alert_id)
+
+    @app.post("/api/alerts/{alert_id}/resolve", response_model=AlertPublic)
+    def resolve(alert_id: str, rt: RuntimeDep) -> AlertPublic:
+        return _alert_action(rt.alerts.resolve, alert_id)
+
+    @app.get("/api/sinks", response_model=list[SinkHealthPublic])
+    def sinks(rt: RuntimeDep) -> list[SinkHealthPublic]:
+        return [SinkHealthPublic.model_validate(s.health().to_dict()) for s in rt.sinks]
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(rt: RuntimeDep) -> Response:
@@ -146,16 +248,18 @@ def create_app(runtime: Runtime) -> FastAPI:
                 yield "retry: 2000\n\n"
                 for s in feed.latest().values():
                     yield f"event: sample\ndata: {json.dumps(s.to_dict())}\n\n"
+                for ln in feed.latest_lines().values():
+                    yield f"event: line\ndata: {json.dumps(ln.to_dict())}\n\n"
                 last = time.monotonic()
                 while not await request.is_disconnected():
                     try:
-                        s = await asyncio.wait_for(queue.get(), timeout=1.0)
+                        name, payload = await asyncio.wait_for(queue.get(), timeout=1.0)
                     except TimeoutError:
                         if time.monotonic() - last > HEARTBEAT_S:
                             last = time.monotonic()
                             yield ": keep-alive\n\n"
                         continue
-                    yield f"event: sample\ndata: {json.dumps(s.to_dict())}\n\n"
+                    yield f"event: {name}\ndata: {json.dumps(payload)}\n\n"
             finally:
                 feed.unsubscribe(queue)
 

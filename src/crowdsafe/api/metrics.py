@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from crowdsafe.ingest.health import StreamState
+from crowdsafe.types import AlertState
 
 if TYPE_CHECKING:
     from crowdsafe.runtime import Runtime
@@ -75,6 +76,46 @@ class _RuntimeCollector(Collector):
             persons.add_metric([zone.id], sample.count)
             density.add_metric([zone.id], sample.density_per_m2)
         yield from (persons, density)
+
+        flow = GaugeMetricFamily(
+            "crowdsafe_line_flow_per_m_min",
+            "persons per metre per minute, last bucket",
+            labels=["line"],
+        )
+        for line_id, line_sample in rt.feed.latest_lines().items():
+            flow.add_metric([line_id], line_sample.flow_per_m_min)
+        yield flow
+
+        active = GaugeMetricFamily(
+            "crowdsafe_alerts_active", "open or acknowledged alerts", labels=["level"]
+        )
+        levels = {"advisory": 0, "warning": 0, "critical": 0}
+        for alert in rt.store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED]):
+            levels[alert.level.value] += 1
+        for level, n in levels.items():
+            active.add_metric([level], float(n))
+        yield active
+
+        connected = GaugeMetricFamily(
+            "crowdsafe_sink_connected", "1 if the alert sink is connected (MQTT)", labels=["sink"]
+        )
+        delivered = CounterMetricFamily(
+            "crowdsafe_sink_delivered", "alert deliveries that got through", labels=["sink"]
+        )
+        failed = CounterMetricFamily(
+            "crowdsafe_sink_failed", "alert deliveries given up", labels=["sink"]
+        )
+        queued = GaugeMetricFamily(
+            "crowdsafe_sink_queue_depth", "messages waiting to be delivered", labels=["sink"]
+        )
+        for sink in rt.sinks:
+            sh = sink.health()
+            if sh.connected is not None:
+                connected.add_metric([sh.name], 1.0 if sh.connected else 0.0)
+            delivered.add_metric([sh.name], float(sh.delivered))
+            failed.add_metric([sh.name], float(sh.failed))
+            queued.add_metric([sh.name], float(sh.queue_depth))
+        yield from (connected, delivered, failed, queued)
 
 
 def render_metrics(runtime: Runtime) -> bytes:

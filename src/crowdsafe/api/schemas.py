@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crowdsafe.types import ZoneSample
+from crowdsafe.types import LineSample, ZoneSample
 
 __all__ = [
+    "AlertPublic",
     "CameraHealthPublic",
     "CameraPublic",
     "Health",
+    "LinePublic",
+    "LineSamplePublic",
+    "LineSeriesPublic",
     "SeriesPublic",
+    "SinkHealthPublic",
     "ZonePublic",
     "ZoneSamplePublic",
 ]
@@ -27,7 +32,12 @@ class ZoneSamplePublic(_Out):
     count: float = Field(description="Mean persons in the zone over the bucket.")
     count_max: int = Field(description="Most persons seen in one frame of the bucket.")
     area_m2: float = Field(description="Ground area of the zone, m².")
-    density_per_m2: float = Field(description="Persons per m².")
+    density_per_m2: float = Field(
+        description="Estimated true density, persons/m² (count corrected for the detector's "
+        "measured precision and recall, over the ground area)."
+    )
+    density_low_per_m2: float = Field(description="Lower end of the 95 % interval.")
+    density_high_per_m2: float = Field(description="Upper end of the 95 % interval.")
     los: str = Field(description="Level of service A..F.")
     frames: int = Field(description="Frames analysed in the bucket.")
 
@@ -83,6 +93,71 @@ class SeriesPublic(_Out):
 
 
 class Health(_Out):
-    status: str = Field(description="ok, or degraded when a camera has failed.")
+    status: str = Field(description="ok, or degraded when a camera or an alert sink is not.")
     site: str
     cameras: dict[str, str]
+    sinks: dict[str, str] = Field(
+        default_factory=dict, description="Alert sinks: ok, disconnected or failing."
+    )
+
+
+class AlertPublic(_Out):
+    id: str
+    rule: str = Field(description="density, los, rise, predictive or flow.")
+    subject_kind: str = Field(description="zone or line.")
+    subject_id: str
+    camera_id: str
+    level: str = Field(description="advisory, warning or critical.")
+    state: str = Field(description="open, acknowledged or resolved.")
+    message: str
+    value: float
+    threshold: float
+    opened_at: float
+    updated_at: float
+    acknowledged_at: float | None
+    resolved_at: float | None
+
+
+class SinkHealthPublic(_Out):
+    name: str
+    kind: str
+    connected: bool | None
+    delivered: int
+    failed: int
+    retries: int
+    queue_depth: int
+    dropped: int
+    last_error: str | None
+    last_success_at: float | None
+
+
+class LineSamplePublic(_Out):
+    camera_id: str
+    line_id: str
+    t: float = Field(description="Start of the flow bucket, Unix seconds.")
+    bucket_s: float
+    count_in: int
+    count_out: int
+    width_m: float
+    flow_per_m_min: float = Field(description="Persons (both ways) per metre per minute.")
+    los: str
+
+    @classmethod
+    def of(cls, s: LineSample) -> LineSamplePublic:
+        return cls.model_validate(s.to_dict())
+
+
+class LinePublic(_Out):
+    id: str
+    camera_id: str
+    name: str
+    points_px: list[tuple[float, float]]
+    width_m: float
+    latest: LineSamplePublic | None
+
+
+class LineSeriesPublic(_Out):
+    line_id: str
+    since: float | None
+    until: float | None
+    samples: list[LineSamplePublic]

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from crowdsafe.config import CameraConfig, ThresholdsConfig
 from crowdsafe.measure.geometry import points_in_polygon
 from crowdsafe.measure.los import space_los
+from crowdsafe.measure.uncertainty import estimate_density
 from crowdsafe.types import Detections, ZoneSample
 
 __all__ = ["BucketAggregator", "Zone", "ZoneCounter", "zones_from_config"]
@@ -38,23 +39,37 @@ class Zone:
     area_m2: float
     space_bounds_m2: tuple[float, ...]
     profile: str = "walkway"
+    # For the density interval (measure/uncertainty.py); the defaults mean "exact".
+    precision: float = 1.0
+    recall: float = 1.0
+    perimeter_m: float = 0.0
+    calibration_rms_m: float = 0.0
 
 
 def zones_from_config(camera: CameraConfig, thresholds: ThresholdsConfig) -> list[Zone]:
     """Measure each configured zone's ground area through the camera's calibration."""
     hom = camera.calibration.homography()
-    return [
-        Zone(
-            id=z.id,
-            camera_id=camera.id,
-            name=z.display_name,
-            polygon_px=np.asarray(z.polygon, dtype=np.float64),
-            area_m2=hom.area_m2(z.polygon),
-            space_bounds_m2=thresholds.space_bounds(z.profile),
-            profile=z.profile,
+    rms = float(np.sqrt(np.mean(hom.reprojection_errors_m() ** 2)))
+    zones = []
+    for z in camera.zones:
+        ground = hom.to_ground(z.polygon)
+        perimeter = float(np.hypot(*(np.roll(ground, -1, axis=0) - ground).T).sum())
+        zones.append(
+            Zone(
+                id=z.id,
+                camera_id=camera.id,
+                name=z.display_name,
+                polygon_px=np.asarray(z.polygon, dtype=np.float64),
+                area_m2=hom.area_m2(z.polygon),
+                space_bounds_m2=thresholds.space_bounds(z.profile),
+                profile=z.profile,
+                precision=camera.detector.precision,
+                recall=camera.detector.recall,
+                perimeter_m=perimeter,
+                calibration_rms_m=rms,
+            )
         )
-        for z in camera.zones
-    ]
+    return zones
 
 
 class ZoneCounter:
@@ -122,7 +137,14 @@ class BucketAggregator:
         samples = []
         for zone_id, zone in self.zones.items():
             mean = b.totals.get(zone_id, 0) / b.frames
-            density = mean / zone.area_m2
+            est = estimate_density(
+                mean,
+                zone.area_m2,
+                precision=zone.precision,
+                recall=zone.recall,
+                perimeter_m=zone.perimeter_m,
+                calibration_rms_m=zone.calibration_rms_m,
+            )
             samples.append(
                 ZoneSample(
                     camera_id=self.camera_id,
@@ -131,8 +153,10 @@ class BucketAggregator:
                     count=mean,
                     count_max=b.peaks.get(zone_id, 0),
                     area_m2=zone.area_m2,
-                    density_per_m2=density,
-                    los=space_los(density, zone.space_bounds_m2),
+                    density_per_m2=est.density_per_m2,
+                    density_low_per_m2=est.low_per_m2,
+                    density_high_per_m2=est.high_per_m2,
+                    los=space_los(est.density_per_m2, zone.space_bounds_m2),
                     frames=b.frames,
                 )
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from crowdsafe.types import ZoneSample
+from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
 
 __all__ = ["Store"]
 
@@ -30,5 +30,34 @@ class Store(Protocol):
     def latest(self, zone_id: str) -> ZoneSample | None:
         """The newest sample of a zone, or None if it has none."""
         ...
+
+    def write_line_samples(self, samples: Sequence[LineSample]) -> None:
+        """Store flow samples of counting lines (same replace rule)."""
+        ...
+
+    def line_series(
+        self,
+        line_id: str,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 10_000,
+    ) -> list[LineSample]:
+        """Flow samples of one line with ``since <= t < until``, oldest first."""
+        ...
+
+    def save_alert(self, alert: Alert) -> None:
+        """Insert or update an alert by its id."""
+        ...
+
+    def alerts(
+        self,
+        states: Sequence[AlertState] | None = None,
+        since: float | None = None,
+        limit: int = 1000,
+    ) -> list[Alert]:
+        """Alerts, newest first, optionally only in ``states`` and updated since ``since``."""
+        ...
+
+    def get_alert(self, alert_id: str) -> Alert | None: ...
 
     def close(self) -> None: ...

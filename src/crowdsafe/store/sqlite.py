@@ -5,9 +5,12 @@ not block the writer nor see half-written transactions.  Why one connection behi
 lock: the pipeline writes a handful of rows per second, far below what serialising
 costs, and a single connection keeps shutdown simple.
 
-Privacy rule: the schema holds aggregates only (counts, densities, levels of service).
-There is no column for pixels, boxes, track ids or anything about a person, and
-``tests/test_store.py`` fails if one is added.
+Privacy rule: the schema holds aggregates (counts, densities, flows, levels of service)
+and alerts about zones and lines.  There is no column for pixels, boxes, track ids or
+anything about a person, and ``tests/test_store.py`` fails if one is added.
+
+Schema changes are numbered migrations applied in a transaction each (``_MIGRATIONS``),
+so a database written by an older crowdsafe is upgraded in place, losing nothing.
 """
 
 from __future__ import annotations
@@ -16,45 +19,144 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from crowdsafe.errors import StoreError
-from crowdsafe.types import LevelOfService, ZoneSample
+from crowdsafe.types import Alert, AlertLevel, AlertState, LevelOfService, LineSample, ZoneSample
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS zone_samples (
     camera_id      TEXT    NOT NULL,
     zone_id        TEXT    NOT NULL,
     t              REAL    NOT NULL,  -- bucket start, Unix seconds
-    count          REAL    NOT NULL,  -- mean persons over the bucket's frames
-    count_max      INTEGER NOT NULL,  -- peak persons in one frame of the bucket
+    count          REAL    NOT NULL,  -- mean persons detected over the bucket's frames
+    count_max      INTEGER NOT NULL,  -- peak persons detected in one frame of the bucket
     area_m2        REAL    NOT NULL,
-    density_per_m2 REAL    NOT NULL,
+    density_per_m2 REAL    NOT NULL,  -- estimated true density
     los            TEXT    NOT NULL CHECK (los IN ('A','B','C','D','E','F')),
     frames         INTEGER NOT NULL,
     PRIMARY KEY (zone_id, t)
 ) WITHOUT ROWID;
 """
 
-_COLUMNS = "camera_id, zone_id, t, count, count_max, area_m2, density_per_m2, los, frames"
+# Each step takes the database from version i to i + 1 inside one transaction, so an
+# interrupted upgrade leaves the old version intact, never a half-migrated file.
+_MIGRATIONS: dict[int, str] = {
+    1: """
+ALTER TABLE zone_samples ADD COLUMN density_low_per_m2 REAL NOT NULL DEFAULT 0;
+ALTER TABLE zone_samples ADD COLUMN density_high_per_m2 REAL NOT NULL DEFAULT 0;
+CREATE TABLE line_samples (
+    camera_id      TEXT    NOT NULL,
+    line_id        TEXT    NOT NULL,
+    t              REAL    NOT NULL,  -- bucket start, Unix seconds
+    bucket_s       REAL    NOT NULL,
+    count_in       INTEGER NOT NULL,
+    count_out      INTEGER NOT NULL,
+    width_m        REAL    NOT NULL,
+    flow_per_m_min REAL    NOT NULL,
+    los            TEXT    NOT NULL CHECK (los IN ('A','B','C','D','E','F')),
+    PRIMARY KEY (line_id, t)
+) WITHOUT ROWID;
+CREATE TABLE alerts (
+    id              TEXT PRIMARY KEY,
+    rule            TEXT NOT NULL,
+    subject_kind    TEXT NOT NULL CHECK (subject_kind IN ('zone','line')),
+    subject_id      TEXT NOT NULL,
+    camera_id       TEXT NOT NULL,
+    level           TEXT NOT NULL CHECK (level IN ('advisory','warning','critical')),
+    state           TEXT NOT NULL CHECK (state IN ('open','acknowledged','resolved')),
+    message         TEXT NOT NULL,
+    value           REAL NOT NULL,
+    threshold       REAL NOT NULL,
+    opened_at       REAL NOT NULL,
+    updated_at      REAL NOT NULL,
+    acknowledged_at REAL,
+    resolved_at     REAL
+);
+CREATE INDEX alerts_by_state ON alerts (state, updated_at);
+""",
+}
+
+_COLUMNS = (
+    "camera_id, zone_id, t, count, count_max, area_m2, density_per_m2, los, frames, "
+    "density_low_per_m2, density_high_per_m2"
+)
+_LINE_COLUMNS = "camera_id, line_id, t, bucket_s, count_in, count_out, width_m, flow_per_m_min, los"
+_ALERT_COLUMNS = (
+    "id, rule, subject_kind, subject_id, camera_id, level, state, message, value, threshold, "
+    "opened_at, updated_at, acknowledged_at, resolved_at"
+)
 
 
-def _row_to_sample(row: tuple[object, ...]) -> ZoneSample:
-    cam, zone, t, count, cmax, area, dens, los, frames = row
+def _row_to_sample(row: tuple[Any, ...]) -> ZoneSample:
+    cam, zone, t, count, cmax, area, dens, los, frames, low, high = row
     return ZoneSample(
         camera_id=str(cam),
         zone_id=str(zone),
-        t=float(t),  # type: ignore[arg-type]
-        count=float(count),  # type: ignore[arg-type]
-        count_max=int(cmax),  # type: ignore[call-overload]
-        area_m2=float(area),  # type: ignore[arg-type]
-        density_per_m2=float(dens),  # type: ignore[arg-type]
+        t=float(t),
+        count=float(count),
+        count_max=int(cmax),
+        area_m2=float(area),
+        density_per_m2=float(dens),
         los=LevelOfService(str(los)),
-        frames=int(frames),  # type: ignore[call-overload]
+        frames=int(frames),
+        density_low_per_m2=float(low),
+        density_high_per_m2=float(high),
+    )
+
+
+def _row_to_line(row: tuple[Any, ...]) -> LineSample:
+    cam, line, t, bucket, cin, cout, width, flow, los = row
+    return LineSample(
+        camera_id=str(cam),
+        line_id=str(line),
+        t=float(t),
+        bucket_s=float(bucket),
+        count_in=int(cin),
+        count_out=int(cout),
+        width_m=float(width),
+        flow_per_m_min=float(flow),
+        los=LevelOfService(str(los)),
+    )
+
+
+def _row_to_alert(row: tuple[Any, ...]) -> Alert:
+    (
+        aid,
+        rule,
+        kind,
+        subject,
+        cam,
+        level,
+        state,
+        msg,
+        value,
+        thr,
+        opened,
+        updated,
+        acked,
+        resolved,
+    ) = row
+    return Alert(
+        id=str(aid),
+        rule=str(rule),
+        subject_kind=str(kind),
+        subject_id=str(subject),
+        camera_id=str(cam),
+        level=AlertLevel(str(level)),
+        state=AlertState(str(state)),
+        message=str(msg),
+        value=float(value),
+        threshold=float(thr),
+        opened_at=float(opened),
+        updated_at=float(updated),
+        acknowledged_at=None if acked is None else float(acked),
+        resolved_at=None if resolved is None else float(resolved),
     )
 
 
@@ -74,22 +176,33 @@ class SQLiteStore:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-            version = self._conn.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
-            if version is None:
-                self._conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(version[0]) != SCHEMA_VERSION:
-                raise StoreError(
-                    f"database {self.path} has schema version {version[0]}, this crowdsafe "
-                    f"reads version {SCHEMA_VERSION}"
-                )
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        self._conn.executescript(_SCHEMA_V1)
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            self._conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+            version = 1
+        else:
+            version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, newer than this "
+                f"crowdsafe reads ({SCHEMA_VERSION}); upgrade crowdsafe"
+            )
+        while version < SCHEMA_VERSION:
+            statements = [x.strip() for x in _MIGRATIONS[version].split(";") if x.strip()]
+            with self._conn:
+                self._conn.execute("BEGIN")
+                for statement in statements:
+                    self._conn.execute(statement)
+                self._conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version + 1),)
+                )
+            version += 1
 
     def write_samples(self, samples: Sequence[ZoneSample]) -> None:
         if not samples:
@@ -105,6 +218,8 @@ class SQLiteStore:
                 s.density_per_m2,
                 s.los.value,
                 s.frames,
+                s.density_low_per_m2,
+                s.density_high_per_m2,
             )
             for s in samples
         ]
@@ -114,7 +229,7 @@ class SQLiteStore:
                     self._conn.execute("BEGIN")
                     self._conn.executemany(
                         f"INSERT OR REPLACE INTO zone_samples ({_COLUMNS}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         rows,
                     )
             except sqlite3.DatabaseError as exc:
@@ -142,6 +257,105 @@ class SQLiteStore:
     def latest(self, zone_id: str) -> ZoneSample | None:
         found = self.series(zone_id, limit=1)
         return found[0] if found else None
+
+    def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self._lock:
+            try:
+                with self._conn:
+                    self._conn.execute("BEGIN")
+                    self._conn.executemany(sql, rows)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot write to database {self.path}: {exc}") from exc
+
+    def write_line_samples(self, samples: Sequence[LineSample]) -> None:
+        self._write(
+            f"INSERT OR REPLACE INTO line_samples ({_LINE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    s.camera_id,
+                    s.line_id,
+                    s.t,
+                    s.bucket_s,
+                    s.count_in,
+                    s.count_out,
+                    s.width_m,
+                    s.flow_per_m_min,
+                    s.los.value,
+                )
+                for s in samples
+            ],
+        )
+
+    def line_series(
+        self,
+        line_id: str,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 10_000,
+    ) -> list[LineSample]:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        lo = float("-inf") if since is None else since
+        hi = float("inf") if until is None else until
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_LINE_COLUMNS} FROM line_samples WHERE line_id = ? AND t >= ? "
+                "AND t < ? ORDER BY t DESC LIMIT ?",
+                (line_id, lo, hi, limit),
+            ).fetchall()
+        return [_row_to_line(r) for r in reversed(rows)]
+
+    def save_alert(self, alert: Alert) -> None:
+        """Insert or update an alert (by id)."""
+        a = alert
+        self._write(
+            f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    a.id,
+                    a.rule,
+                    a.subject_kind,
+                    a.subject_id,
+                    a.camera_id,
+                    a.level.value,
+                    a.state.value,
+                    a.message,
+                    a.value,
+                    a.threshold,
+                    a.opened_at,
+                    a.updated_at,
+                    a.acknowledged_at,
+                    a.resolved_at,
+                )
+            ],
+        )
+
+    def alerts(
+        self,
+        states: Sequence[AlertState] | None = None,
+        since: float | None = None,
+        limit: int = 1000,
+    ) -> list[Alert]:
+        """Alerts newest first; ``states`` filters, ``since`` keeps those updated since."""
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        wanted = [s.value for s in (states or list(AlertState))]
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state IN ({marks}) "
+                "AND updated_at >= ? ORDER BY updated_at DESC LIMIT ?",
+                (*wanted, float("-inf") if since is None else since, limit),
+            ).fetchall()
+        return [_row_to_alert(r) for r in rows]
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)
+            ).fetchone()
+        return None if row is None else _row_to_alert(row)
 
     def columns(self) -> dict[str, list[str]]:
         """Every table and its columns: used by the privacy tests."""

@@ -29,8 +29,9 @@ function show(sample) {
   el.className = "zone los-" + sample.los;
   el.style.background = "";
   el.querySelector(".count").textContent = fmt(sample.count, 1);
+  const half = (sample.density_high_per_m2 - sample.density_low_per_m2) / 2;
   el.querySelector(".density").textContent =
-    `${fmt(sample.density_per_m2, 3)} persons/m² · ${fmt(sample.area_m2, 1)} m²`;
+    `${fmt(sample.density_per_m2, 2)} ± ${fmt(half, 2)} persons/m² · ${fmt(sample.area_m2, 1)} m²`;
   const badge = el.querySelector(".los");
   badge.textContent = sample.los;
   badge.className = "los los-" + sample.los;
@@ -129,19 +130,100 @@ async function loadCameras() {
   }
 }
 
+function lineCard(ln) {
+  const el = document.createElement("article");
+  el.className = "line";
+  el.id = "line-" + ln.id;
+  el.innerHTML = `<span class="los">–</span><h3></h3><div class="flow">–</div><div class="dirs">in – · out –</div>`;
+  el.querySelector("h3").textContent = ln.name;
+  return el;
+}
+
+const lines = new Map();
+
+function showLine(s) {
+  let el = lines.get(s.line_id);
+  if (!el) return;
+  el.className = "line los-" + s.los;
+  el.querySelector(".flow").textContent = `${fmt(s.flow_per_m_min, 1)} persons/m/min`;
+  el.querySelector(".dirs").textContent = `in ${s.count_in} · out ${s.count_out} per ${fmt(s.bucket_s, 0)} s · ${fmt(s.width_m, 1)} m wide`;
+  const badge = el.querySelector(".los");
+  badge.textContent = s.los;
+  badge.className = "los los-" + s.los;
+}
+
+async function loadLines() {
+  const r = await fetch("/api/lines");
+  if (!r.ok) return;
+  const box = document.getElementById("lines");
+  for (const ln of await r.json()) {
+    const el = lineCard(ln);
+    lines.set(ln.id, el);
+    box.appendChild(el);
+    if (ln.latest) showLine(ln.latest);
+  }
+}
+
+async function act(id, what) {
+  await fetch(`/api/alerts/${encodeURIComponent(id)}/${what}`, { method: "POST" });
+  loadAlerts();
+}
+
+async function loadAlerts() {
+  const list = await (await fetch("/api/alerts?state=active")).json();
+  const ul = document.getElementById("alert-list");
+  ul.innerHTML = "";
+  if (!list.length) {
+    ul.innerHTML = '<li class="none">No active alerts</li>';
+    return;
+  }
+  for (const a of list) {
+    const li = document.createElement("li");
+    li.dataset.alert = a.id;
+    li.dataset.state = a.state;
+    const lvl = document.createElement("span");
+    lvl.className = "lvl lvl-" + a.level;
+    lvl.textContent = a.level;
+    const msg = document.createElement("span");
+    msg.className = "msg";
+    msg.textContent = a.message;
+    li.append(lvl, msg);
+    if (a.state === "open") {
+      const ack = document.createElement("button");
+      ack.textContent = "Acknowledge";
+      ack.onclick = () => act(a.id, "acknowledge");
+      li.append(ack);
+    } else {
+      const note = document.createElement("span");
+      note.className = "acked";
+      note.textContent = "acknowledged " + new Date(a.acknowledged_at * 1000).toLocaleTimeString();
+      li.append(note);
+    }
+    const res = document.createElement("button");
+    res.textContent = "Resolve";
+    res.onclick = () => act(a.id, "resolve");
+    li.append(res);
+    ul.append(li);
+  }
+}
+
 function connect() {
   const conn = document.getElementById("conn");
   const es = new EventSource("/api/live");
   es.onopen = () => { conn.textContent = "live"; conn.className = "conn on"; };
   es.onerror = () => { conn.textContent = "reconnecting…"; conn.className = "conn off"; };
   es.addEventListener("sample", (ev) => { show(JSON.parse(ev.data)); });
+  es.addEventListener("line", (ev) => { showLine(JSON.parse(ev.data)); });
+  es.addEventListener("alert", () => { loadAlerts(); });
 }
 
 fetch("/healthz").then((r) => r.json()).then((h) => {
   document.getElementById("site").textContent = "· " + h.site;
   document.title = h.site + " — crowdsafe";
 });
-loadZones().then(connect);
+Promise.all([loadZones(), loadLines()]).then(connect);
+loadAlerts();
+setInterval(loadAlerts, 5000);
 loadCameras();
 setInterval(loadCameras, 2000);
 setInterval(draw, 1000);

@@ -1,0 +1,404 @@
+"""The alert engine: zone and line samples in, alert lifecycle events out.
+
+Rules (thresholds in ``alerts/settings.py``):
+
+* ``density``  — a zone's estimated density (persons/m²);
+* ``los``      — a zone's level of service (A..F);
+* ``rise``     — a zone's robust rate of rise (persons/m² per minute), only when the
+  Mann-Kendall test says the rise is real;
+* ``predictive`` — a zone whose trend reaches the critical density within the horizon:
+  "Zone North Gate reaches 5 p/m² in about 6 min";
+* ``flow``     — a line's flow (persons/m/min).
+
+Behaviour every rule shares, and why:
+
+* **persistence** — a level must hold ``hold_s`` before it opens or escalates an alert,
+  so one noisy bucket does not page a steward;
+* **hysteresis** — an alert resolves only after the value has stayed below
+  ``clear_fraction`` × its lowest level for ``hold_s``, so a value hovering at a
+  threshold does not open and close alerts over and over;
+* **escalation** — advisory → warning → critical on the same alert; alerts never
+  de-escalate on their own (operators see the worst level reached until it resolves);
+* **deduplication** — at most one active (open or acknowledged) alert per rule and
+  subject; it is updated, not repeated.  Active alerts are reloaded from the store on
+  start, so a restart does not re-open what operators already acknowledged;
+* **lifecycle** — open → acknowledged (an operator) → resolved (automatically when the
+  condition clears, or by an operator).  An acknowledged alert that escalates is open
+  again: the new level must be seen.
+
+The engine does no network I/O: events go to ``on_event`` callbacks (the sinks queue them
+and return at once) and alerts to the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
+from crowdsafe.alerts.trend import fit_trend
+from crowdsafe.errors import CrowdsafeError
+from crowdsafe.store.base import Store
+from crowdsafe.types import (
+    Alert,
+    AlertEvent,
+    AlertLevel,
+    AlertState,
+    LevelOfService,
+    LineSample,
+    ZoneSample,
+)
+
+__all__ = ["AlertEngine", "AlertNotFound", "AlertStateError"]
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[AlertEvent], None]
+_LOS_RANK = {level.value: i for i, level in enumerate(LevelOfService)}
+_RISE_WINDOW_S = 120.0
+
+
+class AlertNotFound(CrowdsafeError, KeyError):
+    """No alert has that id."""
+
+
+class AlertStateError(CrowdsafeError, ValueError):
+    """The alert cannot make that transition (e.g. acknowledging a resolved alert)."""
+
+
+@dataclass
+class _RuleState:
+    since: dict[str, float] = field(default_factory=dict)  # level -> held since
+    clear_since: float | None = None
+    alert: Alert | None = None
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """One rule's view of one sample: the value and the levels it is judged against."""
+
+    rule: str
+    kind: str
+    subject_id: str
+    subject_name: str
+    camera_id: str
+    t: float
+    value: float
+    levels: list[tuple[str, float]]
+    hold_s: float
+    clear_below: float
+    describe: Callable[[str, float, float], str]
+
+
+class AlertEngine:
+    """Evaluates rules on each sample; thread-safe (pipeline and API threads call it)."""
+
+    def __init__(
+        self,
+        config: AlertsConfig,
+        store: Store,
+        *,
+        names: dict[str, str] | None = None,
+        zone_levels: dict[str, LevelsConfig] | None = None,
+        line_levels: dict[str, LevelsConfig] | None = None,
+        on_event: Sequence[EventSink] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.names = names or {}
+        self.zone_levels = zone_levels or {}
+        self.line_levels = line_levels or {}
+        self.on_event = list(on_event)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._states: dict[tuple[str, str], _RuleState] = {}
+        self._history: dict[str, deque[tuple[float, float]]] = {}
+        for alert in store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED]):
+            self._states[(alert.rule, alert.subject_id)] = _RuleState(alert=alert)
+
+    # -- inputs --------------------------------------------------------------------------
+    def observe_zone(self, sample: ZoneSample) -> list[AlertEvent]:
+        """Judge a zone sample against the zone rules; returns (and emits) events."""
+        with self._lock:
+            readings = self._zone_readings(sample)
+            events = [e for r in readings for e in self._judge(r)]
+        self._emit(events)
+        return events
+
+    def observe_line(self, sample: LineSample) -> list[AlertEvent]:
+        """Judge a line's flow sample; returns (and emits) events."""
+        levels = self.line_levels.get(sample.line_id, self.config.flow_per_m_min)
+        name = self.names.get(sample.line_id, sample.line_id)
+        reading = _Reading(
+            rule="flow",
+            kind="line",
+            subject_id=sample.line_id,
+            subject_name=name,
+            camera_id=sample.camera_id,
+            t=sample.t,
+            value=sample.flow_per_m_min,
+            levels=levels.thresholds(),
+            hold_s=levels.hold_s,
+            clear_below=levels.clear_fraction * min((v for _, v in levels.thresholds()), default=0),
+            describe=lambda lvl, v, thr: (
+                f"Line {name}: {v:.0f} persons/m/min ({lvl} at {thr:g}"
+                + (", the Green Guide maximum" if thr == 82 else "")
+                + ")"
+            ),
+        )
+        with self._lock:
+            events = self._judge(reading)
+        self._emit(events)
+        return events
+
+    # -- operator actions ----------------------------------------------------------------
+    def acknowledge(self, alert_id: str) -> Alert:
+        return self._transition(alert_id, AlertState.ACKNOWLEDGED)
+
+    def resolve(self, alert_id: str) -> Alert:
+        return self._transition(alert_id, AlertState.RESOLVED)
+
+    def _transition(self, alert_id: str, state: AlertState) -> Alert:
+        with self._lock:
+            alert = self.store.get_alert(alert_id)
+            if alert is None:
+                raise AlertNotFound(f"no alert with id '{alert_id}'")
+            if alert.state is AlertState.RESOLVED:
+                raise AlertStateError(f"alert '{alert_id}' is already resolved")
+            if alert.state is state:
+                return alert  # acknowledging twice is harmless
+            now = self._clock()
+            if state is AlertState.ACKNOWLEDGED:
+                alert = replace(alert, state=state, acknowledged_at=now, updated_at=now)
+            else:
+                alert = replace(alert, state=state, resolved_at=now, updated_at=now)
+            self.store.save_alert(alert)
+            key = (alert.rule, alert.subject_id)
+            rule_state = self._states.get(key)
+            if rule_state is not None:
+                rule_state.alert = None if state is AlertState.RESOLVED else alert
+                if state is AlertState.RESOLVED:
+                    rule_state.since.clear()  # must build up again before it reopens
+            event = AlertEvent(state.value, alert)
+        self._emit([event])
+        return alert
+
+    # -- rules ---------------------------------------------------------------------------
+    def _zone_readings(self, s: ZoneSample) -> list[_Reading]:
+        name = self.names.get(s.zone_id, s.zone_id)
+        cfg = self.config
+        density = self.zone_levels.get(s.zone_id, cfg.density_per_m2)
+        dthr = density.thresholds()
+        out = [
+            _Reading(
+                "density",
+                "zone",
+                s.zone_id,
+                name,
+                s.camera_id,
+                s.t,
+                s.density_per_m2,
+                dthr,
+                density.hold_s,
+                density.clear_fraction * min((v for _, v in dthr), default=0),
+                lambda lvl, v, thr: (
+                    f"Zone {name}: {v:.1f} persons/m² ({lvl} at {thr:g} persons/m²)"
+                ),
+            )
+        ]
+        los_levels = [
+            (lvl, float(_LOS_RANK[letter]))
+            for lvl, letter in (
+                ("advisory", cfg.los.advisory),
+                ("warning", cfg.los.warning),
+                ("critical", cfg.los.critical),
+            )
+            if letter is not None
+        ]
+        if los_levels:
+            out.append(
+                _Reading(
+                    "los",
+                    "zone",
+                    s.zone_id,
+                    name,
+                    s.camera_id,
+                    s.t,
+                    float(_LOS_RANK[s.los.value]),
+                    los_levels,
+                    cfg.los.hold_s,
+                    min(v for _, v in los_levels),
+                    lambda lvl, v, thr: (
+                        f"Zone {name}: level of service {'ABCDEF'[int(v)]} "
+                        f"({lvl} at {'ABCDEF'[int(thr)]})"
+                    ),
+                )
+            )
+        history = self._history.setdefault(s.zone_id, deque())
+        history.append((s.t, s.density_per_m2))
+        keep = max(cfg.predictive.window_s, _RISE_WINDOW_S)
+        while history and s.t - history[0][0] > keep:
+            history.popleft()
+        out += self._trend_readings(s, name, history)
+        return out
+
+    def _trend_readings(
+        self, s: ZoneSample, name: str, history: deque[tuple[float, float]]
+    ) -> list[_Reading]:
+        cfg = self.config
+        arr = np.asarray(history, dtype=np.float64)
+        out: list[_Reading] = []
+        rise = cfg.rise_per_m2_min
+        recent = arr[arr[:, 0] >= s.t - _RISE_WINDOW_S]
+        rate = 0.0
+        if len(recent) >= cfg.predictive.min_samples:
+            trend = fit_trend(recent[:, 0], recent[:, 1])
+            if trend.significant(cfg.predictive.min_z):
+                rate = trend.slope_per_s * 60.0
+        rthr = rise.thresholds()
+        if rthr:
+            out.append(
+                _Reading(
+                    "rise",
+                    "zone",
+                    s.zone_id,
+                    name,
+                    s.camera_id,
+                    s.t,
+                    rate,
+                    rthr,
+                    rise.hold_s,
+                    rise.clear_fraction * min(v for _, v in rthr),
+                    lambda lvl, v, thr: (
+                        f"Zone {name}: density rising {v:.2f} persons/m² per minute "
+                        f"({lvl} at {thr:g})"
+                    ),
+                )
+            )
+        pred = cfg.predictive
+        critical = self.zone_levels.get(s.zone_id, cfg.density_per_m2).critical
+        if pred.enabled and critical is not None:
+            window = arr[arr[:, 0] >= s.t - pred.window_s]
+            urgency = 0.0  # 1 when the critical level is due now, 0 when beyond the horizon
+            eta = None
+            if len(window) >= pred.min_samples:
+                trend = fit_trend(window[:, 0], window[:, 1])
+                if trend.significant(pred.min_z) and trend.level_now < critical:
+                    eta = trend.seconds_to(critical)
+                    if eta is not None and eta <= pred.horizon_s:
+                        urgency = 1.0 - eta / pred.horizon_s
+            eta_txt = "" if eta is None else f"{max(1, round(eta / 60))} min"
+
+            def describe(level: str, value: float, threshold: float) -> str:
+                return f"Zone {name} reaches {critical:g} persons/m² in about {eta_txt}"
+
+            out.append(
+                _Reading(
+                    "predictive",
+                    "zone",
+                    s.zone_id,
+                    name,
+                    s.camera_id,
+                    s.t,
+                    # > 0 means "projected to reach the critical density within the horizon"
+                    urgency if eta is None or eta > 0 else 1.0,
+                    [("warning", 1e-9)],
+                    min(cfg.density_per_m2.hold_s, 10.0),
+                    1e-9,
+                    describe,
+                )
+            )
+        return out
+
+    def _judge(self, r: _Reading) -> list[AlertEvent]:
+        key = (r.rule, r.subject_id)
+        st = self._states.setdefault(key, _RuleState())
+        # how long has each level been met, continuously?
+        for name, thr in r.levels:
+            if r.value >= thr:
+                st.since.setdefault(name, r.t)
+            else:
+                st.since.pop(name, None)
+        held = [
+            (name, thr)
+            for name, thr in r.levels
+            if name in st.since and r.t - st.since[name] >= r.hold_s
+        ]
+        events: list[AlertEvent] = []
+        now = self._clock()
+        alert = st.alert
+        if alert is None:
+            st.clear_since = None
+            if held:
+                name, thr = held[-1]
+                alert = Alert(
+                    id=uuid.uuid4().hex,
+                    rule=r.rule,
+                    subject_kind=r.kind,
+                    subject_id=r.subject_id,
+                    camera_id=r.camera_id,
+                    level=AlertLevel(name),
+                    state=AlertState.OPEN,
+                    message=r.describe(name, r.value, thr),
+                    value=r.value,
+                    threshold=thr,
+                    opened_at=now,
+                    updated_at=now,
+                )
+                events.append(AlertEvent("opened", alert))
+        else:
+            if held and AlertLevel(held[-1][0]).rank > alert.level.rank:
+                name, thr = held[-1]
+                alert = replace(
+                    alert,
+                    level=AlertLevel(name),
+                    state=AlertState.OPEN,
+                    message=r.describe(name, r.value, thr),
+                    value=r.value,
+                    threshold=thr,
+                    updated_at=now,
+                )
+                events.append(AlertEvent("escalated", alert))
+            elif r.value < r.clear_below:
+                st.clear_since = r.t if st.clear_since is None else st.clear_since
+                if r.t - st.clear_since >= r.hold_s:
+                    alert = replace(
+                        alert,
+                        state=AlertState.RESOLVED,
+                        resolved_at=now,
+                        updated_at=now,
+                        value=r.value,
+                    )
+                    events.append(AlertEvent("resolved", alert))
+            else:
+                st.clear_since = None
+                # keep the alert current: its value, and for a predictive alert the time
+                # left; a threshold alert keeps the message of its worst moment
+                message = alert.message
+                if r.rule == "predictive":
+                    message = r.describe(alert.level.value, r.value, alert.threshold)
+                alert = replace(alert, value=r.value, message=message, updated_at=now)
+        if alert is not st.alert:
+            if alert is not None:
+                self.store.save_alert(alert)
+            st.alert = None if alert is None or alert.state is AlertState.RESOLVED else alert
+            if alert is not None and alert.state is AlertState.RESOLVED:
+                st.clear_since = None
+        return events
+
+    def _emit(self, events: list[AlertEvent]) -> None:
+        for event in events:
+            log.info("alert %s: %s", event.kind, event.alert.message)
+            for sink in self.on_event:
+                try:
+                    sink(event)
+                except Exception:  # a broken sink must not stop alerting
+                    log.exception("alert sink failed on %s", event.kind)

@@ -1,0 +1,166 @@
+"""Configuration of alert rules and alert sinks (part of the one YAML config tree).
+
+Defaults, and where they come from (DESIGN.md):
+
+* density (persons/m²): advisory 2 (walking slows; top of Seoul's green band), warning 3
+  (Seoul's orange band 3-4; involuntary contact from ~3.6), critical 5 (Seoul's red band
+  and G. Keith Still's limit beyond which crowds become dangerous);
+* flow (persons per metre of width per minute): advisory 49 (walkway LoS D), warning 66
+  (LoS E), critical 82 (the UK Green Guide maximum exit flow; LoS F above it);
+* level of service: advisory at E, warning at F;
+* rate of rise: advisory at +0.5 persons/m² per minute, warning at +1;
+* predictive: warn when a zone is projected to reach the critical density (5) within
+  10 minutes.
+
+A site overrides any of them under ``alerts:``; a zone or line may override the density
+or flow levels for itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "AlertsConfig",
+    "LevelsConfig",
+    "LosLevelsConfig",
+    "MqttConfig",
+    "PredictiveConfig",
+    "SinksConfig",
+    "WebhookConfig",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LevelsConfig(_Strict):
+    """Thresholds of one rising quantity; a level left out (null) is not used."""
+
+    advisory: float | None = Field(None, ge=0.0, description="Value that opens an advisory.")
+    warning: float | None = Field(None, ge=0.0, description="Value that raises a warning.")
+    critical: float | None = Field(None, ge=0.0, description="Value that is critical.")
+    hold_s: float = Field(
+        10.0,
+        ge=0.0,
+        le=3600.0,
+        description="Persistence: a level must hold this long before it opens or escalates, "
+        "and the value must stay below the clear level this long before it resolves.",
+    )
+    clear_fraction: float = Field(
+        0.8,
+        gt=0.0,
+        le=1.0,
+        description="Hysteresis: an alert resolves below this fraction of its lowest "
+        "configured level.",
+    )
+
+    @model_validator(mode="after")
+    def _increasing(self) -> LevelsConfig:
+        given = [v for v in (self.advisory, self.warning, self.critical) if v is not None]
+        if any(b <= a for a, b in itertools.pairwise(given)):
+            raise ValueError(
+                f"levels must increase from advisory to critical, got advisory={self.advisory}, "
+                f"warning={self.warning}, critical={self.critical}"
+            )
+        return self
+
+    def thresholds(self) -> list[tuple[str, float]]:
+        """(level name, threshold) for the configured levels, lowest first."""
+        out = [("advisory", self.advisory), ("warning", self.warning), ("critical", self.critical)]
+        return [(name, v) for name, v in out if v is not None]
+
+
+LosLetter = Literal["A", "B", "C", "D", "E", "F"]
+
+
+class LosLevelsConfig(_Strict):
+    advisory: LosLetter | None = Field("E", description="Level of service that opens an advisory.")
+    warning: LosLetter | None = Field("F", description="Level of service that raises a warning.")
+    critical: LosLetter | None = Field(None, description="Level of service that is critical.")
+    hold_s: float = Field(10.0, ge=0.0, le=3600.0, description="Persistence, seconds.")
+
+
+class PredictiveConfig(_Strict):
+    enabled: bool = Field(True, description="Warn before a zone reaches the critical density.")
+    horizon_s: float = Field(
+        600.0, gt=0.0, le=7200.0, description="Warn when the critical density is this close."
+    )
+    window_s: float = Field(
+        180.0, ge=30.0, le=3600.0, description="Recent history the trend is fitted on."
+    )
+    min_samples: int = Field(
+        60,
+        ge=5,
+        le=10_000,
+        description="Fewest samples to fit a trend (60 = one minute of 1 s buckets: a "
+        "shorter history says little about the next ten minutes).",
+    )
+    min_z: float = Field(
+        2.33,
+        gt=0.0,
+        le=10.0,
+        description="Mann-Kendall z a rise must reach to count as a trend, not noise "
+        "(2.33: one-sided p < 0.01).",
+    )
+
+
+class WebhookConfig(_Strict):
+    url: str = Field(min_length=1, description="Where alert events are POSTed as JSON.")
+    secret: str | None = Field(
+        None, min_length=8, description="HMAC-SHA256 key for the X-Crowdsafe-Signature header."
+    )
+    timeout_s: float = Field(5.0, gt=0.0, le=120.0, description="Per request.")
+    max_retries: int = Field(5, ge=0, le=100, description="Retries of one delivery.")
+
+
+class MqttConfig(_Strict):
+    host: str = Field(min_length=1, description="MQTT broker host.")
+    port: int = Field(1883, ge=1, le=65535)
+    topic_prefix: str = Field(
+        "crowdsafe",
+        pattern=r"^[A-Za-z0-9_\-/]+$",
+        description="Alerts go to PREFIX/alerts, zone state to PREFIX/zones/ID/state (retained).",
+    )
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+class SinksConfig(_Strict):
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    mqtt: MqttConfig | None = None
+
+
+def _density_default() -> LevelsConfig:
+    return LevelsConfig(advisory=2.0, warning=3.0, critical=5.0)
+
+
+def _flow_default() -> LevelsConfig:
+    return LevelsConfig(advisory=49.0, warning=66.0, critical=82.0)
+
+
+def _rise_default() -> LevelsConfig:
+    return LevelsConfig(advisory=0.5, warning=1.0, critical=None, hold_s=30.0)
+
+
+class AlertsConfig(_Strict):
+    density_per_m2: LevelsConfig = Field(
+        default_factory=_density_default, description="Zone density, persons/m²."
+    )
+    flow_per_m_min: LevelsConfig = Field(
+        default_factory=_flow_default, description="Line flow, persons/m/min."
+    )
+    los: LosLevelsConfig = Field(
+        default_factory=LosLevelsConfig, description="Zone level of service."
+    )
+    rise_per_m2_min: LevelsConfig = Field(
+        default_factory=_rise_default,
+        description="Zone density rate of rise, persons/m² per minute (robust trend).",
+    )
+    predictive: PredictiveConfig = Field(default_factory=PredictiveConfig)
+    sinks: SinksConfig = Field(default_factory=SinksConfig)

@@ -1,0 +1,78 @@
+"""Density with an interval: how sure we are of a zone's persons/m².
+
+Two things stand between a detector's count and the true density:
+
+1. **The detector.**  With measured precision P and recall R, a frame with D detections
+   holds about N = D·P/R people: D·P of the detections are real, and those are a fraction
+   R of everyone there.  The spread comes from the same two rates: the number of real
+   people found is binomial, TP ~ Bin(N, R), so Var(TP) = N·R·(1-R) and the missed people
+   add Var ≈ N·(1-R)/R to the estimate; the false detections among D are binomial with
+   Var = D·P·(1-P).  Averaging k frames of a bucket divides the variance by k only for the
+   part that is independent between frames — detections of a standing person are not —
+   so we keep the single-frame variance (conservative).
+2. **The calibration.**  A ground-point error of e metres (the calibration's RMS
+   reprojection error) moves each edge of a zone of perimeter L by about e, changing its
+   area by about L·e: relative error L·e/A.
+
+The two relative errors add in quadrature; the interval is ±1.96σ (95 %), clipped at 0.
+Dense crowds defeat detection (recall collapses); there this interval is optimistic, and
+the density model of the dense-crowd work takes over.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["DensityEstimate", "estimate_density"]
+
+Z95 = 1.96
+
+
+@dataclass(frozen=True)
+class DensityEstimate:
+    """True-density estimate (persons/m²) with its 95 % interval."""
+
+    density_per_m2: float
+    low_per_m2: float
+    high_per_m2: float
+    count_estimate: float
+
+    @property
+    def half_width_per_m2(self) -> float:
+        return (self.high_per_m2 - self.low_per_m2) / 2.0
+
+
+def estimate_density(
+    count: float,
+    area_m2: float,
+    *,
+    precision: float,
+    recall: float,
+    perimeter_m: float,
+    calibration_rms_m: float,
+) -> DensityEstimate:
+    """Estimate the true density behind ``count`` detections (mean per frame) in a zone.
+
+    Raises ValueError for a non-positive area or rates outside (0, 1].
+    """
+    if area_m2 <= 0:
+        raise ValueError(f"area_m2 must be > 0, got {area_m2}")
+    if not (0 < precision <= 1 and 0 < recall <= 1):
+        raise ValueError(f"precision and recall must be in (0, 1], got {precision}, {recall}")
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    n = count * precision / recall
+    var_n = n * (1.0 - recall) / recall + count * precision * (1.0 - precision)
+    # A zone with nobody detected may still hold people the detector missed: allow for
+    # one missed person, so an empty zone reads "0 (up to ~x)" rather than "exactly 0".
+    var_n = max(var_n, (1.0 - recall) / recall)
+    rel_area = perimeter_m * calibration_rms_m / area_m2
+    density = n / area_m2
+    sigma = math.sqrt(var_n / area_m2**2 + (density * rel_area) ** 2)
+    return DensityEstimate(
+        density_per_m2=density,
+        low_per_m2=max(0.0, density - Z95 * sigma),
+        high_per_m2=density + Z95 * sigma,
+        count_estimate=n,
+    )

@@ -1,0 +1,391 @@
+"""ByteTrack-style multi-object tracking for one camera, in numpy.
+
+The rule this module carries: **every detection box is used, but only sure ones may
+start a track.**  ByteTrack (Zhang et al., "ByteTrack: Multi-Object Tracking by
+Associating Every Detection Box", ECCV 2022) showed that the low-score boxes a detector
+gives a half-occluded person are what keeps that person's track alive; throwing them
+away at a fixed threshold breaks tracks exactly when people overlap.  Low-score boxes
+are also where background clutter lives, so they may extend a track that is already
+being followed, never create one.  One update:
+
+1. Predict every track (confirmed, tentative and lost) to the frame time with a
+   constant-velocity Kalman filter on (cx, cy, aspect w/h, height) and their rates
+   (SORT, Bewley et al. 2016; the noise model of DeepSORT/ByteTrack).
+2. Match high-score boxes (``score >= high_score``) to all tracks by IoU.
+3. Match low-score boxes (``low_score <= score < high_score``) to the tracks that were
+   being followed in the previous frame and are still unmatched, at IoU >= 0.5 at
+   least (ByteTrack's second-stage threshold: weak boxes must overlap well).  Lost
+   tracks are not offered to weak boxes, as in ByteTrack.
+4. Correct matched tracks with their boxes; a tentative track that misses a frame is
+   dropped; a confirmed track that has not been matched for more than ``max_lost_s``
+   seconds is dropped; unmatched high-score boxes start tentative tracks.
+5. A track is *confirmed* after ``min_hits`` consecutive matches and from then on is
+   reported whenever it is matched.
+
+Time, not frame count: the lost buffer and the Kalman motion model use the frame
+timestamps (seconds), so a camera analysed at a varying rate keeps the same
+behaviour.  Velocities are in pixels per second.  The process noise is DeepSORT's
+per-frame noise at 25 fps, scaled linearly with the elapsed time.
+
+Assignment is optimal (minimum total ``1 - IoU`` over pairs above the IoU gate, with
+as many pairs as possible) by the O(n^3) shortest-augmenting-path Hungarian method,
+written here in numpy because scipy is not a dependency.  Greedy matching by
+descending IoU would be simpler but, where boxes overlap (people crossing), its
+first pick can leave another person unmatched; with the handful of people one camera
+follows, a whole tracker update measured about 1.3 ms on TUD-Stadtmitte.
+
+Privacy: track ids are small integers counted from 1 by each tracker; they live in
+this object's memory only and are never stored, logged or sent (see
+docs/adr/0001-aggregates-only.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from crowdsafe.detect.nms import box_iou
+from crowdsafe.types import Detections
+
+__all__ = ["ByteTracker", "linear_assignment"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+# ByteTrack's second-stage IoU gate: a low-score box must overlap a track this well.
+_LOW_STAGE_MIN_IOU = 0.5
+# DeepSORT/ByteTrack noise constants are per frame; they were tuned at 25-30 fps.
+_REF_DT_S = 1.0 / 25.0
+_STD_POS = 1.0 / 20.0  # position noise, as a fraction of the box height
+_STD_VEL = 1.0 / 160.0  # velocity noise per frame, as a fraction of the box height
+_STD_ASPECT = 1e-2
+_STD_ASPECT_VEL = 1e-5
+_STD_ASPECT_MEAS = 1e-1
+_MIN_HEIGHT_PX = 1.0
+# Cost given to pairs below the IoU gate; large enough that the assignment first
+# maximises the number of gated pairs, then minimises their cost.
+_INFEASIBLE = 1e6
+
+_H = np.hstack([np.eye(4), np.zeros((4, 4))])  # measurement: (cx, cy, a, h)
+
+
+def _xyxy_to_cxcyah(xyxy: FloatArray) -> FloatArray:
+    w = xyxy[:, 2] - xyxy[:, 0]
+    h = np.maximum(xyxy[:, 3] - xyxy[:, 1], _MIN_HEIGHT_PX)
+    return np.stack(
+        [(xyxy[:, 0] + xyxy[:, 2]) / 2.0, (xyxy[:, 1] + xyxy[:, 3]) / 2.0, w / h, h], axis=1
+    )
+
+
+def _cxcyah_to_xyxy(z: FloatArray) -> FloatArray:
+    h = np.maximum(z[:, 3], _MIN_HEIGHT_PX)
+    w = np.maximum(z[:, 2], 0.0) * h
+    return np.stack(
+        [z[:, 0] - w / 2.0, z[:, 1] - h / 2.0, z[:, 0] + w / 2.0, z[:, 1] + h / 2.0], axis=1
+    )
+
+
+def _hungarian(cost: FloatArray) -> IntArray:
+    """Column assigned to each row of an (n, m) cost matrix with n <= m (minimum sum).
+
+    The shortest-augmenting-path form of the Hungarian method (Kuhn-Munkres with
+    potentials), O(n^2 m); the inner scan over columns is one numpy operation.
+    """
+    n, m = cost.shape
+    u = np.zeros(n + 1)
+    v = np.zeros(m + 1)
+    row_of_col = np.zeros(m + 1, dtype=np.intp)  # 1-based row owning column j; 0 = free
+    way = np.zeros(m + 1, dtype=np.intp)
+    for i in range(1, n + 1):
+        row_of_col[0] = i
+        j0 = 0
+        min_v = np.full(m + 1, np.inf)
+        used = np.zeros(m + 1, dtype=bool)
+        while True:
+            used[j0] = True
+            i0 = row_of_col[j0]
+            free = ~used
+            free[0] = False
+            reduced = cost[i0 - 1] - u[i0] - v[1:]
+            better = free[1:] & (reduced < min_v[1:])
+            min_v[1:][better] = reduced[better]
+            way[1:][better] = j0
+            candidates = np.where(free, min_v, np.inf)
+            j1 = int(np.argmin(candidates))
+            delta = candidates[j1]
+            u[row_of_col[used]] += delta
+            v[used] -= delta
+            min_v[free] -= delta
+            j0 = j1
+            if row_of_col[j0] == 0:
+                break
+        while j0 != 0:
+            j1 = int(way[j0])
+            row_of_col[j0] = row_of_col[j1]
+            j0 = j1
+    col_of_row = np.full(n, -1, dtype=np.intp)
+    cols = np.flatnonzero(row_of_col[1:])
+    col_of_row[row_of_col[cols + 1] - 1] = cols
+    return col_of_row
+
+
+def linear_assignment(iou: FloatArray, min_iou: float) -> tuple[IntArray, IntArray]:
+    """Optimal one-to-one pairs of rows and columns of an IoU matrix, each pair >= min_iou.
+
+    Returns ``(rows, cols)`` index arrays of equal length.  Among all matchings it
+    picks one with the most pairs at or above ``min_iou`` and, among those, the
+    largest total IoU.  Rows and columns with no candidate are set aside first, so the
+    cubic solver only sees people who could match.
+    """
+    iou = np.asarray(iou, dtype=np.float64)
+    empty = np.zeros(0, dtype=np.intp)
+    if iou.size == 0:
+        return empty, empty
+    gate = iou >= min_iou
+    rows = np.flatnonzero(gate.any(axis=1))
+    cols = np.flatnonzero(gate.any(axis=0))
+    if rows.size == 0:
+        return empty, empty
+    sub_gate = gate[np.ix_(rows, cols)]
+    cost = np.where(sub_gate, 1.0 - iou[np.ix_(rows, cols)], _INFEASIBLE)
+    transposed = cost.shape[0] > cost.shape[1]
+    col_of_row = _hungarian(cost.T if transposed else cost)
+    r = np.flatnonzero(col_of_row >= 0)
+    c = col_of_row[r]
+    if transposed:
+        r, c = c, r
+    ok = sub_gate[r, c]
+    r, c = r[ok], c[ok]
+    order = np.argsort(r, kind="stable")
+    return rows[r[order]], cols[c[order]]
+
+
+def _process_noise(height: FloatArray, dt_s: float) -> FloatArray:
+    """(K, 8, 8) diagonal process noise for an elapsed ``dt_s`` seconds."""
+    h = height
+    vel = _STD_VEL / _REF_DT_S  # px/s per px of height
+    std = np.stack(
+        [
+            _STD_POS * h,
+            _STD_POS * h,
+            np.full_like(h, _STD_ASPECT),
+            _STD_POS * h,
+            vel * h,
+            vel * h,
+            np.full_like(h, _STD_ASPECT_VEL / _REF_DT_S),
+            vel * h,
+        ],
+        axis=1,
+    )
+    var = std**2 * (dt_s / _REF_DT_S)
+    out = np.zeros((len(h), 8, 8))
+    idx = np.arange(8)
+    out[:, idx, idx] = var
+    return out
+
+
+class ByteTracker:
+    """Follows the people of one camera from frame to frame (see the module docstring).
+
+    ``high_score`` (0, 1]: boxes at least this sure are matched first and may start
+    tracks.  ``low_score`` [0, high_score): weaker boxes below it are ignored; those
+    between the two only extend tracks.  ``match_iou`` (0, 1]: least IoU between a
+    track's predicted box and a box for them to match.  ``min_hits`` >= 1: consecutive
+    matches before a track is reported.  ``max_lost_s`` >= 0 seconds: how long an
+    unmatched confirmed track is kept to be found again.
+
+    Defaults, measured (line-crossing error over 29 vertical lines on MOT15
+    TUD-Stadtmitte and TUD-Campus, NanoDet-m, every 1st, 2nd and 3rd frame): ByteTrack's
+    published ``high_score=0.5`` suits YOLOX trained on MOT; NanoDet-m scores people
+    lower, and 0.35 (its own operating threshold) cut the error by a third or more.
+    ``min_hits=1`` and ``max_lost_s=2.0`` beat 2-3 hits and 1 s at every rate: with a
+    weak detector a tentative track dies at its first miss, and occlusions in a
+    walking crowd last over a second.  A one-frame false track cannot make a line crossing by itself
+    (the line counter needs a track seen clearly on both sides).
+
+    Feed it detections whose scores go down to ``low_score``:
+    ``NanoDetDetector(score_threshold=0.1)``; at the detector's default of 0.35 the
+    second (low-score) stage gets no boxes at all.
+    """
+
+    def __init__(
+        self,
+        *,
+        high_score: float = 0.35,
+        low_score: float = 0.1,
+        match_iou: float = 0.2,
+        min_hits: int = 1,
+        max_lost_s: float = 2.0,
+    ) -> None:
+        if not 0.0 < high_score <= 1.0:
+            raise ValueError(f"high_score must be in (0, 1], got {high_score}")
+        if not 0.0 <= low_score < high_score:
+            raise ValueError(f"low_score must be in [0, high_score={high_score}), got {low_score}")
+        if not 0.0 < match_iou <= 1.0:
+            raise ValueError(f"match_iou must be in (0, 1], got {match_iou}")
+        if isinstance(min_hits, bool) or not isinstance(min_hits, int) or min_hits < 1:
+            raise ValueError(f"min_hits must be an integer >= 1, got {min_hits!r}")
+        if not (0.0 <= max_lost_s < math.inf):
+            raise ValueError(
+                f"max_lost_s must be a finite number of seconds >= 0, got {max_lost_s}"
+            )
+        self.high_score = float(high_score)
+        self.low_score = float(low_score)
+        self.match_iou = float(match_iou)
+        self.min_hits = min_hits
+        self.max_lost_s = float(max_lost_s)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and restart ids from 1 (a new video, a camera cut)."""
+        self._next_id = 1
+        self._t: float | None = None
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._mean = np.zeros((0, 8))
+        self._cov = np.zeros((0, 8, 8))
+        self._hits = np.zeros(0, dtype=np.int64)  # consecutive matches
+        self._confirmed = np.zeros(0, dtype=bool)
+        self._followed = np.zeros(0, dtype=bool)  # matched in the latest update
+        self._last_seen_t = np.zeros(0)
+
+    @property
+    def track_count(self) -> int:
+        """Tracks held in memory now: confirmed, tentative and lost."""
+        return int(self._ids.size)
+
+    def update(self, detections: Detections, t: float) -> Detections:
+        """Advance to time ``t`` (seconds) with this frame's detections.
+
+        Returns the confirmed tracks matched in this frame, ordered by track id: boxes
+        are the Kalman-corrected (posterior) boxes, which jitter less than the raw
+        detections; ``score`` is the matched detection's score; ``track_id`` is set.
+        A ``t`` earlier than the previous one starts a new timeline (the tracker is
+        reset), since motion across a clock jump means nothing.
+        """
+        if not math.isfinite(t):
+            raise ValueError(f"t must be a finite time in seconds, got {t}")
+        if self._t is not None and t < self._t:
+            self.reset()
+        dt_s = 0.0 if self._t is None else t - self._t
+        self._t = t
+        # Expire before matching too: after a gap with no frames at all (camera down),
+        # a track older than the buffer must not be found again.
+        self._select(t - self._last_seen_t <= self.max_lost_s)
+        self._predict(dt_s)
+
+        xyxy = detections.xyxy.astype(np.float64)
+        score = detections.score.astype(np.float64)
+        high = np.flatnonzero(score >= self.high_score)
+        low = np.flatnonzero((score >= self.low_score) & (score < self.high_score))
+
+        n = self._ids.size
+        det_of_track = np.full(n, -1, dtype=np.intp)
+        boxes = _cxcyah_to_xyxy(self._mean[:, :4])
+        # Stage 1: sure boxes against every track.
+        if n and high.size:
+            r, c = linear_assignment(box_iou(boxes, xyxy[high]), self.match_iou)
+            det_of_track[r] = high[c]
+        # Stage 2: weak boxes against tracks followed until now and still unmatched.
+        pool = np.flatnonzero((det_of_track < 0) & self._followed & self._confirmed)
+        if pool.size and low.size:
+            min_iou = max(self.match_iou, _LOW_STAGE_MIN_IOU)
+            r, c = linear_assignment(box_iou(boxes[pool], xyxy[low]), min_iou)
+            det_of_track[pool[r]] = low[c]
+
+        matched = det_of_track >= 0
+        self._correct(np.flatnonzero(matched), xyxy[det_of_track[matched]])
+        self._hits = np.where(matched, self._hits + 1, 0)
+        self._confirmed |= self._hits >= self.min_hits
+        self._followed = matched
+        self._last_seen_t = np.where(matched, t, self._last_seen_t)
+        track_score = np.zeros(n)
+        track_score[matched] = score[det_of_track[matched]]
+
+        keep = matched | (self._confirmed & (t - self._last_seen_t <= self.max_lost_s))
+        self._select(keep)
+        track_score = track_score[keep]
+
+        used = np.zeros(len(score), dtype=bool)
+        used[det_of_track[matched]] = True
+        new = high[~used[high]]
+        self._start(xyxy[new], t)
+        track_score = np.concatenate([track_score, score[new]])
+
+        report = self._followed & self._confirmed
+        return Detections(
+            xyxy=_cxcyah_to_xyxy(self._mean[report, :4]).astype(np.float32),
+            score=track_score[report].astype(np.float32),
+            track_id=self._ids[report].copy(),
+        )
+
+    def _predict(self, dt_s: float) -> None:
+        if self._ids.size == 0:
+            return
+        # As ByteTrack: a track not seen last frame does not keep growing or shrinking.
+        self._mean[~self._followed, 7] = 0.0
+        f = np.eye(8)
+        f[:4, 4:] = dt_s * np.eye(4)
+        self._mean = self._mean @ f.T
+        self._cov = f @ self._cov @ f.T + _process_noise(self._mean[:, 3], dt_s)
+        self._mean[:, 3] = np.maximum(self._mean[:, 3], _MIN_HEIGHT_PX)
+
+    def _correct(self, tracks: IntArray, xyxy: FloatArray) -> None:
+        """Kalman update of ``tracks`` with their matched boxes, all at once."""
+        if tracks.size == 0:
+            return
+        mean, cov = self._mean[tracks], self._cov[tracks]
+        h = mean[:, 3]
+        r_std = np.stack(
+            [_STD_POS * h, _STD_POS * h, np.full_like(h, _STD_ASPECT_MEAS), _STD_POS * h], axis=1
+        )
+        s = _H @ cov @ _H.T
+        s[:, np.arange(4), np.arange(4)] += r_std**2
+        cov_ht = cov @ _H.T  # (K, 8, 4)
+        gain = np.linalg.solve(s, cov_ht.transpose(0, 2, 1)).transpose(0, 2, 1)
+        innovation = _xyxy_to_cxcyah(xyxy) - mean[:, :4]
+        self._mean[tracks] = mean + np.einsum("kij,kj->ki", gain, innovation)
+        self._cov[tracks] = cov - gain @ _H @ cov
+
+    def _select(self, keep: npt.NDArray[np.bool_]) -> None:
+        self._ids = self._ids[keep]
+        self._mean = self._mean[keep]
+        self._cov = self._cov[keep]
+        self._hits = self._hits[keep]
+        self._confirmed = self._confirmed[keep]
+        self._followed = self._followed[keep]
+        self._last_seen_t = self._last_seen_t[keep]
+
+    def _start(self, xyxy: FloatArray, t: float) -> None:
+        k = len(xyxy)
+        if k == 0:
+            return
+        z = _xyxy_to_cxcyah(xyxy)
+        h = z[:, 3]
+        vel = _STD_VEL / _REF_DT_S
+        std = np.stack(
+            [
+                2 * _STD_POS * h,
+                2 * _STD_POS * h,
+                np.full_like(h, _STD_ASPECT),
+                2 * _STD_POS * h,
+                10 * vel * h,
+                10 * vel * h,
+                np.full_like(h, _STD_ASPECT_VEL / _REF_DT_S),
+                10 * vel * h,
+            ],
+            axis=1,
+        )
+        cov = np.zeros((k, 8, 8))
+        cov[:, np.arange(8), np.arange(8)] = std**2
+        self._ids = np.concatenate(
+            [self._ids, np.arange(self._next_id, self._next_id + k, dtype=np.int64)]
+        )
+        self._next_id += k
+        self._mean = np.concatenate([self._mean, np.hstack([z, np.zeros((k, 4))])])
+        self._cov = np.concatenate([self._cov, cov])
+        self._hits = np.concatenate([self._hits, np.ones(k, dtype=np.int64)])
+        self._confirmed = np.concatenate([self._confirmed, np.full(k, self.min_hits <= 1)])
+        self._followed = np.concatenate([self._followed, np.ones(k, dtype=bool)])
+        self._last_seen_t = np.concatenate([self._last_seen_t, np.full(k, t)])

@@ -1,0 +1,251 @@
+"""ByteTracker on synthetic constant-velocity people, and its assignment solver."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from crowdsafe.track import ByteTracker, linear_assignment
+from crowdsafe.types import Detections
+
+
+def box(cx: float, cy: float, w: float = 40.0, h: float = 100.0) -> list[float]:
+    return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+
+
+def dets(boxes: list[list[float]], scores: list[float] | None = None) -> Detections:
+    xyxy = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    score = np.full(len(xyxy), 0.9) if scores is None else np.asarray(scores)
+    return Detections(xyxy=xyxy, score=score.astype(np.float32))
+
+
+def ids_of(out: Detections) -> list[int]:
+    assert out.track_id is not None
+    return [int(i) for i in out.track_id]
+
+
+def walk(
+    tracker: ByteTracker, times: npt.ArrayLike, speed_px_s: float = 100.0, score: float = 0.9
+) -> list[Detections]:
+    """One person walking right at ``speed_px_s`` from x=100, seen at ``times``."""
+    return [
+        tracker.update(dets([box(100.0 + speed_px_s * t, 200.0)], [score]), float(t))
+        for t in np.asarray(times, dtype=float)
+    ]
+
+
+@pytest.mark.parametrize("frames_in_gap", [True, False], ids=["occluded", "no-frames"])
+@pytest.mark.parametrize(
+    ("gap_s", "same_id"),
+    [
+        (0.1, True),  # one missed frame at 10 fps
+        (0.5, True),
+        (0.9, True),
+        (1.3, False),  # longer than max_lost_s: the track was dropped
+        (3.0, False),
+    ],
+)
+def test_keeps_id_through_an_occlusion_within_max_lost_s_only(
+    gap_s: float, same_id: bool, frames_in_gap: bool
+) -> None:
+    tracker = ByteTracker(min_hits=2, max_lost_s=1.0)
+    before = walk(tracker, np.arange(0.0, 1.0, 0.1))
+    first_id = ids_of(before[-1])
+    assert len(first_id) == 1
+    resume = 0.9 + gap_s + 0.1
+    if frames_in_gap:  # frames keep coming, the person is hidden in them
+        for t in np.arange(1.0, resume - 0.05, 0.1):
+            assert len(tracker.update(Detections(), float(t))) == 0
+    after = walk(tracker, [resume, resume + 0.1, resume + 0.2])
+    if same_id:
+        assert ids_of(after[0]) == first_id
+    else:
+        assert ids_of(after[0]) == []  # a new track, not yet confirmed
+        assert ids_of(after[1]) not in ([], first_id)
+
+
+def test_kalman_prediction_bridges_a_gap_longer_than_a_box_width() -> None:
+    # 200 px/s for 0.4 s unseen: the person moves 80 px, twice the box width, so the
+    # new box does not overlap the last one; only a predicted position can match it.
+    tracker = ByteTracker(min_hits=1)
+    first = walk(tracker, np.arange(0.0, 1.0, 0.1), speed_px_s=200.0)[-1]
+    last_seen = first.xyxy.copy()
+    again = walk(tracker, [1.3], speed_px_s=200.0)[0]
+    assert float(np.minimum(last_seen[0, 2], again.xyxy[0, 2]) - again.xyxy[0, 0]) < 0
+    assert ids_of(again) == ids_of(first)
+
+
+def test_reported_boxes_follow_the_motion() -> None:
+    tracker = ByteTracker(min_hits=1)
+    out = walk(tracker, np.arange(0.0, 2.0, 0.1), speed_px_s=100.0)
+    cx = (out[-1].xyxy[0, 0] + out[-1].xyxy[0, 2]) / 2
+    assert cx == pytest.approx(100.0 + 100.0 * 1.9, abs=2.0)
+    assert out[-1].xyxy.dtype == np.float32
+    assert out[-1].track_id is not None
+    assert out[-1].track_id.dtype == np.int64
+
+
+def test_variable_analysis_rate_keeps_the_id() -> None:
+    tracker = ByteTracker(min_hits=1)
+    # After a few regular frames (to learn the velocity), gaps of up to 0.5 s in which
+    # the person moves 50 px, more than the 40 px box width.
+    times = np.cumsum([0.0, 0.1, 0.1, 0.1, 0.04, 0.3, 0.1, 0.45, 0.08, 0.25, 0.5, 0.04])
+    out = walk(tracker, times, speed_px_s=100.0)
+    assert {tuple(ids_of(o)) for o in out} == {(1,)}
+
+
+@pytest.mark.parametrize("min_hits", [1, 2, 3, 5])
+def test_a_track_is_reported_after_min_hits_consecutive_matches(min_hits: int) -> None:
+    tracker = ByteTracker(min_hits=min_hits)
+    out = walk(tracker, np.arange(0.0, 0.8, 0.1))
+    reported = [len(o) for o in out]
+    assert reported == [0] * (min_hits - 1) + [1] * (8 - min_hits + 1)
+
+
+def test_a_tentative_track_that_misses_a_frame_starts_over() -> None:
+    tracker = ByteTracker(min_hits=3)
+    out = walk(tracker, [0.0, 0.1])
+    assert len(tracker.update(Detections(), 0.2)) == 0  # missed before its third match
+    out += walk(tracker, [0.3, 0.4, 0.5])
+    assert [len(o) for o in out] == [0, 0, 0, 0, 1]
+    assert ids_of(out[-1]) == [2]
+
+
+def test_low_score_boxes_never_start_a_track() -> None:
+    tracker = ByteTracker(high_score=0.5, low_score=0.1, min_hits=1)
+    out = walk(tracker, np.arange(0.0, 1.0, 0.1), score=0.3)
+    assert all(len(o) == 0 for o in out)
+    assert tracker.track_count == 0
+
+
+def test_low_score_boxes_continue_an_existing_track() -> None:
+    tracker = ByteTracker(high_score=0.5, low_score=0.1, min_hits=2)
+    sure = walk(tracker, np.arange(0.0, 0.5, 0.1), score=0.9)
+    weak = [
+        tracker.update(dets([box(100.0 + 100.0 * t, 200.0)], [0.2]), t)
+        for t in np.arange(0.5, 1.5, 0.1)
+    ]
+    assert all(ids_of(o) == ids_of(sure[-1]) for o in weak)
+    assert tracker.track_count == 1
+
+
+def test_boxes_below_low_score_are_ignored() -> None:
+    tracker = ByteTracker(high_score=0.5, low_score=0.2, min_hits=1)
+    sure = walk(tracker, [0.0, 0.1], score=0.9)
+    faint = tracker.update(dets([box(120.0, 200.0)], [0.15]), 0.2)
+    assert len(faint) == 0
+    assert ids_of(walk(tracker, [0.3])[0]) == ids_of(sure[-1])
+
+
+@pytest.mark.parametrize("dy", [0.0, 10.0, 30.0])
+def test_two_people_crossing_paths_keep_their_ids(dy: float) -> None:
+    # A walks right, B walks left; their boxes overlap fully halfway (t = 1 s).
+    tracker = ByteTracker(min_hits=2)
+    history: dict[int, list[float]] = {}
+    for t in np.arange(0.0, 2.01, 0.1):
+        a = box(100.0 + 150.0 * t, 200.0, h=110.0)
+        b = box(400.0 - 150.0 * t, 200.0 + dy, h=100.0)
+        out = tracker.update(dets([b, a] if int(t * 10) % 2 else [a, b]), float(t))
+        assert out.track_id is not None
+        for tid, xyxy in zip(out.track_id, out.xyxy, strict=True):
+            history.setdefault(int(tid), []).append(float(xyxy[0] + xyxy[2]) / 2)
+    assert len(history) == 2, history.keys()
+    directions = sorted(np.sign(np.diff(xs)).mean() for xs in history.values())
+    assert directions == [-1.0, 1.0]  # each id moved one way only: no swap
+
+
+def test_reset_restarts_ids_and_time_going_back_starts_a_new_timeline() -> None:
+    tracker = ByteTracker(min_hits=1)
+    walk(tracker, [0.0, 0.1, 0.2])
+    tracker.update(dets([box(500.0, 200.0)]), 0.3)
+    assert tracker.track_count == 2
+    tracker.reset()
+    assert tracker.track_count == 0
+    assert ids_of(walk(tracker, [0.0])[0]) == [1]
+    out = tracker.update(dets([box(100.0, 200.0)]), -5.0)  # clock jumped back
+    assert ids_of(out) == [1]
+    assert tracker.track_count == 1
+
+
+def test_empty_frames() -> None:
+    tracker = ByteTracker()
+    out = tracker.update(Detections(), 0.0)
+    assert len(out) == 0
+    assert out.track_id is not None
+    assert out.track_id.dtype == np.int64
+    walk(tracker, [0.1, 0.2])
+    assert len(tracker.update(Detections(), 0.3)) == 0
+    assert tracker.track_count == 1  # lost, kept for max_lost_s
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"high_score": 0.0}, "high_score must be in (0, 1], got 0.0"),
+        ({"high_score": 1.5}, "high_score must be in (0, 1], got 1.5"),
+        ({"low_score": -0.1}, "low_score must be in [0, high_score=0.35), got -0.1"),
+        (
+            {"low_score": 0.6, "high_score": 0.5},
+            "low_score must be in [0, high_score=0.5), got 0.6",
+        ),
+        ({"match_iou": 0.0}, "match_iou must be in (0, 1], got 0.0"),
+        ({"match_iou": 1.2}, "match_iou must be in (0, 1], got 1.2"),
+        ({"min_hits": 0}, "min_hits must be an integer >= 1, got 0"),
+        ({"min_hits": 2.5}, "min_hits must be an integer >= 1, got 2.5"),
+        ({"max_lost_s": -1.0}, "max_lost_s must be a finite number of seconds >= 0, got -1.0"),
+        ({"max_lost_s": float("inf")}, "max_lost_s must be a finite number of seconds >= 0"),
+        ({"max_lost_s": float("nan")}, "max_lost_s must be a finite number of seconds >= 0"),
+    ],
+)
+def test_arguments_are_validated(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ByteTracker(**kwargs)  # type: ignore[arg-type]
+
+
+def test_update_refuses_a_non_finite_time() -> None:
+    with pytest.raises(ValueError, match="t must be a finite time in seconds, got nan"):
+        ByteTracker().update(Detections(), float("nan"))
+
+
+def _brute_force(iou: npt.NDArray[np.float64], min_iou: float) -> tuple[int, float]:
+    n, m = iou.shape
+    best = (0, 0.0)
+    for cols in itertools.permutations(range(max(n, m)), n if n <= m else m):
+        pairs = zip(range(n), cols, strict=False) if n <= m else zip(cols, range(m), strict=False)
+        good = [iou[i, j] for i, j in pairs if iou[i, j] >= min_iou]
+        best = max(best, (len(good), float(sum(good))))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_assignment_is_optimal(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    iou = rng.random((n, m)) * (rng.random((n, m)) < 0.6)
+    rows, cols = linear_assignment(iou, 0.2)
+    assert len(set(rows.tolist())) == len(rows)
+    assert len(set(cols.tolist())) == len(cols)
+    assert (iou[rows, cols] >= 0.2).all()
+    n_best, total_best = _brute_force(iou, 0.2)
+    assert len(rows) == n_best
+    assert float(iou[rows, cols].sum()) == pytest.approx(total_best)
+
+
+def test_assignment_prefers_the_overall_best_pairing_to_the_greedy_one() -> None:
+    # Greedy by descending IoU takes (0, 0) = 0.9 and leaves row 1 unmatched; the
+    # optimal assignment matches both rows.
+    iou = np.array([[0.9, 0.8], [0.6, 0.0]])
+    rows, cols = linear_assignment(iou, 0.5)
+    assert rows.tolist() == [0, 1]
+    assert cols.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 3), (3, 0)])
+def test_assignment_of_nothing(shape: tuple[int, int]) -> None:
+    rows, cols = linear_assignment(np.zeros(shape), 0.2)
+    assert rows.size == 0
+    assert cols.size == 0
