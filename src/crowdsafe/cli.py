@@ -357,7 +357,7 @@ def _parser() -> argparse.ArgumentParser:
         default=30.0,
         help="with --cameras: how long to measure (default 30)",
     )
-    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--repeats", type=int, default=7)
     bench.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
     bench.set_defaults(func=_cmd_bench)

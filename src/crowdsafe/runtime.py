@@ -297,11 +297,14 @@ class Runtime:
 
     def _analyse_forever(self) -> None:
         while not self._stop.is_set():
-            cam = self._next()
+            # Look and wait under the same lock a reader notifies through, so a frame put
+            # between the look and the wait cannot be missed for the whole timeout.
+            with self._wake:
+                cam = self._next()
+                if cam is None:
+                    self._wake.wait(0.05)
             if cam is None:
                 self._flush_idle_cameras()
-                with self._wake:
-                    self._wake.wait(0.05)
                 continue
             item = cam.reader.slot.take()
             if item is None:
