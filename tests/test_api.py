@@ -181,9 +181,9 @@ def test_dashboard_page_and_assets(server: tuple[str, Runtime]) -> None:
     assert "EventSource" in js.text
     assert "/api/live" in js.text
     assert httpx.get(base + "/dashboard.css").status_code == 200
-    # the dashboard shows numbers only: no image or video element, no frame route
-    assert "<img" not in page.text
+    # no video element: the only pictures are the server-anonymised live.jpg stills
     assert "<video" not in page.text
+    assert "/live.jpg" in js.text
 
 
 def test_a_failed_camera_shows_in_health(tmp_path: Path, config_text: str) -> None:

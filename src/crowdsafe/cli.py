@@ -100,8 +100,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     else:
         tmp = tempfile.mkdtemp(prefix="crowdsafe-demo-")
         db = Path(tmp) / "demo.db"
+    # Everything the demo writes goes beside its database, never into the package.
     config = config.model_copy(
-        update={"storage": config.storage.model_copy(update={"path": str(db)})}
+        update={
+            "storage": config.storage.model_copy(update={"path": str(db)}),
+            "privacy": config.privacy.model_copy(
+                update={"snapshot_dir": str(db.parent / "snapshots")}
+            ),
+        }
     )
     try:
         return _serve(config, args.host, args.port, args.quiet)

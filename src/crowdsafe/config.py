@@ -350,6 +350,54 @@ class StorageConfig(_Strict):
     )
 
 
+class PrivacyConfig(_Strict):
+    """What crowdsafe keeps of what it sees (see PRIVACY.md).  Aggregates and alerts keep
+    as long as the database is kept; pixels only as anonymised alert snapshots, for at
+    most 72 hours."""
+
+    live_view: bool = Field(
+        True,
+        description="Serve each camera's latest frame, faces and heads pixelated, to the "
+        "dashboard. False: no pixels leave crowdsafe at all.",
+    )
+    face_blur: bool = Field(
+        True,
+        description="Also find faces (CenterFace) and pixelate them, besides every detected "
+        "person's head region.",
+    )
+    snapshots: bool = Field(
+        True, description="Keep one anonymised snapshot of the camera when an alert opens."
+    )
+    snapshot_dir: str = Field(
+        "snapshots", min_length=1, description="Folder of alert snapshots (relative to config)."
+    )
+    snapshot_retention_h: float = Field(
+        72.0,
+        gt=0.0,
+        le=72.0,
+        description="Snapshots are deleted after this many hours (at most 72).",
+    )
+    purge_interval_s: float = Field(
+        600.0, ge=1.0, le=86_400.0, description="How often expired snapshots are purged."
+    )
+
+
+class ModelConfig(_Strict):
+    path: str | None = Field(
+        None, description="Model file (relative to the config file); default: the shipped one."
+    )
+
+
+# The only jobs a model may do in crowdsafe.  There is deliberately no role for faces
+# beyond finding them to blur them, nor for any personal attribute (DESIGN.md).
+MODEL_ROLES = ("person_detector", "face_blur")
+
+
+class ModelsConfig(_Strict):
+    person_detector: ModelConfig = Field(default_factory=ModelConfig)
+    face_blur: ModelConfig = Field(default_factory=ModelConfig)
+
+
 class ServerConfig(_Strict):
     host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the HTTP server.")
@@ -362,6 +410,11 @@ class CrowdsafeConfig(_Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules, sinks.")
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    models: ModelsConfig = Field(
+        default_factory=ModelsConfig,
+        description=f"Models by role; the only roles are {', '.join(MODEL_ROLES)}.",
+    )
     base_dir: Path = Field(Path("."), exclude=True, description="Set by load_config.")
 
     @model_validator(mode="after")
@@ -436,7 +489,13 @@ def _format_errors(exc: ValidationError, source: str, root: yaml.Node | None) ->
         line = _line_of(root, loc)
         where = f"{source}:{line}" if line is not None else source
         msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "extra_forbidden" and loc[:1] == ("models",) and len(loc) == 2:
+            msg = (
+                f"unknown model role '{loc[-1]}'; crowdsafe accepts only "
+                f"{', '.join(MODEL_ROLES)}: it counts people and never identifies them or "
+                "infers anything about them"
+            )
+        elif err["type"] == "extra_forbidden":
             parent = _loc_to_str(loc[:-1])
             msg = f"unknown key '{loc[-1]}' under {parent}; check its spelling"
         elif err["type"] == "missing":

@@ -18,7 +18,7 @@ from crowdsafe.measure.lines import FlowAggregator, LineCounter
 from crowdsafe.measure.zones import BucketAggregator, Zone, ZoneCounter
 from crowdsafe.store.base import Store
 from crowdsafe.track.bytetrack import ByteTracker
-from crowdsafe.types import Frame, LineSample, ZoneSample
+from crowdsafe.types import Detections, Frame, LineSample, ZoneSample
 
 __all__ = ["CameraPipeline", "CameraStats", "LineStage"]
 
@@ -84,6 +84,9 @@ class CameraPipeline:
         self.lines = lines
         self.on_line_samples = on_line_samples
         self.stats = CameraStats()
+        # The people of the last analysed frame, kept in memory only so the live view
+        # and alert snapshots can pixelate their heads; never stored or sent.
+        self.last_detections: Detections | None = None
         self._clock = clock
         self._next_due: float | None = None
         self._rate_window: list[float] = []
@@ -122,6 +125,7 @@ class CameraPipeline:
         started = self._clock()
         detections = self.detector.detect(frame)
         self.stats.detect_ms = (self._clock() - started) * 1000.0
+        self.last_detections = detections
         if self.min_person_height_px > 0 and len(detections):
             heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
             detections = detections[heights >= self.min_person_height_px]

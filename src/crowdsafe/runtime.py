@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -47,10 +48,13 @@ from crowdsafe.ingest.video import sample_video_path
 from crowdsafe.measure.lines import CountingLine, FlowAggregator, LineCounter
 from crowdsafe.measure.zones import Zone, zones_from_config
 from crowdsafe.pipeline import CameraPipeline, LineStage
+from crowdsafe.privacy.anonymise import Anonymiser
+from crowdsafe.privacy.faces import FaceFinder
+from crowdsafe.privacy.snapshots import RetentionPurger, SnapshotStore
 from crowdsafe.store.base import Store
 from crowdsafe.store.sqlite import SQLiteStore
 from crowdsafe.track.bytetrack import ByteTracker
-from crowdsafe.types import Detections, Frame, LineSample, ZoneSample
+from crowdsafe.types import AlertEvent, Detections, Frame, LineSample, ZoneSample
 
 __all__ = ["CameraRuntime", "Runtime", "address_for", "build_sinks", "reader_options"]
 
@@ -115,6 +119,14 @@ def build_sinks(config: SinksConfig) -> list[AlertSink]:
     return sinks
 
 
+def _default_anonymiser(config: CrowdsafeConfig) -> Anonymiser:
+    faces = None
+    if config.privacy.face_blur:
+        path = config.models.face_blur.path
+        faces = FaceFinder(config.resolve(path) if path else None)
+    return Anonymiser(faces)
+
+
 def counting_lines(camera: CameraConfig) -> list[CountingLine]:
     """The camera's counting lines, widths measured on the ground where not given."""
     hom = camera.calibration.homography()
@@ -167,6 +179,12 @@ class CameraRuntime:
     reader: StreamReader
     lines: list[CountingLine] = field(default_factory=list)
     last_analysed_at: float = 0.0
+    # The last analysed frame with the people found in it, in memory only: the source of
+    # the (anonymised) live view and alert snapshots; never served, stored or logged as
+    # it is.  One tuple, replaced whole, so a reader never pairs a frame with the people
+    # of another frame (which would pixelate the wrong places).
+    last_view: tuple[int, npt.NDArray[np.uint8], Detections] | None = None
+    live_cache: tuple[int, bytes] | None = None
 
     @property
     def measures_lag(self) -> bool:
@@ -188,13 +206,16 @@ class Runtime:
         store: Store | None = None,
         feed: LiveFeed | None = None,
         sinks: list[AlertSink] | None = None,
+        anonymiser: Anonymiser | None = None,
     ) -> None:
         self.config = config
         self.store_path = str(config.resolve(config.storage.path)) if store is None else "(given)"
         self.store: Store = store or SQLiteStore(self.store_path)
         self.feed = feed or LiveFeed()
+        detector_path = config.models.person_detector.path
         self.detector: Detector = detector or NanoDetDetector(
-            score_threshold=min(_detect_threshold(c) for c in config.cameras)
+            config.resolve(detector_path) if detector_path else None,
+            score_threshold=min(_detect_threshold(c) for c in config.cameras),
         )
         self.sinks: list[AlertSink] = build_sinks(config.alerts.sinks) if sinks is None else sinks
         names = {z.id: z.display_name for c in config.cameras for z in c.zones}
@@ -215,7 +236,17 @@ class Runtime:
                 for ln in c.lines
                 if ln.alert_flow_per_m_min is not None
             },
-            on_event=[self.feed.publish_alert, *(s.send for s in self.sinks)],
+            on_event=[self.feed.publish_alert, self._snapshot, *(s.send for s in self.sinks)],
+        )
+        privacy = config.privacy
+        self.anonymiser = anonymiser or _default_anonymiser(config)
+        self.snapshots = (
+            SnapshotStore(config.resolve(privacy.snapshot_dir), privacy.snapshot_retention_h * 3600)
+            if privacy.snapshots
+            else None
+        )
+        self._purger = (
+            RetentionPurger(self.snapshots, privacy.purge_interval_s) if self.snapshots else None
         )
         self._stop = threading.Event()
         self._wake = threading.Condition()
@@ -273,6 +304,8 @@ class Runtime:
         return [z for cam in self.cameras.values() for z in cam.zones]
 
     def start(self) -> None:
+        if self._purger is not None:
+            self._purger.start()
         for cam in self.cameras.values():
             cam.reader.start()
         self._analysis = threading.Thread(
@@ -318,6 +351,9 @@ class Runtime:
                 cam.health.set_state(cam.health.state, f"analysis failed: {exc}")
                 continue
             cam.last_analysed_at = started
+            if self.config.privacy.live_view or self.config.privacy.snapshots:
+                people = cam.pipeline.last_detections
+                cam.last_view = (item.seq, image, people if people is not None else Detections())
             cam.health.frame_analysed(started, started - item.t if cam.measures_lag else 0.0)
 
     def _flush_idle_cameras(self) -> None:
@@ -340,9 +376,48 @@ class Runtime:
 
     def close(self) -> None:
         self.stop()
+        if self._purger is not None:
+            self._purger.stop()
         for sink in self.sinks:
             sink.close()
         self.store.close()
+
+    def anonymised_jpeg(self, camera_id: str, *, draw: bool = True) -> bytes | None:
+        """The camera's last analysed frame as JPEG, faces and heads pixelated first,
+        zones and lines drawn; None before the first frame.  The only way pixels leave."""
+        cam = self.cameras[camera_id]
+        view = cam.last_view
+        if view is None:
+            return None
+        seq, image, people = view
+        cached = cam.live_cache
+        if cached is not None and cached[0] == seq:
+            return cached[1]
+        clean = self.anonymiser.anonymise(image, people)
+        bgr = np.ascontiguousarray(clean[:, :, ::-1])
+        if draw:
+            for zone in cam.zones:
+                cv2.polylines(bgr, [zone.polygon_px.astype(np.int32)], True, (60, 220, 60), 2)
+            for ln in cam.lines:
+                p1 = (int(ln.p1[0]), int(ln.p1[1]))
+                p2 = (int(ln.p2[0]), int(ln.p2[1]))
+                cv2.arrowedLine(bgr, p1, p2, (255, 140, 0), 2, tipLength=0.05)
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if not ok:
+            return None
+        jpeg = buf.tobytes()
+        cam.live_cache = (seq, jpeg)
+        return jpeg
+
+    def _snapshot(self, event: AlertEvent) -> None:
+        """Keep one anonymised snapshot of the camera when an alert opens."""
+        if self.snapshots is None or event.kind != "opened":
+            return
+        if event.alert.camera_id not in self.cameras:
+            return
+        jpeg = self.anonymised_jpeg(event.alert.camera_id)
+        if jpeg is not None:
+            self.snapshots.save(event.alert.id, jpeg)
 
     def zone_has_data(self, zone: Zone, now: float | None = None) -> bool:
         """False when a zone's camera is not live or its last sample is stale."""

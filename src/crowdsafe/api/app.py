@@ -43,6 +43,8 @@ from crowdsafe.types import Alert, AlertState
 __all__ = ["create_app"]
 
 HEARTBEAT_S = 15.0
+# Pixels, even anonymised, must not linger in browser or proxy caches.
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _web_file(name: str) -> str:
@@ -191,6 +193,35 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.get("/api/sinks", response_model=list[SinkHealthPublic])
     def sinks(rt: RuntimeDep) -> list[SinkHealthPublic]:
         return [SinkHealthPublic.model_validate(s.health().to_dict()) for s in rt.sinks]
+
+    @app.get(
+        "/api/cameras/{camera_id}/live.jpg",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}},
+    )
+    def live_view(camera_id: str, rt: RuntimeDep) -> Response:
+        """The camera's latest frame with faces and heads pixelated (never raw pixels)."""
+        if camera_id not in rt.cameras:
+            known = ", ".join(sorted(rt.cameras))
+            raise HTTPException(404, f"unknown camera '{camera_id}'; known cameras: {known}")
+        if not rt.config.privacy.live_view:
+            raise HTTPException(403, "the live view is switched off (privacy.live_view: false)")
+        jpeg = rt.anonymised_jpeg(camera_id)
+        if jpeg is None:
+            raise HTTPException(503, f"camera '{camera_id}' has no analysed frame yet")
+        return Response(jpeg, media_type="image/jpeg", headers=_NO_STORE)
+
+    @app.get(
+        "/api/alerts/{alert_id}/snapshot.jpg",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}},
+    )
+    def snapshot(alert_id: str, rt: RuntimeDep) -> Response:
+        """The anonymised snapshot taken when the alert opened, while it is retained."""
+        jpeg = rt.snapshots.get(alert_id) if rt.snapshots is not None else None
+        if jpeg is None:
+            raise HTTPException(404, f"no snapshot for alert '{alert_id}' (none, or expired)")
+        return Response(jpeg, media_type="image/jpeg", headers=_NO_STORE)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(rt: RuntimeDep) -> Response:

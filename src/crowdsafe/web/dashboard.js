@@ -98,8 +98,26 @@ async function loadZones() {
   draw();
 }
 
+function refreshLive(cams) {
+  const box = document.getElementById("live");
+  for (const c of cams) {
+    let fig = document.getElementById("live-" + c.id);
+    if (!fig) {
+      fig = document.createElement("figure");
+      fig.id = "live-" + c.id;
+      fig.innerHTML = '<img alt=""><figcaption></figcaption>';
+      fig.querySelector("figcaption").textContent = c.name + " · faces and heads pixelated";
+      box.appendChild(fig);
+    }
+    const img = fig.querySelector("img");
+    img.alt = "live view of " + c.name;
+    if (c.health.state === "live") img.src = `/api/cameras/${encodeURIComponent(c.id)}/live.jpg?t=${Date.now()}`;
+  }
+}
+
 async function loadCameras() {
   const cams = await (await fetch("/api/cameras")).json();
+  refreshLive(cams);
   const box = document.getElementById("cameras");
   box.innerHTML = "";
   for (const c of cams) {
