@@ -87,3 +87,16 @@ def test_broken_config_is_reported_with_its_line(tmp_path: Path, config_text: st
     r = crowdsafe("run", str(bad))
     assert r.returncode == 2
     assert f"{bad}:4: cameras[0].colour: unknown key 'colour'" in r.stderr
+
+
+@requires_mot15()
+def test_eval_anonymise_covers_every_head_of_a_detected_person() -> None:
+    seq = MOT15 / "TUD-Campus"
+    r = crowdsafe(
+        "eval", "anonymise", "--video", str(seq / "TUD-Campus.mp4"), "--every", "35", "--json"
+    )
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["frames"] == 3
+    assert result["gt_heads_of_detected_people"] > 5
+    assert result["covered_fraction_of_detected"] == 1.0

@@ -354,3 +354,42 @@ def test_head_regions_cover_the_top_fifth() -> None:
     )
     ((x1, y1, x2, y2),) = head_regions(people, 640, 480).tolist()
     assert x1 <= 100 and x2 >= 140 and y1 <= 50 and y2 >= 50 + 0.2 * 100
+
+
+def test_a_close_up_face_served_by_the_live_view_is_no_longer_a_face(tmp_path: Path) -> None:
+    from skimage import data
+
+    from crowdsafe.privacy.faces import FaceFinder
+
+    faces = FaceFinder()
+    portrait = data.astronaut()  # a close-up portrait that ships with scikit-image
+    assert len(faces.find(portrait)) >= 1  # the face model does see the face
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0001.jpg"), portrait[:, :, ::-1])
+    config = {
+        "cameras": [
+            {
+                "id": "door",
+                "source": {"url": str(folder), "realtime": False, "loop": True},
+                "calibration": CALIBRATION,
+                "zones": [
+                    {"id": "door-zone", "polygon": [[0, 300], [500, 300], [500, 500], [0, 500]]}
+                ],
+            }
+        ],
+        "storage": {"path": str(tmp_path / "f.db")},
+        "privacy": {"snapshots": False},
+    }
+    rt = Runtime(parse_config(yaml.safe_dump(config), base_dir=tmp_path))
+    rt.start()
+    try:
+        wait_for(lambda: rt.cameras["door"].last_view is not None, 15, "a frame")
+        with serving(rt) as base:
+            r = httpx.get(base + "/api/cameras/door/live.jpg")
+    finally:
+        rt.close()
+    assert r.status_code == 200
+    served = _decode(r.content)
+    assert served.shape == portrait.shape
+    assert len(faces.find(served)) == 0  # nothing recognisable as a face leaves

@@ -25,7 +25,8 @@ from crowdsafe.detect.base import Detector
 from crowdsafe.errors import SourceUnreadable
 from crowdsafe.ingest.url import SourceAddress, SourceKind
 from crowdsafe.measure.geometry import Homography
-from crowdsafe.privacy.anonymise import head_regions, pixelate_regions
+from crowdsafe.privacy.anonymise import Anonymiser
+from crowdsafe.privacy.faces import FaceFinder
 
 __all__ = ["CalibrationReport", "calibrate", "draw_check_image", "grab_frame"]
 
@@ -122,8 +123,9 @@ def draw_check_image(
     h, w = image.shape[:2]
     out = image
     if detector is not None:
+        # The same anonymiser as the live view: faces and head zones, before any drawing.
         people = detector.detect(Frame(camera.id, 0.0, image))
-        out = pixelate_regions(image, head_regions(people, w, h))
+        out = Anonymiser(FaceFinder()).anonymise(image, people)
     bgr = np.ascontiguousarray(out[:, :, ::-1])
     for poly in _ground_grid(hom, w, h):
         cv2.polylines(bgr, [poly.astype(np.int32)], False, (0, 255, 255), 1, cv2.LINE_AA)
