@@ -69,6 +69,17 @@ StoreDep = Annotated[Store, Depends(get_store)]
 FeedDep = Annotated[LiveFeed, Depends(get_feed)]
 
 
+def _check_window(
+    kind: str, item_id: str, known: set[str], since: float | None, until: float | None
+) -> None:
+    """404 for an unknown zone or line (naming the known ones), 422 for an empty window."""
+    if item_id not in known:
+        names = ", ".join(sorted(known)) or "none"
+        raise HTTPException(404, f"unknown {kind} '{item_id}'; known {kind}s: {names}")
+    if since is not None and until is not None and until <= since:
+        raise HTTPException(422, f"until ({until}) must be later than since ({since})")
+
+
 def _sink_state(h: SinkHealth) -> str:
     """ok, disconnected (MQTT down) or failing (the last delivery did not get through)."""
     if h.connected is False:
@@ -149,13 +160,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         until: Annotated[float | None, Query(description="Unix seconds, exclusive.")] = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     ) -> LineSeriesPublic:
-        known = {ln.id for ln in rt.lines()}
-        if line_id not in known:
-            raise HTTPException(
-                404, f"unknown line '{line_id}'; known lines: {', '.join(sorted(known)) or 'none'}"
-            )
-        if since is not None and until is not None and until <= since:
-            raise HTTPException(422, f"until ({until}) must be later than since ({since})")
+        _check_window("line", line_id, {ln.id for ln in rt.lines()}, since, until)
         samples = store.line_series(line_id, since, until, limit)
         return LineSeriesPublic(
             line_id=line_id,
@@ -255,13 +260,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         until: Annotated[float | None, Query(description="Unix seconds, exclusive.")] = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     ) -> SeriesPublic:
-        known = {z.id for z in rt.zones()}
-        if zone_id not in known:
-            raise HTTPException(
-                404, f"unknown zone '{zone_id}'; known zones: {', '.join(sorted(known))}"
-            )
-        if since is not None and until is not None and until <= since:
-            raise HTTPException(422, f"until ({until}) must be later than since ({since})")
+        _check_window("zone", zone_id, {z.id for z in rt.zones()}, since, until)
         samples = store.series(zone_id, since, until, limit)
         return SeriesPublic(
             zone_id=zone_id,

@@ -223,17 +223,11 @@ class SQLiteStore:
             )
             for s in samples
         ]
-        with self._lock:
-            try:
-                with self._conn:  # one transaction: all rows or none
-                    self._conn.execute("BEGIN")
-                    self._conn.executemany(
-                        f"INSERT OR REPLACE INTO zone_samples ({_COLUMNS}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"cannot write to database {self.path}: {exc}") from exc
+        self._write(
+            f"INSERT OR REPLACE INTO zone_samples ({_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def series(
         self,
@@ -242,23 +236,41 @@ class SQLiteStore:
         until: float | None = None,
         limit: int = 10_000,
     ) -> list[ZoneSample]:
+        rows = self._range("zone_samples", _COLUMNS, "zone_id", zone_id, since, until, limit)
+        return [_row_to_sample(r) for r in rows]
+
+    def _range(
+        self,
+        table: str,
+        columns: str,
+        key: str,
+        value: str,
+        since: float | None,
+        until: float | None,
+        limit: int,
+    ) -> list[tuple[Any, ...]]:
+        """Rows of one zone or line with ``since <= t < until``: the newest ``limit``,
+        returned oldest first."""
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
         lo = float("-inf") if since is None else since
         hi = float("inf") if until is None else until
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM zone_samples WHERE zone_id = ? AND t >= ? AND t < ? "
+                f"SELECT {columns} FROM {table} WHERE {key} = ? AND t >= ? AND t < ? "
                 "ORDER BY t DESC LIMIT ?",
-                (zone_id, lo, hi, limit),
+                (value, lo, hi, limit),
             ).fetchall()
-        return [_row_to_sample(r) for r in reversed(rows)]
+        return list(reversed(rows))
 
     def latest(self, zone_id: str) -> ZoneSample | None:
         found = self.series(zone_id, limit=1)
         return found[0] if found else None
 
     def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """One transaction: all rows or none."""
+        if not rows:
+            return
         with self._lock:
             try:
                 with self._conn:
@@ -293,17 +305,8 @@ class SQLiteStore:
         until: float | None = None,
         limit: int = 10_000,
     ) -> list[LineSample]:
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        lo = float("-inf") if since is None else since
-        hi = float("inf") if until is None else until
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_LINE_COLUMNS} FROM line_samples WHERE line_id = ? AND t >= ? "
-                "AND t < ? ORDER BY t DESC LIMIT ?",
-                (line_id, lo, hi, limit),
-            ).fetchall()
-        return [_row_to_line(r) for r in reversed(rows)]
+        rows = self._range("line_samples", _LINE_COLUMNS, "line_id", line_id, since, until, limit)
+        return [_row_to_line(r) for r in rows]
 
     def save_alert(self, alert: Alert) -> None:
         """Insert or update an alert (by id)."""
