@@ -92,6 +92,16 @@ def _serve(config: CrowdsafeConfig, host: str, port: int, quiet: bool) -> int:
     return 0
 
 
+def _report(result: dict[str, object], json_only: bool) -> int:
+    """Print an evaluation's figures (unless ``json_only``), then the JSON line, last."""
+    if not json_only:
+        width = max(len(k) for k in result)
+        for k, v in result.items():
+            print(f"{k:>{width}}: {v}")
+    print(json.dumps(result))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(demo_config_path())
     tmp = None
@@ -185,11 +195,7 @@ def _cmd_eval_counts(args: argparse.Namespace) -> int:
         progress=not args.json,
     )
     result = report.to_dict()
-    if not args.json:
-        for k, v in result.items():
-            print(f"{k:>22}: {v}")
-    print(json.dumps(result))
-    return 0
+    return _report(result, args.json)
 
 
 def _cmd_eval_lines(args: argparse.Namespace) -> int:
@@ -213,11 +219,7 @@ def _cmd_eval_lines(args: argparse.Namespace) -> int:
         (x1, y1, x2, y2),
         every=args.every,
     )
-    if not args.json:
-        for k, v in result.items():
-            print(f"{k:>20}: {v}")
-    print(json.dumps(result))
-    return 0
+    return _report(result, args.json)
 
 
 def _cmd_eval_anonymise(args: argparse.Namespace) -> int:
@@ -235,11 +237,7 @@ def _cmd_eval_anonymise(args: argparse.Namespace) -> int:
         every=args.every,
         anonymiser=anonymiser,
     )
-    if not args.json:
-        for k, v in result.items():
-            print(f"{k:>32}: {v}")
-    print(json.dumps(result))
-    return 0
+    return _report(result, args.json)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

@@ -27,11 +27,12 @@ would leave more than :data:`MAX_BLOCKS_ACROSS` (8) blocks along the region's lo
 side, of squares large enough to leave at most 8 (``block_px`` times a power of two,
 so 4 to 8 blocks).  A fixed block size is not enough: 16-px blocks over a 300-px
 close-up face still leave a ~19x19 mosaic, and face mosaics of that order have been
-re-identified by classifiers trained on mosaics (McPherson, Shokri and Shmatikov,
-"Defeating Image Obfuscation with Deep Learning", 2016).  A face box widened by 0.3 on
-each side is 1.6 face widths, so at most 8 blocks across it leaves about 5 across the
-face itself: skin and hair colour, no features.  Overlapping regions take the
-coarsest block size among them, so a region never shows a seam between two grids.
+matched to the people behind them by classifiers trained on mosaics (McPherson,
+Shokri and Shmatikov, "Defeating Image Obfuscation with Deep Learning", 2016).  A face
+box widened by 0.3 on each side is 1.6 face widths, so at most 8 blocks across it
+leaves about 5 across the face itself: skin and hair colour, no features.  Overlapping
+regions take the coarsest block size among them, so a region never shows a seam between
+two grids.
 
 Why the blocks are drawn smooth: the block means are blurred by one block and
 interpolated back, instead of drawn as hard squares.  Every output pixel is still a
