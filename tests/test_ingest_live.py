@@ -88,6 +88,15 @@ def rtsp(sample_video: Path) -> Iterator[RtspServer]:
 
 
 @pytest.fixture
+def secure(sample_video: Path) -> Iterator[RtspServer]:
+    """An RTSP server that wants a user name and password."""
+    server = RtspServer(sample_video, user="admin", password="Sup3rS3cret")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def jpegs(sample_video: Path) -> list[bytes]:
     import cv2
 
@@ -228,11 +237,12 @@ def test_server_that_accepts_and_says_nothing_is_stalled_and_retried(tmp_path: P
 
 @requires_rtsp
 def test_bad_sources_fail_clearly_redacted_and_others_keep_running(
-    tmp_path: Path, sample_video: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    sample_video: Path,
+    caplog: pytest.LogCaptureFixture,
+    secure: RtspServer,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    secure = RtspServer(sample_video, user="admin", password="Sup3rS3cret")
-    secure.start()
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(sample_video.read_bytes()[:4000])
     corrupt = tmp_path / "corrupt.mp4"
@@ -269,7 +279,6 @@ def test_bad_sources_fail_clearly_redacted_and_others_keep_running(
             )
     finally:
         rt.close()
-        secure.stop()
     assert snaps["good"].state is StreamState.LIVE
     assert snaps["good"].frames_analysed > good_before + 3  # kept analysing throughout
     errors = {c: s.last_error or "" for c, s in snaps.items()}
