@@ -82,11 +82,19 @@ class SourceConfig(_Strict):
         0.5, gt=0.0, le=60.0, description="First reconnect delay; doubles on each failure."
     )
     reconnect_max_s: float = Field(
-        4.0,
+        2.0,
         gt=0.0,
         le=3600.0,
         description="Longest reconnect delay (times a random 0.5-1 jitter). Short by default: "
-        "a camera that comes back should be counted again within seconds.",
+        "a camera that comes back is counted again within a few seconds (the wait plus the "
+        "connection).",
+    )
+    probe_s: float = Field(
+        0.5,
+        gt=0.0,
+        le=30.0,
+        description="How much of a live stream (RTSP, HTTP) to read to learn its format "
+        "before the first frame. Raise it for a camera whose stream is not recognised.",
     )
     folder_fps: float = Field(
         1.0, gt=0.0, le=60.0, description="Frame rate of an image folder source."

@@ -87,6 +87,7 @@ def reader_options(camera: CameraConfig) -> ReaderOptions:
         realtime=src.realtime,
         folder_fps=src.folder_fps,
         format=src.format,
+        probe_s=src.probe_s,
         # decode intra-only streams at most twice as often as they are analysed
         min_decode_interval_s=0.5 / camera.analysis_fps,
     )

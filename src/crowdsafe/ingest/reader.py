@@ -63,11 +63,14 @@ class ReaderOptions:
     open_timeout_s: float = 10.0
     stall_s: float = 5.0
     backoff_min_s: float = 0.5
-    backoff_max_s: float = 4.0
+    backoff_max_s: float = 2.0
     loop: bool = False
     realtime: bool = True
     folder_fps: float = 1.0
     format: str | None = None
+    # How much of a live stream FFmpeg reads to learn its format before the first frame.
+    # FFmpeg's own default (5 s, 5 MB) holds a reconnect back by about 2 s.
+    probe_s: float = 0.5
     # Skip decoding intra-only packets that arrive sooner than this after the last one.
     min_decode_interval_s: float = 0.0
 
@@ -268,6 +271,8 @@ class StreamReader:
         fmt = o.format
         if self.address.kind is SourceKind.RTSP:
             options["rtsp_transport"] = o.transport
+        if self.address.kind in (SourceKind.RTSP, SourceKind.HTTP):
+            options["analyzeduration"] = str(round(o.probe_s * 1_000_000))
         elif self.address.kind is SourceKind.DEVICE:
             fmt = fmt or "v4l2"
         if self.address.kind is SourceKind.FILE and not Path(self.address.url).is_file():
