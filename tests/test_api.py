@@ -110,6 +110,7 @@ def test_live_feed_streams_changing_zone_samples(server: tuple[str, Runtime]) ->
         "density_high_per_m2",
         "los",
         "frames",
+        "method",
     }
 
 

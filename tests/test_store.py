@@ -11,6 +11,7 @@ import pytest
 
 from crowdsafe.errors import StoreError
 from crowdsafe.store import SQLiteStore
+from crowdsafe.store.sqlite import SCHEMA_VERSION
 from crowdsafe.types import LevelOfService, ZoneSample
 
 
@@ -134,7 +135,8 @@ def test_a_version_1_database_is_upgraded_without_losing_rows(tmp_path: Path) ->
     store.close()
     assert [(s.t, s.count, s.density_per_m2) for s in rows] == [(100.0, 2.0, 0.2)]
     assert rows[0].density_low_per_m2 == 0.0
-    assert version == ("2",)
+    assert rows[0].method == "detection"  # samples from before the density model
+    assert version == (str(SCHEMA_VERSION),)
 
 
 def test_a_newer_database_is_refused(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@
     crowdsafe run CONFIG                the same for your config
     crowdsafe check CONFIG              validate a config and print each zone's area
     crowdsafe eval counts --video V --gt GT [--every N] [--json]
+    crowdsafe eval density --dataset D --root DIR [--split S] [--json]
+    crowdsafe train density --data DIR [--out FILE]
     crowdsafe bench --video V [--frames N] [--json]
 
 Evaluation and benchmark commands print one JSON object as their last line.
@@ -240,6 +242,56 @@ def _cmd_eval_anonymise(args: argparse.Namespace) -> int:
     return _report(result, args.json)
 
 
+def _cmd_eval_density(args: argparse.Namespace) -> int:
+    from crowdsafe.evaluation.density import evaluate_density
+
+    def progress(n: int) -> None:
+        if not args.json and n % 25 == 0:
+            print(f"  {n} images", file=sys.stderr, flush=True)
+
+    result = evaluate_density(
+        args.dataset,
+        args.root,
+        split=args.split,
+        model_path=args.model,
+        method=args.method,
+        limit=args.limit,
+        tile_px=args.tile_px,
+        progress=progress,
+    )
+    return _report(result, args.json)
+
+
+def _cmd_train_density(args: argparse.Namespace) -> int:
+    try:
+        from crowdsafe.density.train import TrainConfig, train_density
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise CrowdsafeError(
+            f"training needs the train extra (pip install -e '.[train]'): {exc}"
+        ) from exc
+    cfg = TrainConfig(
+        datasets=tuple(args.datasets.split(",")),
+        seed=args.seed,
+        steps=args.steps,
+        limit=args.limit,
+    )
+    try:
+        import jax  # noqa: F401
+        import onnx  # noqa: F401
+    except ImportError as exc:
+        raise CrowdsafeError(
+            f"training needs JAX and onnx: pip install -e '.[train]' ({exc})"
+        ) from exc
+    report = train_density(args.data, args.out, cfg)
+    summary = {
+        "model": str(args.out),
+        "seconds": report["seconds"],
+        **{f"{k}_val_mae": v["mae"] for k, v in report["validation"].items()},
+    }
+    print(json.dumps(summary))
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from crowdsafe.bench import run_bench
     from crowdsafe.ingest.video import sample_video_path
@@ -375,6 +427,62 @@ def _parser() -> argparse.ArgumentParser:
     anon.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     anon.add_argument("--json", action="store_true", help="print only the JSON line")
     anon.set_defaults(func=_cmd_eval_anonymise)
+
+    dens = ev_sub.add_parser(
+        "density", help="crowd-count MAE/RMSE on ShanghaiTech, Mall or UCF_CC_50"
+    )
+    dens.add_argument(
+        "--dataset",
+        required=True,
+        choices=["shanghaitech-a", "shanghaitech-b", "mall", "ucf_cc_50", "mot15"],
+        help="mot15: a MOT15 sequence folder (video + gt/gt.txt), to compare methods",
+    )
+    dens.add_argument(
+        "--root",
+        required=True,
+        help="dataset folder in its authors' layout (ShanghaiTech: the folder holding "
+        "part_A and part_B; Mall: frames/ and mall_gt.mat; UCF_CC_50: k.jpg, k_ann.mat)",
+    )
+    dens.add_argument("--split", choices=["train", "test"], default="test")
+    dens.add_argument("--model", help="density ONNX model (default: the shipped one)")
+    dens.add_argument(
+        "--method",
+        choices=["density", "detection", "auto"],
+        default="density",
+        help="count with the density model (default), the person detector, or let each "
+        "image choose as a camera zone does (auto)",
+    )
+    dens.add_argument(
+        "--tile-px", type=int, default=0, help="detection: tile size for tiled detection"
+    )
+    dens.add_argument("--limit", type=int, default=None, help="only the first N images")
+    dens.add_argument("--json", action="store_true", help="print only the JSON line")
+    dens.set_defaults(func=_cmd_eval_density)
+
+    tr = sub.add_parser("train", help="train a model")
+    tr_sub = tr.add_subparsers(dest="what", required=True, metavar="WHAT")
+    tden = tr_sub.add_parser(
+        "density", help="train the density-map counter (needs the train extra: JAX, onnx)"
+    )
+    tden.add_argument(
+        "--data", required=True, help="folder holding shanghaitech/ and mall/ (../shared/eval)"
+    )
+    tden.add_argument(
+        "--out",
+        default="src/crowdsafe/density/models/density-nanodet.onnx",
+        help="where to write the ONNX model (a .report.json goes beside it)",
+    )
+    tden.add_argument(
+        "--datasets",
+        default="shanghaitech-a,shanghaitech-b,mall",
+        help="comma-separated training sets",
+    )
+    tden.add_argument("--steps", type=int, default=4000)
+    tden.add_argument("--seed", type=int, default=0)
+    tden.add_argument(
+        "--limit", type=int, default=None, help="at most N images per set (a quick smoke run)"
+    )
+    tden.set_defaults(func=_cmd_train_density)
 
     bench = sub.add_parser("bench", help="detector vs whole-pipeline frames/s")
     bench.add_argument("--video", help="video file (default: the bundled sample)")

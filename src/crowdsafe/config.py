@@ -137,6 +137,94 @@ class DetectorConfig(_Strict):
     recall: float = Field(
         0.68, gt=0.0, le=1.0, description="Measured recall of the detector in this kind of view."
     )
+    tile_px: int = Field(
+        0,
+        ge=0,
+        le=4096,
+        description="Also detect on overlapping tiles of about this many pixels, for large "
+        "frames where people are small (one more model run per tile). 0: no tiling.",
+    )
+
+    @field_validator("tile_px")
+    @classmethod
+    def _tile_size(cls, v: int) -> int:
+        if 0 < v < 128:
+            raise ValueError(f"tile_px must be 0 (no tiling) or at least 128, got {v}")
+        return v
+
+
+class DensityConfig(_Strict):
+    """How each zone of a camera is counted: detection (people one by one, with
+    tracks) while it is sparse, the density-map model when it is dense."""
+
+    method: Literal["auto", "detection", "density"] = Field(
+        "auto",
+        description="'auto' switches each zone between detection and the density model by "
+        "its measured density, with hysteresis; 'detection' or 'density' fixes the method.",
+    )
+    switch_up_per_m2: float = Field(
+        1.5,
+        gt=0.0,
+        le=10.0,
+        description="A zone measured at or above this density (p/m²) is counted with the "
+        "density model (default: Fruin walkway level of service D, where bodies start to "
+        "hide each other from a raised camera).",
+    )
+    switch_down_per_m2: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="A zone counted with the density model goes back to detection below this.",
+    )
+    switch_up_ratio: float = Field(
+        1.5,
+        ge=1.0,
+        le=10.0,
+        description="Also switch to the density model when it counts this many times as many "
+        "people as detection finds (and at least 3 more): detection is missing them.",
+    )
+    switch_down_ratio: float = Field(
+        1.2,
+        ge=1.0,
+        le=10.0,
+        description="Go back to detection only once the density model counts less than this "
+        "many times the detection count (plus 3), and the zone is below switch_down_per_m2.",
+    )
+    probe_interval_s: float = Field(
+        10.0,
+        gt=0.0,
+        le=3600.0,
+        description="While every zone is sparse, run the density model this often anyway, "
+        "to notice a crowd the detector cannot see into.",
+    )
+    max_fps: float = Field(
+        2.0,
+        gt=0.0,
+        le=30.0,
+        description="Run the density model at most this often per camera; between runs "
+        "dense zones keep the last density count.",
+    )
+    relative_error: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="Relative count error of the density model (one standard deviation) "
+        "for the density interval; measured by `crowdsafe eval density`.",
+    )
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> DensityConfig:
+        if self.switch_down_per_m2 >= self.switch_up_per_m2:
+            raise ValueError(
+                f"switch_down_per_m2 ({self.switch_down_per_m2}) must be below "
+                f"switch_up_per_m2 ({self.switch_up_per_m2}), or the method would flap"
+            )
+        if self.switch_down_ratio >= self.switch_up_ratio:
+            raise ValueError(
+                f"switch_down_ratio ({self.switch_down_ratio}) must be below "
+                f"switch_up_ratio ({self.switch_up_ratio}), or the method would flap"
+            )
+        return self
 
 
 class TrackingConfig(_Strict):
@@ -272,6 +360,7 @@ class CameraConfig(_Strict):
         10.0, gt=0.0, le=60.0, description="Frames analysed per second of video, at most."
     )
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    density: DensityConfig = Field(default_factory=DensityConfig)
     calibration: CalibrationConfig
     zones: list[ZoneConfig] = Field(min_length=1, description="Counting zones of this camera.")
     lines: list[LineConfig] = Field(
@@ -398,11 +487,12 @@ class ModelConfig(_Strict):
 
 # The only jobs a model may do in crowdsafe.  There is deliberately no role for faces
 # beyond finding them to blur them, nor for any personal attribute (DESIGN.md).
-MODEL_ROLES = ("person_detector", "face_blur")
+MODEL_ROLES = ("person_detector", "density_counter", "face_blur")
 
 
 class ModelsConfig(_Strict):
     person_detector: ModelConfig = Field(default_factory=ModelConfig)
+    density_counter: ModelConfig = Field(default_factory=ModelConfig)
     face_blur: ModelConfig = Field(default_factory=ModelConfig)
 
 

@@ -1,4 +1,5 @@
-"""One camera's pipeline: source -> detect -> zones -> buckets -> store and live feed.
+"""One camera's pipeline: source -> detect (and, in crowds, the density model) -> zones
+-> buckets -> store and live feed.
 
 The pipeline owns no threads; :class:`crowdsafe.runtime.Runtime` runs one pipeline per
 camera in its own thread.  Frames and detections never leave :meth:`CameraPipeline.step`:
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
 from crowdsafe.ingest.base import Source
 from crowdsafe.measure.lines import FlowAggregator, LineCounter
@@ -48,9 +50,10 @@ class CameraStats:
     last_frame_t: float | None = None
     analysed_fps: float = 0.0
     detect_ms: float = 0.0
+    density_ms: float = 0.0  # the last run of the density model
     state: str = "starting"
     last_error: str | None = None
-    last_counts: dict[str, int] | None = None
+    last_counts: dict[str, float] | None = None
 
 
 class CameraPipeline:
@@ -70,6 +73,7 @@ class CameraPipeline:
         on_samples: SampleSink | None = None,
         lines: LineStage | None = None,
         on_line_samples: LineSink | None = None,
+        density: DensityStage | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.camera_id = camera_id
@@ -83,6 +87,7 @@ class CameraPipeline:
         self.on_samples = on_samples
         self.lines = lines
         self.on_line_samples = on_line_samples
+        self.density = density
         self.stats = CameraStats()
         # The people of the last analysed frame, kept in memory only so the live view
         # and alert snapshots can pixelate their heads; never stored or sent.
@@ -133,7 +138,14 @@ class CameraPipeline:
         sure = detections
         if self.count_score_threshold > 0 and len(detections):
             sure = detections[detections.score >= self.count_score_threshold]
-        counts = self.counter.count(sure)
+        counts: dict[str, float] = dict(self.counter.count(sure))
+        methods: dict[str, str] | None = None
+        if self.density is not None:
+            started = self._clock()
+            chosen = self.density.apply(frame.image, frame.t, counts)
+            if chosen.model_ran:
+                self.stats.density_ms = (self._clock() - started) * 1000.0
+            counts, methods = chosen.counts, chosen.methods
         self.stats.frames_analysed += 1
         self.stats.last_counts = counts
         self._tick_rate()
@@ -141,7 +153,7 @@ class CameraPipeline:
             tracked = self.lines.tracker.update(detections, frame.t)
             crossings = self.lines.counter.update(tracked, frame.t, self.camera_id)
             self._emit_lines(self.lines.flow.add(crossings, frame.t, self.camera_id))
-        return self._emit(self.aggregator.add(frame.t, counts))
+        return self._emit(self.aggregator.add(frame.t, counts, methods))
 
     def _emit_lines(self, samples: list[LineSample]) -> None:
         if samples:
@@ -172,6 +184,8 @@ class CameraPipeline:
             self._emit_lines(self.lines.flow.flush())
             self.lines.tracker.reset()
             self.lines.counter.reset()
+        if self.density is not None:
+            self.density.reset()
         return self._emit(self.aggregator.flush())
 
     def run(self, source: Source, stop: threading.Event | None = None) -> CameraStats:

@@ -38,8 +38,11 @@ from crowdsafe.alerts.settings import SinksConfig
 from crowdsafe.alerts.sinks import AlertSink, MqttSink, WebhookSink
 from crowdsafe.api.live import LiveFeed
 from crowdsafe.config import CameraConfig, CrowdsafeConfig, is_sample
+from crowdsafe.density.counter import DensityCounter
+from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
 from crowdsafe.detect.nanodet import NanoDetDetector
+from crowdsafe.detect.tiled import TiledDetector
 from crowdsafe.errors import ConfigError
 from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.ingest.reader import FrameSlot, ReaderOptions, StreamReader
@@ -217,6 +220,7 @@ class Runtime:
         feed: LiveFeed | None = None,
         sinks: list[AlertSink] | None = None,
         anonymiser: Anonymiser | None = None,
+        density_model: DensityCounter | None = None,
     ) -> None:
         self.config = config
         self.store_path = str(config.resolve(config.storage.path)) if store is None else "(given)"
@@ -262,6 +266,7 @@ class Runtime:
         self._wake = threading.Condition()
         self._analysis: threading.Thread | None = None
         self.cameras: dict[str, CameraRuntime] = {}
+        self._density_model: DensityCounter | None = density_model
         for cam in config.cameras:
             address = address_for(cam, config)
             zones = zones_from_config(cam, config.thresholds)
@@ -277,9 +282,14 @@ class Runtime:
                 health,
                 slot=FrameSlot(blocking=offline, notify=self._wake),
             )
+            detector_for_cam: Detector = self.detector
+            if cam.detector.tile_px and hasattr(self.detector, "detect_image"):
+                detector_for_cam = TiledDetector(
+                    cast(NanoDetDetector, self.detector), cam.detector.tile_px
+                )
             pipeline = CameraPipeline(
                 cam.id,
-                _ThresholdedDetector(self.detector, _detect_threshold(cam)),
+                _ThresholdedDetector(detector_for_cam, _detect_threshold(cam)),
                 zones,
                 self.store,
                 bucket_s=config.storage.bucket_s,
@@ -289,10 +299,31 @@ class Runtime:
                 on_samples=self._on_zone_samples,
                 lines=line_stage(cam, config.storage.line_bucket_s),
                 on_line_samples=self._on_line_samples,
+                density=self._density_stage(cam, zones),
             )
             self.cameras[cam.id] = CameraRuntime(
                 cam, address, zones, pipeline, health, reader, counting_lines(cam)
             )
+
+    def _density_stage(self, cam: CameraConfig, zones: Sequence[Zone]) -> DensityStage | None:
+        """The camera's detection/density switch; None when it counts by detection only."""
+        settings = cam.density
+        if settings.method == "detection":
+            return None
+        if self._density_model is None:
+            path = self.config.models.density_counter.path
+            self._density_model = DensityCounter(self.config.resolve(path) if path else None)
+        return DensityStage(
+            self._density_model,
+            zones,
+            method=settings.method,
+            switch_up_per_m2=settings.switch_up_per_m2,
+            switch_down_per_m2=settings.switch_down_per_m2,
+            probe_interval_s=settings.probe_interval_s,
+            max_fps=settings.max_fps,
+            switch_up_ratio=settings.switch_up_ratio,
+            switch_down_ratio=settings.switch_down_ratio,
+        )
 
     def _on_zone_samples(self, samples: Sequence[ZoneSample]) -> None:
         """Every zone sample: live feed, alert rules, retained state on the sinks."""

@@ -127,7 +127,8 @@ class ZoneSample:
     corrected for the detector's measured precision and recall, over the zone's ground
     area; ``density_low_per_m2``/``density_high_per_m2`` its 95 % interval (detector and
     calibration error, see ``measure/uncertainty.py``).  ``los`` is the level of service
-    of that density under the zone's profile.
+    of that density under the zone's profile.  ``method`` says what counted the people:
+    ``"detection"`` (one by one) or ``"density"`` (the density-map model, in crowds).
     """
 
     camera_id: str
@@ -141,6 +142,7 @@ class ZoneSample:
     frames: int
     density_low_per_m2: float = 0.0
     density_high_per_m2: float = 0.0
+    method: str = "detection"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -155,6 +157,7 @@ class ZoneSample:
             "density_high_per_m2": self.density_high_per_m2,
             "los": self.los.value,
             "frames": self.frames,
+            "method": self.method,
         }
 
 

@@ -33,13 +33,17 @@ class ZoneSamplePublic(_Out):
     count_max: int = Field(description="Most persons seen in one frame of the bucket.")
     area_m2: float = Field(description="Ground area of the zone, m².")
     density_per_m2: float = Field(
-        description="Estimated true density, persons/m² (count corrected for the detector's "
-        "measured precision and recall, over the ground area)."
+        description="Estimated true density, persons/m²: the count over the ground area; "
+        "a detection count is first corrected for the detector's measured precision and recall."
     )
     density_low_per_m2: float = Field(description="Lower end of the 95 % interval.")
     density_high_per_m2: float = Field(description="Upper end of the 95 % interval.")
     los: str = Field(description="Level of service A..F.")
     frames: int = Field(description="Frames analysed in the bucket.")
+    method: str = Field(
+        description="What counted the people: 'detection' (one by one, sparse zones) or "
+        "'density' (the density-map model, dense zones)."
+    )
 
     @classmethod
     def of(cls, s: ZoneSample) -> ZoneSamplePublic:

@@ -51,8 +51,13 @@ def estimate_density(
     recall: float,
     perimeter_m: float,
     calibration_rms_m: float,
+    relative_error: float = 0.0,
 ) -> DensityEstimate:
     """Estimate the true density behind ``count`` detections (mean per frame) in a zone.
+
+    ``relative_error`` adds a count error proportional to the count (one standard
+    deviation, as a fraction): the density model's, whose counts need no precision or
+    recall correction (give 1 for both) but are not exact either.
 
     Raises ValueError for a non-positive area or rates outside (0, 1].
     """
@@ -67,6 +72,7 @@ def estimate_density(
     # A zone with nobody detected may still hold people the detector missed: allow for
     # one missed person, so an empty zone reads "0 (up to ~x)" rather than "exactly 0".
     var_n = max(var_n, (1.0 - recall) / recall)
+    var_n += (relative_error * n) ** 2
     rel_area = perimeter_m * calibration_rms_m / area_m2
     density = n / area_m2
     sigma = math.sqrt(var_n / area_m2**2 + (density * rel_area) ** 2)

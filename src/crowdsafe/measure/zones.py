@@ -44,6 +44,7 @@ class Zone:
     recall: float = 1.0
     perimeter_m: float = 0.0
     calibration_rms_m: float = 0.0
+    density_relative_error: float = 0.0
 
 
 def zones_from_config(camera: CameraConfig, thresholds: ThresholdsConfig) -> list[Zone]:
@@ -67,6 +68,7 @@ def zones_from_config(camera: CameraConfig, thresholds: ThresholdsConfig) -> lis
                 recall=camera.detector.recall,
                 perimeter_m=perimeter,
                 calibration_rms_m=rms,
+                density_relative_error=camera.density.relative_error,
             )
         )
     return zones
@@ -88,8 +90,9 @@ class ZoneCounter:
 class _Bucket:
     start: float
     frames: int = 0
-    totals: dict[str, int] = field(default_factory=dict)
-    peaks: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, float] = field(default_factory=dict)
+    peaks: dict[str, float] = field(default_factory=dict)
+    methods: dict[str, str] = field(default_factory=dict)
 
 
 class BucketAggregator:
@@ -114,8 +117,16 @@ class BucketAggregator:
     def _start_of(self, t: float) -> float:
         return math.floor(t / self.bucket_s) * self.bucket_s
 
-    def add(self, t: float, counts: Mapping[str, int]) -> list[ZoneSample]:
-        """Add one analysed frame at time ``t`` (s); returns the samples of closed buckets."""
+    def add(
+        self,
+        t: float,
+        counts: Mapping[str, float],
+        methods: Mapping[str, str] | None = None,
+    ) -> list[ZoneSample]:
+        """Add one analysed frame at time ``t`` (s); returns the samples of closed buckets.
+
+        ``methods`` names what counted each zone ("detection" when absent); a bucket
+        reports the method of its last frame."""
         start = self._start_of(t)
         closed: list[ZoneSample] = []
         if self._bucket is not None and start != self._bucket.start:
@@ -127,6 +138,8 @@ class BucketAggregator:
         for zone_id, n in counts.items():
             b.totals[zone_id] = b.totals.get(zone_id, 0) + n
             b.peaks[zone_id] = max(b.peaks.get(zone_id, 0), n)
+        if methods:
+            b.methods.update(methods)
         return closed
 
     def flush(self) -> list[ZoneSample]:
@@ -137,13 +150,17 @@ class BucketAggregator:
         samples = []
         for zone_id, zone in self.zones.items():
             mean = b.totals.get(zone_id, 0) / b.frames
+            method = b.methods.get(zone_id, "detection")
+            by_density = method == "density"
             est = estimate_density(
                 mean,
                 zone.area_m2,
-                precision=zone.precision,
-                recall=zone.recall,
+                # density counts need no detector correction, but carry the model's error
+                precision=1.0 if by_density else zone.precision,
+                recall=1.0 if by_density else zone.recall,
                 perimeter_m=zone.perimeter_m,
                 calibration_rms_m=zone.calibration_rms_m,
+                relative_error=zone.density_relative_error if by_density else 0.0,
             )
             samples.append(
                 ZoneSample(
@@ -151,13 +168,14 @@ class BucketAggregator:
                     zone_id=zone_id,
                     t=b.start,
                     count=mean,
-                    count_max=b.peaks.get(zone_id, 0),
+                    count_max=round(b.peaks.get(zone_id, 0)),
                     area_m2=zone.area_m2,
                     density_per_m2=est.density_per_m2,
                     density_low_per_m2=est.low_per_m2,
                     density_high_per_m2=est.high_per_m2,
                     los=space_los(est.density_per_m2, zone.space_bounds_m2),
                     frames=b.frames,
+                    method=method,
                 )
             )
         return samples

@@ -26,7 +26,7 @@ from crowdsafe.types import Alert, AlertLevel, AlertState, LevelOfService, LineS
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -80,11 +80,15 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_by_state ON alerts (state, updated_at);
 """,
+    2: """
+ALTER TABLE zone_samples ADD COLUMN method TEXT NOT NULL DEFAULT 'detection'
+    CHECK (method IN ('detection','density'));
+""",
 }
 
 _COLUMNS = (
     "camera_id, zone_id, t, count, count_max, area_m2, density_per_m2, los, frames, "
-    "density_low_per_m2, density_high_per_m2"
+    "density_low_per_m2, density_high_per_m2, method"
 )
 _LINE_COLUMNS = "camera_id, line_id, t, bucket_s, count_in, count_out, width_m, flow_per_m_min, los"
 _ALERT_COLUMNS = (
@@ -94,7 +98,7 @@ _ALERT_COLUMNS = (
 
 
 def _row_to_sample(row: tuple[Any, ...]) -> ZoneSample:
-    cam, zone, t, count, cmax, area, dens, los, frames, low, high = row
+    cam, zone, t, count, cmax, area, dens, los, frames, low, high, method = row
     return ZoneSample(
         camera_id=str(cam),
         zone_id=str(zone),
@@ -107,6 +111,7 @@ def _row_to_sample(row: tuple[Any, ...]) -> ZoneSample:
         frames=int(frames),
         density_low_per_m2=float(low),
         density_high_per_m2=float(high),
+        method=str(method),
     )
 
 
@@ -220,12 +225,13 @@ class SQLiteStore:
                 s.frames,
                 s.density_low_per_m2,
                 s.density_high_per_m2,
+                s.method,
             )
             for s in samples
         ]
         self._write(
             f"INSERT OR REPLACE INTO zone_samples ({_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 
