@@ -3,6 +3,7 @@ detection/density switch per zone, tiled detection, and the shipped model on rea
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -156,7 +157,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:  
 
 
 def test_training_writes_a_model_and_a_report_with_held_out_validation(tiny_model) -> None:  # type: ignore[no-untyped-def]
-    out, report = tiny_model
+    out, _report = tiny_model
     assert out.is_file()
     saved = json.loads(Path(str(out) + ".report.json").read_text())
     assert saved["validation"].keys() == {"shanghaitech-a", "shanghaitech-b", "mall"}
@@ -166,6 +167,31 @@ def test_training_writes_a_model_and_a_report_with_held_out_validation(tiny_mode
     assert saved["validation_keys"]["mall"] == ["mall/seq_000005", "mall/seq_000006"]
     assert saved["validation"]["mall"]["images"] == 2
     assert saved["seconds"]["total"] > 0
+
+
+def test_training_is_reproducible(tiny_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The same data, config and seed give the same weights (on this CPU)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from crowdsafe.density.train import TrainConfig, train_density
+
+    out, report = tiny_model
+    again = tmp_path / "again.onnx"
+    train_density(report["data"], again, TrainConfig(**report["config"]), progress=lambda m: None)
+
+    def head(path: Path) -> dict[str, np.ndarray]:
+        model = onnx.load(str(path))
+        return {
+            i.name: numpy_helper.to_array(i)
+            for i in model.graph.initializer
+            if i.name.startswith("dens_c")
+        }
+
+    first, second = head(out), head(again)
+    assert first.keys() == second.keys() and len(first) == 10
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
 
 
 def test_the_exported_model_computes_what_the_head_computes(tmp_path: Path) -> None:
@@ -211,14 +237,47 @@ def test_eval_density_prints_json_last(tiny_model, tmp_path: Path, capsys) -> No
     out, _ = tiny_model
     make_mall(tmp_path, 3)
     code = main(
-        ["eval", "density", "--dataset", "mall", "--root", str(tmp_path), "--split", "train"]
-        + ["--model", str(out)]
+        [
+            "eval",
+            "density",
+            "--dataset",
+            "mall",
+            "--root",
+            str(tmp_path),
+            "--split",
+            "train",
+            "--model",
+            str(out),
+        ]
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["images"] == 3 and result["dataset"] == "mall"
     assert {"mae", "mse", "ms_per_image"} <= result.keys()
     assert result["mse"] >= result["mae"] >= 0
+
+
+def test_eval_density_can_take_exactly_the_held_out_images(tiny_model, capsys) -> None:  # type: ignore[no-untyped-def]
+    out, report = tiny_model
+    root = Path(report["data"]) / "shanghaitech"
+    code = main(
+        [
+            "eval",
+            "density",
+            "--dataset",
+            "shanghaitech-b",
+            "--root",
+            str(root),
+            "--held-out",
+            "--model",
+            str(out),
+            "--json",
+        ]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["images"] == len(report["validation_keys"]["shanghaitech-b"]) == 2
+    assert result["mae"] == report["validation"]["shanghaitech-b"]["mae"]
 
 
 def test_eval_density_names_a_missing_dataset(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -288,9 +347,14 @@ def test_a_zone_switches_to_density_when_dense_and_back_with_hysteresis() -> Non
     assert step(8, 9) == DETECTION  # 0.9 p/m², and the two methods agree: back
     assert step(8, 12) == DETECTION  # 1.2 again: not high enough to switch up
     # at a low density, the model counts far more than detection finds (people too
-    # small or hidden): detection is missing them
+    # small or hidden): detection is missing them, once the model says so twice running
+    assert step(2, 9) == DETECTION
     assert step(2, 9) == DENSITY
     assert step(8, 9) == DETECTION
+    assert step(2, 9) == DETECTION  # one odd frame does not switch it
+    assert step(8, 9) == DETECTION
+    # a crowd the detector cannot see into: the model alone switches it (confirmed)
+    assert step(2, 20) == DETECTION
     assert step(2, 20) == DENSITY
 
 
@@ -301,10 +365,13 @@ def test_the_model_is_probed_rarely_while_sparse_and_capped_while_dense() -> Non
         stage.apply(IMAGE, i / 10, {"a": 1, "b": 0})
     assert model.calls == 1
     model.people["a"] = 30
-    stage.apply(IMAGE, 10.0, {"a": 1, "b": 0})  # the probe finds the crowd
+    stage.apply(IMAGE, 10.0, {"a": 1, "b": 0})  # the probe finds the crowd ...
+    assert stage.modes["a"] == DETECTION
+    for i in range(1, 6):  # ... and the next run, 0.5 s later, confirms it
+        stage.apply(IMAGE, 10.0 + i / 10, {"a": 1, "b": 0})
     assert stage.modes["a"] == DENSITY
     calls = model.calls
-    for i in range(1, 21):  # 2 s at 10 fps, dense
+    for i in range(6, 26):  # 2 s at 10 fps, dense
         stage.apply(IMAGE, 10.0 + i / 10, {"a": 1, "b": 0})
     assert model.calls - calls == 4  # at most 2 per second
 
@@ -338,11 +405,13 @@ def test_density_samples_record_their_method_and_model_error(tmp_path: Path) -> 
     store.close()
     assert [s.method for s in a] == [DENSITY, DENSITY]
     assert [s.method for s in b] == [DETECTION, DETECTION]
-    assert a[0].count == pytest.approx(40.0, rel=1e-3)
-    assert a[0].density_per_m2 == pytest.approx(4.0, rel=1e-3)
+    # first frame: the model's first say-so, unconfirmed, so detection's 0 counts
+    assert a[0].count == pytest.approx(40.0 * 9 / 10, rel=1e-3)
+    assert a[1].count == pytest.approx(40.0, rel=1e-3)
+    assert a[1].density_per_m2 == pytest.approx(4.0, rel=1e-3)
     # 10 % relative model error -> a 95 % interval of about +-20 %
-    assert a[0].density_low_per_m2 == pytest.approx(4.0 * (1 - 1.96 * 0.1), rel=0.02)
-    assert a[0].density_high_per_m2 == pytest.approx(4.0 * (1 + 1.96 * 0.1), rel=0.02)
+    assert a[1].density_low_per_m2 == pytest.approx(4.0 * (1 - 1.96 * 0.1), rel=0.02)
+    assert a[1].density_high_per_m2 == pytest.approx(4.0 * (1 + 1.96 * 0.1), rel=0.02)
 
 
 def test_bucket_method_defaults_to_detection() -> None:
@@ -362,7 +431,7 @@ def test_tiles_cover_the_frame_with_overlap() -> None:
         covered[y0:y1, x0:x1] = True
     assert covered.all()
     xs = sorted({w[0] for w in windows})
-    assert all(b - a <= 0.75 * 640 + 1 for a, b in zip(xs, xs[1:], strict=False))
+    assert all(b - a <= 0.75 * 640 + 1 for a, b in itertools.pairwise(xs))
 
 
 class SmallBlindDetector:
@@ -374,7 +443,7 @@ class SmallBlindDetector:
     def detect_image(self, image: np.ndarray) -> Detections:
         scale = 416 / max(image.shape[:2])
         mask = (image[:, :, 0] > 200).astype(np.uint8)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        _n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
         boxes = [[x, y, x + w, y + h] for x, y, w, h, _ in stats[1:] if h * scale >= 20]
         xyxy = np.array(boxes, np.float32).reshape(-1, 4)
         return Detections(xyxy=xyxy, score=np.full(len(xyxy), 0.9, np.float32))
@@ -435,10 +504,11 @@ def test_density_and_tiling_settings_are_checked(
     from crowdsafe.config import load_config
     from crowdsafe.errors import ConfigError
 
-    text = config_text.replace(
-        "    density:\n      method: detection  # the tests script detections; the density model would disagree\n",
-        insert,
+    default = (
+        "    density:\n"
+        "      method: detection  # the tests script detections; the density model would disagree\n"
     )
+    text = config_text.replace(default, insert)
     assert insert in text
     path = tmp_path / "c.yaml"
     path.write_text(text)
@@ -462,10 +532,20 @@ def test_a_camera_in_density_mode_serves_the_method(tmp_path: Path, config_text:
         while len(runtime.store.series("left")) < 2:
             assert time.monotonic() < deadline, "no samples stored"
             time.sleep(0.1)
+        left = runtime.store.series("left")
     finally:
         runtime.close()
-    left = runtime.store.series("left")
     assert {s.method for s in left} == {DENSITY}
     assert model.calls >= 1
     # the zone 'left' covers the frame's left half below y=200: part of the 30
     assert 0 < left[0].count < 30
+
+
+def test_bench_density_times_the_model_against_the_detector(capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["bench", "--density", "--size", "320x240", "--frames", "2", "--repeats", "2"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["frame_size"] == [320, 240] and result["frames"] == 2
+    assert len(result["density_ms_runs"]) == 2
+    assert result["density_ms_per_frame"] > 0 and result["detector_ms_per_frame"] > 0
+    assert main(["bench", "--density", "--size", "big"]) == 2

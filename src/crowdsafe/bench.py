@@ -224,3 +224,55 @@ def run_camera_bench(
         "cameras_per_core_at_5fps": per_core(5.0),
         "cpu_count": os.cpu_count(),
     }
+
+
+def run_density_bench(
+    video: Path,
+    *,
+    size: tuple[int, int] = (1024, 768),
+    frames: int = 10,
+    repeats: int = 5,
+    threads: int | None = None,
+    model_path: Path | None = None,
+) -> dict[str, object]:
+    """Density-model time per frame at ``size`` (width, height): frames of ``video``
+    resized to it, each repeat timing every frame once; medians over repeats.  The
+    person detector on the same frames is timed in the same run, for a ratio that
+    survives a noisy machine."""
+    import cv2
+    import numpy as np
+
+    from crowdsafe.density.counter import DensityCounter
+    from crowdsafe.detect.nanodet import NanoDetDetector
+
+    counter = DensityCounter(model_path, threads=threads)
+    detector = NanoDetDetector(threads=threads)
+    images = [
+        np.asarray(cv2.resize(f.image, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+        for f in _decode(video, frames)
+    ]
+    counter.density(images[0])  # warm up
+    detector.detect_image(images[0])
+    density_ms: list[float] = []
+    detect_ms: list[float] = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for image in images:
+            counter.density(image)
+        t1 = time.perf_counter()
+        for image in images:
+            detector.detect_image(image)
+        t2 = time.perf_counter()
+        density_ms.append(1000.0 * (t1 - t0) / len(images))
+        detect_ms.append(1000.0 * (t2 - t1) / len(images))
+    med_density = statistics.median(density_ms)
+    med_detect = statistics.median(detect_ms)
+    return {
+        "frame_size": list(size),
+        "frames": len(images),
+        "repeats": repeats,
+        "density_ms_per_frame": round(med_density, 1),
+        "density_ms_runs": [round(v, 1) for v in density_ms],
+        "detector_ms_per_frame": round(med_detect, 1),
+        "density_over_detector": round(med_density / med_detect, 2),
+    }

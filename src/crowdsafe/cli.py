@@ -249,10 +249,14 @@ def _cmd_eval_density(args: argparse.Namespace) -> int:
         if not args.json and n % 25 == 0:
             print(f"  {n} images", file=sys.stderr, flush=True)
 
+    keys = None
+    if args.held_out:
+        keys = _held_out_keys(args.model, args.dataset)
     result = evaluate_density(
         args.dataset,
         args.root,
-        split=args.split,
+        split="train" if args.held_out else args.split,
+        keys=keys,
         model_path=args.model,
         method=args.method,
         limit=args.limit,
@@ -260,6 +264,23 @@ def _cmd_eval_density(args: argparse.Namespace) -> int:
         progress=progress,
     )
     return _report(result, args.json)
+
+
+def _held_out_keys(model: str | None, dataset: str) -> list[str]:
+    """The images the model was validated on (never trained on), from its report."""
+    from crowdsafe.density.counter import default_density_model_path
+
+    path = Path(str(model or default_density_model_path()) + ".report.json")
+    try:
+        report = json.loads(path.read_text())
+        keys = report["validation_keys"][dataset]
+    except FileNotFoundError:
+        raise CrowdsafeError(f"{path}: no training report beside the model") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CrowdsafeError(
+            f"{path}: no held-out {dataset} images in this report ({exc})"
+        ) from None
+    return [str(k) for k in keys]
 
 
 def _cmd_train_density(args: argparse.Namespace) -> int:
@@ -297,6 +318,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from crowdsafe.ingest.video import sample_video_path
 
     video = Path(args.video) if args.video else sample_video_path()
+    if args.density:
+        from crowdsafe.bench import run_density_bench
+
+        try:
+            width, height = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            print(
+                f"crowdsafe: error: --size must be WIDTHxHEIGHT, got '{args.size}'", file=sys.stderr
+            )
+            return 2
+        print(
+            json.dumps(
+                run_density_bench(
+                    video,
+                    size=(width, height),
+                    frames=min(args.frames, 20),
+                    repeats=args.repeats,
+                    threads=args.threads,
+                )
+            )
+        )
+        return 0
     config = load_config(args.config or demo_config_path())
     if args.cameras:
         from crowdsafe.bench import run_camera_bench
@@ -456,6 +499,12 @@ def _parser() -> argparse.ArgumentParser:
         "--tile-px", type=int, default=0, help="detection: tile size for tiled detection"
     )
     dens.add_argument("--limit", type=int, default=None, help="only the first N images")
+    dens.add_argument(
+        "--held-out",
+        action="store_true",
+        help="only the training-split images the model held out for validation "
+        "(listed in its .report.json)",
+    )
     dens.add_argument("--json", action="store_true", help="print only the JSON line")
     dens.set_defaults(func=_cmd_eval_density)
 
@@ -509,6 +558,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --cameras: how long to measure (default 30)",
     )
     bench.add_argument("--repeats", type=int, default=7)
+    bench.add_argument(
+        "--density",
+        action="store_true",
+        help="time the density model per frame (and the detector, for a ratio) instead",
+    )
+    bench.add_argument("--size", default="1024x768", help="with --density: frame size WIDTHxHEIGHT")
     bench.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
     bench.set_defaults(func=_cmd_bench)

@@ -12,6 +12,9 @@ crowded it is *now*:
   least ``MARGIN`` more): detection is then missing people, whether from occlusion or
   because they are too small to find, and a zone far from the camera can be in that
   state at a modest density.  A zone without a calibrated area uses the ratio alone.
+  When only the density model says so, it must say so on ``confirm_runs`` consecutive
+  runs (the model then runs at ``max_fps`` until it has confirmed or withdrawn), so
+  one odd frame - people stepping into view half-hidden - does not switch a zone.
 * It goes back to detection when the density model puts it below
   ``switch_down_per_m2`` *and* no longer counts more than ``switch_down_ratio`` times
   the detection count.  The gap between the up and down levels is the hysteresis that
@@ -86,10 +89,12 @@ class DensityStage:
     max_fps: float = 2.0
     switch_up_ratio: float = 1.5
     switch_down_ratio: float = 1.2
+    confirm_runs: int = 2
     modes: dict[str, str] = field(default_factory=dict)
     _masks: dict[tuple[int, int], dict[str, npt.NDArray[np.bool_]]] = field(default_factory=dict)
     _last_run_t: float | None = None
     _last_density: dict[str, float] = field(default_factory=dict)
+    _suspect: dict[str, int] = field(default_factory=dict)  # consecutive runs saying "dense"
 
     def __post_init__(self) -> None:
         if self.method not in ("auto", DETECTION, DENSITY):
@@ -105,6 +110,7 @@ class DensityStage:
         """Forget the last density counts (the camera was lost); modes are kept."""
         self._last_run_t = None
         self._last_density.clear()
+        self._suspect.clear()
 
     def _zone_masks(self, shape: tuple[int, int]) -> dict[str, npt.NDArray[np.bool_]]:
         masks = self._masks.get(shape)
@@ -143,7 +149,9 @@ class DensityStage:
             z.id: self._detection_density(z, detected.get(z.id, 0.0)) for z in self.zones
         }
         wants = self.method == DENSITY or any(
-            self.modes[z.id] == DENSITY or det_density[z.id] >= self.switch_up_per_m2
+            self.modes[z.id] == DENSITY
+            or det_density[z.id] >= self.switch_up_per_m2
+            or self._suspect.get(z.id, 0) > 0
             for z in self.zones
         )
         since = None if self._last_run_t is None else t - self._last_run_t
@@ -192,12 +200,20 @@ class DensityStage:
             model_d = model_count / zone.area_m2
         if mode == DETECTION:
             if det_density >= self.switch_up_per_m2:
-                return DENSITY
-            if model_count is not None and (
-                model_d >= self.switch_up_per_m2
-                or model_count >= self.switch_up_ratio * det_count + MARGIN
+                self._suspect[zone.id] = 0
+                return DENSITY  # detection itself sees a dense zone
+            if model_count is None:
+                return DETECTION
+            if model_d >= self.switch_up_per_m2 or (
+                model_count >= self.switch_up_ratio * det_count + MARGIN
             ):
-                return DENSITY
+                # the model alone: believe it once it says so on consecutive runs
+                self._suspect[zone.id] = self._suspect.get(zone.id, 0) + 1
+                if self._suspect[zone.id] >= self.confirm_runs:
+                    self._suspect[zone.id] = 0
+                    return DENSITY
+            else:
+                self._suspect[zone.id] = 0
             return DETECTION
         if model_count is None:
             return DENSITY

@@ -8,7 +8,8 @@ lies in the region); ``method="auto"`` lets :class:`~crowdsafe.density.selector.
 choose per image, as a camera's zone would, with the image (or its region) as the zone
 and no calibrated area, so the choice rests on how the two counts compare.  On a video
 (``mot15``) one stage runs over the frames at their own times, with the production
-probe interval; on still images each image starts afresh.
+probe interval; a still image is shown to a fresh stage as a still scene, for as many
+model runs as a switch needs to be confirmed.
 """
 
 from __future__ import annotations
@@ -86,9 +87,15 @@ def evaluate_density(
         if method == "detection":
             return detect_count(image, roi)
         assert counter is not None
+        detected = {"image": detect_count(image, roi)}
         if stage is None or dataset != "mot15":
+            # a still image is a camera watching a still scene: a fresh zone sees it
+            # for as many model runs as a switch needs to be confirmed
             stage = DensityStage(counter, [_image_zone(image, roi)])
-        result = stage.apply(image, t, {"image": detect_count(image, roi)})
+            for k in range(stage.confirm_runs - 1):
+                stage.apply(image, k / stage.max_fps, detected)
+            t = (stage.confirm_runs - 1) / stage.max_fps
+        result = stage.apply(image, t, detected)
         chosen[result.methods["image"]] += 1
         return result.counts["image"]
 
