@@ -63,6 +63,7 @@ def test_alerts_reach_webhook_and_mqtt_and_survive_a_broker_outage(
                 "analysis_fps": 5,
                 "detector": {"precision": 1.0, "recall": 1.0},
                 "calibration": CALIBRATION,
+                "density": {"method": "detection"},  # detections are scripted
                 "zones": [
                     {
                         "id": "pen",

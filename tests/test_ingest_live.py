@@ -53,6 +53,7 @@ def camera(cam_id: str, url: str, **source: object) -> dict[str, object]:
         },
         "analysis_fps": 5,
         "calibration": CALIBRATION,
+        "density": {"method": "detection"},  # detections are scripted
         "zones": [{"id": f"{cam_id}-all", "polygon": [[0, 0], [768, 0], [768, 576], [0, 576]]}],
     }
 

@@ -146,8 +146,12 @@ def test_no_code_path_infers_personal_attributes() -> None:
                 names.append(node.arg)
             found += [f"{path.name}:{n}" for n in names if forbidden(n)]
     assert found == []
-    # the only model file shipped is the person detector
-    assert sorted(p.name for p in SRC.rglob("*.onnx")) == ["nanodet-m-416.onnx"]
+    # the only model files shipped: the person detector and the density-map counter
+    # (whose output is persons per image cell, nothing about anyone)
+    assert sorted(p.name for p in SRC.rglob("*.onnx")) == [
+        "density-nanodet.onnx",
+        "nanodet-m-416.onnx",
+    ]
 
 
 def _energy(gray: npt.NDArray[np.uint8]) -> float:
@@ -211,6 +215,7 @@ def busy_runtime(tmp_path: Path, sample_video: Path) -> Iterator[tuple[Runtime, 
                 "source": {"url": str(sample_video), "loop": True},
                 "analysis_fps": 5,
                 "calibration": CALIBRATION,
+                "density": {"method": "detection"},  # detections are scripted
                 "zones": [{"id": "all", "polygon": [[0, 150], [768, 150], [768, 576], [0, 576]]}],
                 "lines": [{"id": "cross", "points": [[250, 180], [250, 315]]}],
             }
@@ -373,6 +378,7 @@ def test_a_close_up_face_served_by_the_live_view_is_no_longer_a_face(tmp_path: P
                 "id": "door",
                 "source": {"url": str(folder), "realtime": False, "loop": True},
                 "calibration": CALIBRATION,
+                "density": {"method": "detection"},  # detections are scripted
                 "zones": [
                     {"id": "door-zone", "polygon": [[0, 300], [500, 300], [500, 500], [0, 500]]}
                 ],
