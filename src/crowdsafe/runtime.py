@@ -44,6 +44,7 @@ from crowdsafe.detect.base import Detector
 from crowdsafe.detect.nanodet import NanoDetDetector
 from crowdsafe.detect.tiled import TiledDetector
 from crowdsafe.errors import ConfigError
+from crowdsafe.forecast.service import ForecastService
 from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.ingest.reader import FrameSlot, ReaderOptions, StreamReader
 from crowdsafe.ingest.url import SourceAddress, SourceKind
@@ -304,6 +305,7 @@ class Runtime:
             self.cameras[cam.id] = CameraRuntime(
                 cam, address, zones, pipeline, health, reader, counting_lines(cam)
             )
+        self.forecast = ForecastService(config.forecast, self.store, self.zones())
 
     def _density_stage(self, cam: CameraConfig, zones: Sequence[Zone]) -> DensityStage | None:
         """The camera's detection/density switch; None when it counts by detection only."""

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
@@ -41,6 +41,8 @@ from crowdsafe.store.base import Store
 from crowdsafe.types import Alert, AlertState
 
 __all__ = ["create_app"]
+
+T = TypeVar("T")
 
 HEARTBEAT_S = 15.0
 # Pixels, even anonymised, must not linger in browser or proxy caches.
@@ -95,6 +97,18 @@ def _alert_action(action: Callable[[str], Alert], alert_id: str) -> AlertPublic:
     except AlertNotFound as exc:
         raise HTTPException(404, str(exc).strip("'\"")) from None
     except AlertStateError as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+def _forecast_call(fn: Callable[[], T]) -> T:
+    """Run a forecast request, turning its errors into HTTP answers."""
+    from crowdsafe.forecast.planning import InsufficientHistory
+
+    try:
+        return fn()
+    except KeyError as exc:
+        raise HTTPException(404, str(exc).strip("'\"")) from None
+    except InsufficientHistory as exc:
         raise HTTPException(409, str(exc)) from None
 
 
@@ -267,6 +281,51 @@ def create_app(runtime: Runtime) -> FastAPI:
             since=since,
             until=until,
             samples=[ZoneSamplePublic.of(s) for s in samples],
+        )
+
+    @app.get("/api/zones/{zone_id}/forecast")
+    def zone_forecast(
+        zone_id: str,
+        rt: RuntimeDep,
+        hours: Annotated[int | None, Query(ge=1, le=168, description="Hours ahead.")] = None,
+    ) -> dict[str, Any]:
+        """Planning forecast of the zone's hourly count, with 80 % and 95 % intervals."""
+        return _forecast_call(lambda: rt.forecast.planning(zone_id, hours))
+
+    @app.get("/api/zones/{zone_id}/nowcast")
+    def zone_nowcast(zone_id: str, rt: RuntimeDep) -> dict[str, Any]:
+        """The zone's count and density 5, 15, 30 and 60 minutes ahead."""
+        return _forecast_call(lambda: rt.forecast.nowcast(zone_id))
+
+    @app.get("/api/staffing")
+    def staffing(
+        rt: RuntimeDep,
+        hours: Annotated[int | None, Query(ge=1, le=168, description="Hours ahead.")] = None,
+    ) -> dict[str, Any]:
+        """Stewards per zone per hour from the planning forecast, and the rules used."""
+        plan, skipped = _forecast_call(lambda: rt.forecast.staffing(hours))
+        return {
+            "rules": {
+                "persons_per_steward": plan.rules.persons_per_steward,
+                "minimum": plan.rules.minimum,
+                "uplift": dict(plan.rules.uplift),
+            },
+            "slots": [s.to_dict() for s in plan.slots],
+            "total_by_slot": [{"t": t, "stewards": n} for t, n in plan.total_by_slot().items()],
+            "zones_without_forecast": skipped,
+        }
+
+    @app.get("/api/staffing.csv", include_in_schema=True)
+    def staffing_csv(
+        rt: RuntimeDep,
+        hours: Annotated[int | None, Query(ge=1, le=168, description="Hours ahead.")] = None,
+    ) -> Response:
+        """The staffing plan as CSV, one row per zone and hour."""
+        plan, _ = _forecast_call(lambda: rt.forecast.staffing(hours))
+        return Response(
+            plan.to_csv(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="staffing.csv"'},
         )
 
     @app.get("/api/live")

@@ -27,6 +27,12 @@ class Store(Protocol):
         """Samples of one zone with ``since <= t < until`` (Unix seconds), oldest first."""
         ...
 
+    def hourly_counts(
+        self, zone_id: str, since: float | None = None, until: float | None = None
+    ) -> list[tuple[float, float]]:
+        """(UTC hour start, mean count) per hour, oldest first."""
+        ...
+
     def latest(self, zone_id: str) -> ZoneSample | None:
         """The newest sample of a zone, or None if it has none."""
         ...

@@ -269,6 +269,27 @@ class SQLiteStore:
             ).fetchall()
         return list(reversed(rows))
 
+    def zone_ids(self) -> list[str]:
+        """Every zone with stored samples."""
+        with self._lock:
+            rows = self._conn.execute("SELECT DISTINCT zone_id FROM zone_samples").fetchall()
+        return sorted(str(r[0]) for r in rows)
+
+    def hourly_counts(
+        self, zone_id: str, since: float | None = None, until: float | None = None
+    ) -> list[tuple[float, float]]:
+        """(hour start, mean count) of a zone's samples per UTC hour, oldest first: the
+        history a planning forecast needs, aggregated in the database."""
+        lo = float("-inf") if since is None else since
+        hi = float("inf") if until is None else until
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT CAST(t / 3600 AS INTEGER) * 3600.0 AS h, AVG(count) FROM zone_samples "
+                "WHERE zone_id = ? AND t >= ? AND t < ? GROUP BY h ORDER BY h",
+                (zone_id, lo, hi),
+            ).fetchall()
+        return [(float(h), float(c)) for h, c in rows]
+
     def latest(self, zone_id: str) -> ZoneSample | None:
         found = self.series(zone_id, limit=1)
         return found[0] if found else None

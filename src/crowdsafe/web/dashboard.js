@@ -16,7 +16,8 @@ function card(z) {
   el.dataset.zone = z.id;
   el.innerHTML = `<span class="los">–</span><h3></h3>
     <div class="count">–</div>
-    <div class="density">– persons/m² · ${fmt(z.area_m2, 1)} m²</div>`;
+    <div class="density">– persons/m² · ${fmt(z.area_m2, 1)} m²</div>
+    <div class="nowcast"></div>`;
   el.querySelector("h3").textContent = z.name;
   return el;
 }
@@ -225,6 +226,61 @@ async function loadAlerts() {
   }
 }
 
+async function loadNowcasts() {
+  for (const [id, z] of zones) {
+    const el = z.el.querySelector(".nowcast");
+    const r = await fetch(`/api/zones/${encodeURIComponent(id)}/nowcast`);
+    if (!r.ok) { el.textContent = ""; continue; }
+    const nc = await r.json();
+    const p = nc.points.find((q) => q.horizon_s === 900) || nc.points[0];
+    const trend = nc.trend_significant ? ` · ${nc.trend_per_min > 0 ? "+" : ""}${fmt(nc.trend_per_min, 1)}/min` : "";
+    el.textContent = `in ${Math.round(p.horizon_s / 60)} min: ${fmt(p.count, 0)} (${fmt(p.low_80, 0)}–${fmt(p.high_80, 0)})${trend}`;
+  }
+}
+
+async function loadPlan() {
+  const body = document.getElementById("plan-body");
+  const r = await fetch("/api/staffing?hours=12");
+  if (!r.ok) { body.textContent = "no forecast yet"; return; }
+  const plan = await r.json();
+  if (!plan.slots.length) {
+    body.textContent = "Not enough history for a forecast yet (two weeks of samples are needed).";
+    return;
+  }
+  const times = [...new Set(plan.slots.map((s) => s.t))].sort((a, b) => a - b);
+  const ids = [...new Set(plan.slots.map((s) => s.zone_id))];
+  const at = new Map(plan.slots.map((s) => [s.zone_id + "@" + s.t, s]));
+  const table = document.createElement("table");
+  const head = table.insertRow();
+  head.insertCell().textContent = "zone";
+  for (const t of times) head.insertCell().textContent = new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  for (const id of ids) {
+    const row = table.insertRow();
+    row.insertCell().textContent = zones.has(id) ? zones.get(id).info.name : id;
+    for (const t of times) {
+      const s = at.get(id + "@" + t);
+      const cell = row.insertCell();
+      if (!s) continue;
+      cell.className = "los-cell los-" + s.los;
+      cell.textContent = `${fmt(s.people, 0)} · ${s.stewards}`;
+      cell.title = `${fmt(s.people, 0)} people (80 % upper bound), ${fmt(s.density_per_m2, 2)} p/m², LoS ${s.los}: ${s.stewards} stewards`;
+    }
+  }
+  const total = table.insertRow();
+  total.insertCell().textContent = "stewards";
+  for (const t of times) {
+    const n = plan.total_by_slot.find((x) => x.t === t);
+    total.insertCell().textContent = n ? n.stewards : "";
+  }
+  body.replaceChildren(table);
+  if (plan.zones_without_forecast.length) {
+    const note = document.createElement("p");
+    note.className = "muted";
+    note.textContent = "No forecast: " + plan.zones_without_forecast.join("; ");
+    body.append(note);
+  }
+}
+
 function connect() {
   const conn = document.getElementById("conn");
   const es = new EventSource("/api/live");
@@ -239,7 +295,13 @@ fetch("/healthz").then((r) => r.json()).then((h) => {
   document.getElementById("site").textContent = "· " + h.site;
   document.title = h.site + " — crowdsafe";
 });
-Promise.all([loadZones(), loadLines()]).then(connect);
+Promise.all([loadZones(), loadLines()]).then(() => {
+  connect();
+  loadNowcasts();
+  loadPlan();
+});
+setInterval(loadNowcasts, 30000);
+setInterval(loadPlan, 300000);
 loadAlerts();
 setInterval(loadAlerts, 5000);
 loadCameras();
