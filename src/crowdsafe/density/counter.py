@@ -25,15 +25,14 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from crowdsafe.detect.nanodet import NANODET_MEAN_BGR as _MEAN_BGR
+from crowdsafe.detect.nanodet import NANODET_STD_BGR as _STD_BGR
 from crowdsafe.errors import ModelError
 
 __all__ = ["DensityCounter", "DensityMap", "default_density_model_path", "grid_shape"]
 
 STRIDE = 8
 ALIGN = 32
-# NanoDet's training normalisation, BGR order (the backbone is NanoDet's).
-_MEAN_BGR = np.array([103.53, 116.28, 123.675], dtype=np.float32)
-_STD_BGR = np.array([57.375, 57.12, 58.395], dtype=np.float32)
 
 
 def default_density_model_path() -> Path:

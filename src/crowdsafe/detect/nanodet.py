@@ -30,8 +30,9 @@ __all__ = ["NanoDetDetector", "default_model_path"]
 
 _PERSON = 0
 # NanoDet's training normalisation, BGR order (nanodet config "normalize").
-_MEAN_BGR = np.array([103.53, 116.28, 123.675], dtype=np.float32)
-_STD_BGR = np.array([57.375, 57.12, 58.395], dtype=np.float32)
+NANODET_MEAN_BGR = np.array([103.53, 116.28, 123.675], dtype=np.float32)
+NANODET_STD_BGR = np.array([57.375, 57.12, 58.395], dtype=np.float32)
+_MEAN_BGR, _STD_BGR = NANODET_MEAN_BGR, NANODET_STD_BGR
 
 
 def default_model_path() -> Path:
