@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from crowdsafe.alerts.trend import mann_kendall_z
+from crowdsafe.alerts.trend import fit_trend
 
 __all__ = ["Nowcast", "NowcastPoint", "nowcast", "nowcast_lag"]
 
@@ -117,11 +117,14 @@ def nowcast(
         return None  # too little recent data to say where it is heading
     t0 = float(ta[-1])
     x = ta - t0
-    z_mk = mann_kendall_z(ya)
-    slope, lo80, hi80 = _slope_interval(x, ya, _Z[0.8])
+    # The same fit as the predictive alert's (crowdsafe.alerts.trend.fit_trend): level at
+    # the newest sample, Theil-Sen slope, Mann-Kendall z.
+    trend = fit_trend(x, ya)
+    z_mk, slope = trend.z, trend.slope_per_s
+    _, lo80, hi80 = _slope_interval(x, ya, _Z[0.8])
     _, lo95, hi95 = _slope_interval(x, ya, _Z[0.95])
     significant = abs(z_mk) >= min_z
-    intercept = float(np.median(ya - slope * x))
+    intercept = trend.level_now  # x is 0 at the newest sample
     if not significant:
         # flat at the recent level; the slope interval still widens the band
         slope = 0.0
