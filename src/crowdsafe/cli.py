@@ -343,12 +343,8 @@ def _held_out_keys(model: str | None, dataset: str) -> list[str]:
 
 
 def _cmd_train_density(args: argparse.Namespace) -> int:
-    try:
-        from crowdsafe.density.train import TrainConfig, train_density
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise CrowdsafeError(
-            f"training needs the train extra (pip install -e '.[train]'): {exc}"
-        ) from exc
+    from crowdsafe.density.train import TrainConfig, train_density
+
     cfg = TrainConfig(
         datasets=tuple(args.datasets.split(",")),
         seed=args.seed,

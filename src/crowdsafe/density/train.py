@@ -42,7 +42,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,14 +95,11 @@ class TrainConfig:
 
 @dataclass
 class _Cached:
-    key: str
-    dataset: str
     p8: npt.NDArray[np.float16]
     p16: npt.NDArray[np.float16]
     p32: npt.NDArray[np.float16]
     target: npt.NDArray[np.float32]  # (h8, w8) smoothed persons per cell
     weight: npt.NDArray[np.float32]  # (h8, w8) 1 inside the counted region
-    cells_total: float = field(default=0.0)
 
 
 # -- data ----------------------------------------------------------------------------
@@ -194,7 +191,7 @@ def _cache(
     for i, original in enumerate(samples):
         views = [original, _mirrored(original)] if cfg.flip else [original]
         for sample in views:
-            out.append(_features(session, sample, dataset, cfg))
+            out.append(_features(session, sample, cfg))
         if (i + 1) % 50 == 0:
             progress(f"  {dataset}: features of {i + 1} images")
     return out
@@ -211,19 +208,16 @@ def _mirrored(sample: Sample) -> Sample:
     )
 
 
-def _features(session: Any, sample: Sample, dataset: str, cfg: TrainConfig) -> _Cached:
+def _features(session: Any, sample: Sample, cfg: TrainConfig) -> _Cached:
     x = preprocess(sample.image, cfg.max_side)
     p8, p16, p32 = session.run(None, {INPUT_NAME: x})
     target, weight = cell_targets(sample, (x.shape[2], x.shape[3]), cfg.sigma_cells)
     return _Cached(
-        sample.key,
-        dataset,
         p8[0].astype(np.float16),
         p16[0].astype(np.float16),
         p32[0].astype(np.float16),
         target,
         weight,
-        float(target.sum()),
     )
 
 
