@@ -74,20 +74,23 @@ class Nowcast:
     points: list[NowcastPoint]
 
 
-def _slope_interval(t: FloatArray, y: FloatArray, z: float) -> tuple[float, float, float]:
-    """Theil-Sen slope and its (low, high) confidence interval at normal quantile ``z``."""
+def _slope_intervals(t: FloatArray, y: FloatArray) -> dict[float, tuple[float, float]]:
+    """Sen's (low, high) confidence interval of the Theil-Sen slope at each level of
+    ``_Z``, from one sort of the pairwise slopes."""
     i, j = np.triu_indices(t.size, k=1)
     dt = t[j] - t[i]
     ok = dt != 0
     slopes = np.sort((y[j] - y[i])[ok] / dt[ok])
     n_pairs = slopes.size
-    slope = float(np.median(slopes))
     n = t.size
     var_s = n * (n - 1) * (2 * n + 5) / 18.0
-    c = z * math.sqrt(var_s)
-    lo = int(max(0, math.floor((n_pairs - c) / 2)))
-    hi = int(min(n_pairs - 1, math.ceil((n_pairs + c) / 2)))
-    return slope, float(slopes[lo]), float(slopes[hi])
+    out = {}
+    for level, z in _Z.items():
+        c = z * math.sqrt(var_s)
+        lo = int(max(0, math.floor((n_pairs - c) / 2)))
+        hi = int(min(n_pairs - 1, math.ceil((n_pairs + c) / 2)))
+        out[level] = (float(slopes[lo]), float(slopes[hi]))
+    return out
 
 
 def nowcast(
@@ -121,8 +124,7 @@ def nowcast(
     # the newest sample, Theil-Sen slope, Mann-Kendall z.
     trend = fit_trend(x, ya)
     z_mk, slope = trend.z, trend.slope_per_s
-    _, lo80, hi80 = _slope_interval(x, ya, _Z[0.8])
-    _, lo95, hi95 = _slope_interval(x, ya, _Z[0.95])
+    intervals = _slope_intervals(x, ya)
     significant = abs(z_mk) >= min_z
     intercept = trend.level_now  # x is 0 at the newest sample
     if not significant:
@@ -136,7 +138,7 @@ def nowcast(
     for h in horizons_s:
         centre = intercept + slope * h
         band = {}
-        for q, (s_lo, s_hi) in ((0.8, (lo80, hi80)), (0.95, (lo95, hi95))):
+        for q, (s_lo, s_hi) in intervals.items():
             zq = _Z[q]
             # trend uncertainty (relative to the slope used) plus the scatter of one sample
             spread_lo = max(0.0, (slope - min(s_lo, slope)) * h)
