@@ -102,12 +102,12 @@ def _alert_action(action: Callable[[str], Alert], alert_id: str) -> AlertPublic:
 
 def _forecast_call(fn: Callable[[], T]) -> T:
     """Run a forecast request, turning its errors into HTTP answers."""
-    from crowdsafe.forecast.planning import InsufficientHistory
+    from crowdsafe.forecast.service import InsufficientHistory, UnknownZone
 
     try:
         return fn()
-    except KeyError as exc:
-        raise HTTPException(404, str(exc).strip("'\"")) from None
+    except UnknownZone as exc:
+        raise HTTPException(404, str(exc)) from None
     except InsufficientHistory as exc:
         raise HTTPException(409, str(exc)) from None
 

@@ -34,9 +34,13 @@ from crowdsafe.store.base import Store
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ForecastService", "InsufficientHistory"]
+__all__ = ["ForecastService", "InsufficientHistory", "UnknownZone"]
 
 NOWCAST_HORIZONS_S = (300.0, 900.0, 1800.0, 3600.0)
+
+
+class UnknownZone(LookupError):
+    """A zone id that no camera of the config has."""
 
 
 class ForecastService:
@@ -91,10 +95,10 @@ class ForecastService:
     def _unknown(self, zone_id: str) -> None:
         if zone_id not in self.zones:
             known = ", ".join(sorted(self.zones)) or "none"
-            raise KeyError(f"unknown zone '{zone_id}'; known zones: {known}")
+            raise UnknownZone(f"unknown zone '{zone_id}'; known zones: {known}")
 
     def planning(self, zone_id: str, hours: int | None = None) -> dict[str, Any]:
-        """The zone's hourly forecast; raises KeyError, InsufficientHistory."""
+        """The zone's hourly forecast; raises UnknownZone, InsufficientHistory."""
         import pandas as pd
 
         self._unknown(zone_id)
@@ -140,7 +144,7 @@ class ForecastService:
         }
 
     def nowcast(self, zone_id: str) -> dict[str, Any]:
-        """The zone's count 5-60 min ahead; raises KeyError, InsufficientHistory."""
+        """The zone's count 5-60 min ahead; raises UnknownZone, InsufficientHistory."""
         self._unknown(zone_id)
         now = self._clock()
         window = self.config.nowcast_window_s
