@@ -34,9 +34,24 @@ from .test_ingest_live import CALIBRATION, wait_for
 
 SRC = Path(crowdsafe.__file__).resolve().parent
 
+# Name parts that would name an identity or a personal attribute: the words this test
+# forbids in code, API fields and stored columns (never inferred, never stored).
+_ATTRIBUTES = {
+    "age",
+    "gender",
+    "sex",
+    "race",
+    "ethnic",
+    "ethnicity",
+    "emotion",
+    "nationality",
+    "religion",
+    "reid",
+    "identity",
+}
 # Name parts that would describe a person rather than the crowd ("the age of a frame" is
 # the one compound that is about the data, not a person).
-_PERSONAL = {
+_PERSONAL = _ATTRIBUTES | {
     "track",
     "tracks",
     "box",
@@ -49,17 +64,6 @@ _PERSONAL = {
     "landmark",
     "landmarks",
     "person",
-    "identity",
-    "age",
-    "gender",
-    "sex",
-    "race",
-    "ethnicity",
-    "ethnic",
-    "emotion",
-    "nationality",
-    "religion",
-    "reid",
 }
 _ALLOWED_COMPOUNDS = {("frame", "age")}
 
@@ -117,21 +121,8 @@ def test_no_code_path_infers_personal_attributes() -> None:
 
     def forbidden(name: str) -> bool:
         parts = {p.lower() for p in re.findall(r"[A-Za-z][a-z0-9]*", name)}
-        attributes = {
-            "age",
-            "gender",
-            "sex",
-            "race",
-            "ethnic",
-            "ethnicity",
-            "emotion",
-            "nationality",
-            "religion",
-            "reid",
-            "identity",
-        }
         return bool(attribute_words.search(name)) or (
-            bool(parts & attributes) and "frame" not in parts
+            bool(parts & _ATTRIBUTES) and "frame" not in parts
         )
 
     found = []
