@@ -49,6 +49,7 @@ __all__ = [
     "PlanningSettings",
     "fill_gaps",
     "forecast_panel",
+    "holiday_dates",
 ]
 
 WEEK_H = 168
@@ -284,6 +285,3 @@ def holiday_dates(
 
         days |= set(holidays.country_holidays(country, subdiv=subdivision, years=list(years)))
     return frozenset(days)
-
-
-__all__ += ["holiday_dates"]
