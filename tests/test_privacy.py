@@ -154,25 +154,28 @@ def _energy(gray: npt.NDArray[np.uint8]) -> float:
     return hf_energy(gray)
 
 
-def _head_energy_drops(
-    raw: npt.NDArray[np.uint8],
-    shown: npt.NDArray[np.uint8],
-    people: Detections,
-    min_px: int = 4,
-    max_px: int = 100_000,
+# Below this Laplacian variance (grey levels squared; a standard deviation of about 7
+# grey levels) a patch is flat: nothing to recognise, and its ratio of energies is noise.
+# Weak detections at the frame edge give such patches (measured on the sample video:
+# raw energy 5.4 left 0.94 after, a "drop" of only 83 % that hides nothing).
+DETAIL_FLOOR = 50.0
+
+
+def _head_detail_kept(
+    raw: npt.NDArray[np.uint8], shown: npt.NDArray[np.uint8], people: Detections
 ) -> list[float]:
-    """Fraction of high-frequency energy removed from each person's head (top fifth),
-    for heads whose region is ``min_px`` to ``max_px`` pixels on its shorter side."""
+    """Share of each person's head detail (top fifth of the box, >= 4 px across) left in
+    ``shown``: high-frequency energy after over before, before counted as at least
+    :data:`DETAIL_FLOOR`."""
     h, w = raw.shape[:2]
-    drops = []
+    kept = []
     for x1, y1, x2, y2 in head_regions(people, w, h, head_fraction=0.2, widen=0.0).tolist():
-        side = min(x2 - x1, y2 - y1)
-        if side < min_px or side >= max_px:
+        if min(x2 - x1, y2 - y1) < 4:
             continue
         before = _energy(cv2.cvtColor(raw[y1:y2, x1:x2], cv2.COLOR_RGB2GRAY))
         after = _energy(cv2.cvtColor(shown[y1:y2, x1:x2], cv2.COLOR_RGB2GRAY))
-        drops.append(1.0 - after / before if before > 1.0 else 1.0)
-    return drops
+        kept.append(after / max(before, DETAIL_FLOOR))
+    return kept
 
 
 class SpyAnonymiser:
@@ -286,14 +289,11 @@ def test_every_route_and_every_written_file_holds_no_raw_pixels_or_person_data(
         raw, out, people = match
         assert float(np.abs(out.astype(int) - shown).mean()) < 12  # it is that output (+ JPEG)
         assert len(people) > 0
-        # A head at least one pixelation block (16 px) across loses >= 90 % of its detail.
-        # A smaller one becomes one or two flat blocks, whose edges with the unblurred
-        # surroundings still count as "detail" to the Laplacian: >= 60 % there.
-        drops = _head_energy_drops(raw, out, people, min_px=16)
-        small = _head_energy_drops(raw, out, people, max_px=16)
-        assert drops or small
-        assert not drops or min(drops) >= 0.9, (drops, people.xyxy.tolist())
-        assert not small or min(small) >= 0.6, (small, people.xyxy.tolist())
+        # Every head keeps at most a tenth of its detail (at most 4.5 % measured over
+        # every frame of the sample video with the runtime's 0.1 score threshold).
+        kept = _head_detail_kept(raw, out, people)
+        assert kept
+        assert max(kept) <= 0.1, (kept, people.xyxy.tolist())
     # written files: the database holds aggregates, the snapshot folder only <alert id>.jpg
     names = [p.name for p in rt.snapshots.folder.iterdir()]
     assert all(re.fullmatch(r"[0-9a-f]{32}\.jpg", n) for n in names), names

@@ -386,6 +386,7 @@ class Runtime:
             if item is None:
                 continue
             started = time.time()
+            analysed_before = cam.pipeline.stats.frames_analysed
             try:
                 image = cast("npt.NDArray[np.uint8]", item.frame.to_ndarray(format="rgb24"))
                 cam.pipeline.step(Frame(cam.config.id, item.t, image))
@@ -394,7 +395,9 @@ class Runtime:
                 cam.health.set_state(cam.health.state, f"analysis failed: {exc}")
                 continue
             cam.last_analysed_at = started
-            if self.config.privacy.live_view or self.config.privacy.snapshots:
+            # Only a frame the detector saw is shown, so its heads are the ones pixelated.
+            analysed = cam.pipeline.stats.frames_analysed > analysed_before
+            if analysed and (self.config.privacy.live_view or self.config.privacy.snapshots):
                 people = cam.pipeline.last_detections
                 cam.last_view = (item.seq, image, people if people is not None else Detections())
             cam.health.frame_analysed(started, started - item.t if cam.measures_lag else 0.0)
