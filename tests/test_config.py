@@ -123,6 +123,15 @@ def _replace(text: str, old: str, new: str) -> str:
             r"thresholds.walkway_space_m2: space bounds must be 5 positive numbers, "
             r"strictly decreasing",
         ),
+        # an event naming a zone no camera has: the key's own line, not the top level
+        (
+            "site: Test site\n",
+            "site: Test site\nforecast:\n  events:\n  - name: fair\n"
+            "    start: 2026-12-05T17:30\n    end: 2026-12-05T22:00\n"
+            "    zones: [left, nowhere]\n",
+            r"crowdsafe.yaml:7: forecast.events\[0\].zones\[1\]: unknown zone 'nowhere' in "
+            r"event 'fair'; the zones are: left, right",
+        ),
     ],
 )
 def test_config_errors_name_file_line_path_and_fix(
@@ -132,6 +141,15 @@ def test_config_errors_name_file_line_path_and_fix(
     path.write_text(_replace(config_text, old, new))
     with pytest.raises(ConfigError, match=expected):
         load_config(path)
+
+
+def test_events_may_name_the_zones_they_affect(tmp_path: Path, config_text: str) -> None:
+    path = tmp_path / "crowdsafe.yaml"
+    event = "forecast:\n  events:\n  - {name: fair, start: 2026-12-05T17:30, end: 2026-12-05T22:00,"
+    path.write_text(
+        _replace(config_text, "site: Test site\n", f"site: Test site\n{event} zones: [right]}}\n")
+    )
+    assert load_config(path).forecast.events[0].zones == ["right"]
 
 
 def test_zone_reaching_above_the_horizon_is_refused(tmp_path: Path, config_text: str) -> None:

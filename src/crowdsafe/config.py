@@ -10,6 +10,7 @@ Nothing is read at import time.
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -625,6 +626,18 @@ class CrowdsafeConfig(_Strict):
                 seen_zone[zone_id] = cam.id
         return self
 
+    @model_validator(mode="after")
+    def _event_zones(self) -> CrowdsafeConfig:
+        zones = {z.id for cam in self.cameras for z in cam.zones}
+        for i, event in enumerate(self.forecast.events):
+            for j, zone_id in enumerate(event.zones or []):
+                if zone_id not in zones:
+                    raise ValueError(
+                        f"forecast.events[{i}].zones[{j}]: unknown zone '{zone_id}' in "
+                        f"event '{event.name}'; the zones are: {', '.join(sorted(zones))}"
+                    )
+        return self
+
     def resolve(self, path: str) -> Path:
         """A path from the config, relative to the config file's folder."""
         p = Path(path).expanduser()
@@ -635,6 +648,23 @@ class CrowdsafeConfig(_Strict):
             if cam.id == camera_id:
                 return cam
         raise KeyError(camera_id)
+
+
+# A check across sections (such as a reference to a zone defined under a camera) fails
+# at the top level; its message starts with the key path it is about.
+_KEY_PATH = re.compile(r"([a-z_]+(?:\.[a-z_]+|\[\d+\])*): (.*)", re.DOTALL)
+
+
+def _located(msg: str) -> tuple[tuple[int | str, ...], str] | None:
+    """(key path, rest of the message) of a top-level message that starts with a key
+    path such as ``forecast.events[0].zones[1]: ...``, or None."""
+    m = _KEY_PATH.fullmatch(msg)
+    if m is None:
+        return None
+    loc: list[int | str] = []
+    for name, index in re.findall(r"([a-z_]+)|\[(\d+)\]", m.group(1)):
+        loc.append(int(index) if index else name)
+    return tuple(loc), m.group(2)
 
 
 def _loc_to_str(loc: tuple[int | str, ...]) -> str:
@@ -676,9 +706,12 @@ def _format_errors(exc: ValidationError, source: str, root: yaml.Node | None) ->
     lines = [f"invalid config {source}:"]
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        located = _located(msg) if not loc else None
+        if located is not None:
+            loc, msg = located
         line = _line_of(root, loc)
         where = f"{source}:{line}" if line is not None else source
-        msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and loc[:1] == ("models",) and len(loc) == 2:
             msg = (
                 f"unknown model role '{loc[-1]}'; crowdsafe accepts only "
