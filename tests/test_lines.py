@@ -13,7 +13,7 @@ import pytest
 
 from crowdsafe.evaluation.mot import load_mot_boxes, load_mot_tracks
 from crowdsafe.measure.lines import CountingLine, FlowAggregator, LineCounter
-from crowdsafe.types import Detections, LevelOfService, LineCrossing
+from crowdsafe.types import Detections, Frame, LevelOfService, LineCrossing
 
 SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 STADTMITTE = SHARED_EVAL / "mot15" / "TUD-Stadtmitte"
@@ -336,3 +336,42 @@ def test_line_counts_on_real_video_stay_within_measured_tolerance(
     assert counted_in_range[0] <= counted_in <= counted_in_range[1], report
     assert counted_out_range[0] <= counted_out <= counted_out_range[1], report
     assert report["frames"] == {"TUD-Stadtmitte": 179, "TUD-Campus": 71}[seq.name]
+
+
+class _AnnotatedBoxes:
+    """A detector that returns the annotated boxes of each frame (a perfect detector)."""
+
+    def __init__(self, gt: Path) -> None:
+        self.boxes = load_mot_boxes(gt)
+
+    def detect(self, frame: Frame) -> Detections:
+        xyxy = self.boxes.get(frame.index + 1, np.zeros((0, 4), np.float32)).astype(np.float32)
+        return Detections(xyxy=xyxy, score=np.full(len(xyxy), 0.9, np.float32))
+
+
+@requires_mot15
+def test_several_lines_in_one_run_match_each_line_alone_and_sum_up() -> None:
+    from crowdsafe.evaluation.lines import evaluate_line_set, evaluate_lines
+
+    video, gt = CAMPUS / "TUD-Campus.mp4", CAMPUS / "gt" / "gt.txt"
+    lines = [(280.0, 300.0, 280.0, 479.0), (200.0, 250.0, 200.0, 479.0), (479.0, 0.0, 40.0, 479.0)]
+    report = evaluate_line_set(_AnnotatedBoxes(gt), video, gt, lines)
+    per_line = report["lines"]
+    assert isinstance(per_line, list) and len(per_line) == 3
+    for line, row in zip(lines, per_line, strict=True):
+        alone = evaluate_lines(_AnnotatedBoxes(gt), video, gt, line)
+        assert {k: alone[k] for k in row} == row
+    assert sum(r["gt_in"] + r["gt_out"] for r in per_line) > 0  # the lines are crossed
+    total = report["total"]
+    assert isinstance(total, dict)
+    for d in ("in", "out"):
+        assert total[f"gt_{d}"] == sum(r[f"gt_{d}"] for r in per_line)
+        assert total[f"counted_{d}"] == sum(r[f"counted_{d}"] for r in per_line)
+        assert total[f"abs_error_{d}"] == sum(
+            abs(r[f"counted_{d}"] - r[f"gt_{d}"]) for r in per_line
+        )
+    assert total["exact_lines"] == sum(
+        r["counted_in"] == r["gt_in"] and r["counted_out"] == r["gt_out"] for r in per_line
+    )
+    with pytest.raises(ValueError, match="at least one line"):
+        evaluate_line_set(_AnnotatedBoxes(gt), video, gt, [])

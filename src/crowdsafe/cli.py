@@ -202,26 +202,27 @@ def _cmd_eval_counts(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval_lines(args: argparse.Namespace) -> int:
-    from crowdsafe.evaluation.lines import evaluate_lines
+    from crowdsafe.evaluation.lines import evaluate_line_set, evaluate_lines
 
-    try:
-        x1, y1, x2, y2 = (float(v) for v in args.line.split(","))
-    except ValueError:
-        print(
-            f"crowdsafe: error: --line must be x1,y1,x2,y2 in pixels, got '{args.line}'",
-            file=sys.stderr,
-        )
-        return 2
+    lines = []
+    for text in args.line:
+        try:
+            x1, y1, x2, y2 = (float(v) for v in text.split(","))
+        except ValueError:
+            print(
+                f"crowdsafe: error: --line must be x1,y1,x2,y2 in pixels, got '{text}'",
+                file=sys.stderr,
+            )
+            return 2
+        lines.append((x1, y1, x2, y2))
     video = Path(args.video)
     gt = Path(args.gt) if args.gt else video.parent / "gt" / "gt.txt"
     # The tracker's low-score stage needs the weak detections too (ByteTrack).
-    result = evaluate_lines(
-        _detector(args.score_threshold, args.threads),
-        video,
-        gt,
-        (x1, y1, x2, y2),
-        every=args.every,
-    )
+    detector = _detector(args.score_threshold, args.threads)
+    if len(lines) == 1:
+        result = evaluate_lines(detector, video, gt, lines[0], every=args.every)
+    else:
+        result = evaluate_line_set(detector, video, gt, lines, every=args.every)
     return _report(result, args.json)
 
 
@@ -495,8 +496,10 @@ def _parser() -> argparse.ArgumentParser:
     lines.add_argument(
         "--line",
         required=True,
-        help="x1,y1,x2,y2 in pixels; 'in' is the "
-        "left side of the direction from (x1,y1) to (x2,y2) on the image",
+        action="append",
+        help="x1,y1,x2,y2 in pixels; 'in' is the left side of the direction from (x1,y1) "
+        "to (x2,y2) on the image.  Repeat it to evaluate several lines in one run: the "
+        "report then has each line and their totals",
     )
     lines.add_argument("--every", type=int, default=1, help="analyse every N-th frame")
     lines.add_argument(
