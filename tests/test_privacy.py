@@ -289,7 +289,7 @@ def test_every_route_and_every_written_file_holds_no_raw_pixels_or_person_data(
         raw, out, people = match
         assert float(np.abs(out.astype(int) - shown).mean()) < 12  # it is that output (+ JPEG)
         assert len(people) > 0
-        # Every head keeps at most a tenth of its detail (at most 4.5 % measured over
+        # Every head keeps at most a tenth of its detail (at most 5.3 % measured over
         # every frame of the sample video with the runtime's 0.1 score threshold).
         kept = _head_detail_kept(raw, out, people)
         assert kept
