@@ -541,6 +541,22 @@ def test_a_camera_in_density_mode_serves_the_method(tmp_path: Path, config_text:
     assert 0 < left[0].count < 30
 
 
+def test_tiling_a_detector_that_cannot_tile_is_said_not_silently_skipped(
+    tmp_path: Path, config_text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from crowdsafe.config import load_config
+    from crowdsafe.detect.base import FakeDetector
+    from crowdsafe.runtime import Runtime
+
+    path = tmp_path / "c.yaml"
+    text = config_text.replace("    density:\n", "    detector: {tile_px: 256}\n    density:\n", 1)
+    assert "tile_px" in text
+    path.write_text(text)
+    with caplog.at_level("WARNING", logger="crowdsafe.runtime"):
+        Runtime(load_config(path), detector=FakeDetector()).close()
+    assert "camera cam1: detector.tile_px is ignored: the detector FakeDetector" in caplog.text
+
+
 def test_bench_density_times_the_model_against_the_detector(capsys) -> None:  # type: ignore[no-untyped-def]
     code = main(["bench", "--density", "--size", "320x240", "--frames", "2", "--repeats", "2"])
     assert code == 0

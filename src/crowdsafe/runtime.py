@@ -288,6 +288,13 @@ class Runtime:
                 detector_for_cam = TiledDetector(
                     cast(NanoDetDetector, self.detector), cam.detector.tile_px
                 )
+            elif cam.detector.tile_px:
+                log.warning(
+                    "camera %s: detector.tile_px is ignored: the detector %s cannot "
+                    "detect in image tiles (it has no detect_image)",
+                    cam.id,
+                    type(self.detector).__name__,
+                )
             pipeline = CameraPipeline(
                 cam.id,
                 _ThresholdedDetector(detector_for_cam, _detect_threshold(cam)),
