@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from crowdsafe.detect.base import Detector
 from crowdsafe.evaluation.mot import load_mot_tracks
@@ -81,11 +81,10 @@ def evaluate_lines(
         tracker_kwargs=tracker_kwargs,
         margin_px=margin_px,
     )
-    per_line = report.pop("lines")
-    report.pop("total")
-    assert isinstance(per_line, list)
-    ms = {k: report.pop(k) for k in ("ms_per_frame", "track_ms_per_frame")}
-    return {**report, **per_line[0], **ms}
+    (row,) = cast("list[dict[str, object]]", report["lines"])
+    keys = ("video", "frames", "every")
+    timing = ("ms_per_frame", "track_ms_per_frame")
+    return {**{k: report[k] for k in keys}, **row, **{k: report[k] for k in timing}}
 
 
 def evaluate_line_set(
@@ -163,14 +162,13 @@ def evaluate_line_set(
         }
         for ln in lines
     ]
+    gt_sum = {d: sum(truth[ln.id, d] for ln in lines) for d in _DIRECTIONS}
+    counted_sum = {d: sum(counted[ln.id, d] for ln in lines) for d in _DIRECTIONS}
     total: dict[str, object] = {"lines": len(lines)}
     for d in _DIRECTIONS:
-        total[f"gt_{d}"] = sum(truth[ln.id, d] for ln in lines)
-        total[f"counted_{d}"] = sum(counted[ln.id, d] for ln in lines)
+        total |= {f"gt_{d}": gt_sum[d], f"counted_{d}": counted_sum[d]}
     for d in _DIRECTIONS:
-        c, g = total[f"counted_{d}"], total[f"gt_{d}"]
-        assert isinstance(c, int) and isinstance(g, int)
-        total[f"error_{d}_pct"] = _relative_error_pct(c, g)
+        total[f"error_{d}_pct"] = _relative_error_pct(counted_sum[d], gt_sum[d])
     for d in _DIRECTIONS:
         total[f"abs_error_{d}"] = sum(abs(counted[ln.id, d] - truth[ln.id, d]) for ln in lines)
     total["exact_lines"] = sum(
