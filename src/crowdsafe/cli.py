@@ -27,11 +27,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from crowdsafe import __version__
-from crowdsafe.config import CrowdsafeConfig, load_config
+from crowdsafe.config import CrowdsafeConfig, TrackingConfig, load_config
 from crowdsafe.errors import CrowdsafeError
 
 if TYPE_CHECKING:
+    from crowdsafe.detect.base import Detector
     from crowdsafe.detect.nanodet import NanoDetDetector
 
 __all__ = ["main"]
@@ -184,13 +187,60 @@ def _detector(score_threshold: float, threads: int | None) -> NanoDetDetector:
     return NanoDetDetector(score_threshold=score_threshold, threads=threads)
 
 
+def _eval_detector(args: argparse.Namespace) -> Detector | None:
+    """The detector an ``eval`` command asked for: NanoDet-m, tiled when ``--tile-px``
+    is set (as a camera's ``detector.tile_px``).  None after printing why the option
+    is wrong."""
+    from crowdsafe.detect.tiled import TiledDetector
+
+    if args.tile_px and args.tile_px < 128:
+        print(
+            f"crowdsafe: error: --tile-px must be 0 (no tiling) or at least 128, "
+            f"got {args.tile_px}",
+            file=sys.stderr,
+        )
+        return None
+    detector = _detector(args.score_threshold, args.threads)
+    return TiledDetector(detector, args.tile_px) if args.tile_px else detector
+
+
+def _tracking_settings(pairs: list[str]) -> TrackingConfig | None:
+    """``--tracking KEY=VALUE`` options, checked as a camera's ``tracking:`` block.
+    None after printing what is wrong."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            print(f"crowdsafe: error: --tracking must be KEY=VALUE, got '{pair}'", file=sys.stderr)
+            return None
+        values[key.strip()] = value.strip()
+    try:
+        return TrackingConfig.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'tracking'}: "
+            + (
+                "unknown setting"
+                if err["type"] == "extra_forbidden"
+                else err["msg"].removeprefix("Value error, ")
+            )
+            for err in exc.errors()
+        )
+        known = ", ".join(TrackingConfig.model_fields)
+        print(f"crowdsafe: error: --tracking: {problems} (settings: {known})", file=sys.stderr)
+        return None
+
+
 def _cmd_eval_counts(args: argparse.Namespace) -> int:
     from crowdsafe.evaluation.counts import evaluate_counts
 
     video = Path(args.video)
     gt = Path(args.gt) if args.gt else video.parent / "gt" / "gt.txt"
+    detector = _eval_detector(args)
+    if detector is None:
+        return 2
     report = evaluate_counts(
-        _detector(args.score_threshold, args.threads),
+        detector,
         video,
         gt,
         every=args.every,
@@ -198,6 +248,7 @@ def _cmd_eval_counts(args: argparse.Namespace) -> int:
         progress=not args.json,
     )
     result = report.to_dict()
+    result["settings"] = {"score_threshold": args.score_threshold, "tile_px": args.tile_px}
     return _report(result, args.json)
 
 
@@ -217,12 +268,29 @@ def _cmd_eval_lines(args: argparse.Namespace) -> int:
         lines.append((x1, y1, x2, y2))
     video = Path(args.video)
     gt = Path(args.gt) if args.gt else video.parent / "gt" / "gt.txt"
+    tracking = _tracking_settings(args.tracking)
+    if tracking is None:
+        return 2
     # The tracker's low-score stage needs the weak detections too (ByteTrack).
-    detector = _detector(args.score_threshold, args.threads)
+    if args.score_threshold is None:
+        args.score_threshold = tracking.low_score
+    detector = _eval_detector(args)
+    if detector is None:
+        return 2
+    kwargs = tracking.model_dump()
     if len(lines) == 1:
-        result = evaluate_lines(detector, video, gt, lines[0], every=args.every)
+        result = evaluate_lines(
+            detector, video, gt, lines[0], every=args.every, tracker_kwargs=kwargs
+        )
     else:
-        result = evaluate_line_set(detector, video, gt, lines, every=args.every)
+        result = evaluate_line_set(
+            detector, video, gt, lines, every=args.every, tracker_kwargs=kwargs
+        )
+    result["settings"] = {
+        "score_threshold": args.score_threshold,
+        "tile_px": args.tile_px,
+        "tracking": kwargs,
+    }
     return _report(result, args.json)
 
 
@@ -484,6 +552,13 @@ def _parser() -> argparse.ArgumentParser:
         help="smallest person height evaluated, px (default: from the gt)",
     )
     counts.add_argument("--score-threshold", type=float, default=0.35)
+    counts.add_argument(
+        "--tile-px",
+        type=int,
+        default=0,
+        help="also detect on overlapping tiles of about this size, as a camera's "
+        "detector.tile_px (default 0: off)",
+    )
     counts.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     counts.add_argument("--json", action="store_true", help="print only the JSON line")
     counts.set_defaults(func=_cmd_eval_counts)
@@ -505,8 +580,24 @@ def _parser() -> argparse.ArgumentParser:
     lines.add_argument(
         "--score-threshold",
         type=float,
-        default=0.1,
-        help="detector threshold (the tracker uses weak detections too)",
+        default=None,
+        help="detector threshold (default: the tracker's low_score, 0.1 unless set with "
+        "--tracking: its low-score stage uses weak detections)",
+    )
+    lines.add_argument(
+        "--tile-px",
+        type=int,
+        default=0,
+        help="also detect on overlapping tiles of about this size, as a camera's "
+        "detector.tile_px (default 0: off)",
+    )
+    lines.add_argument(
+        "--tracking",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a tracker setting, as in a camera's tracking: block (high_score, low_score, "
+        "match_iou, min_hits, max_lost_s); repeat for several.  Default: the config's",
     )
     lines.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     lines.add_argument("--json", action="store_true", help="print only the JSON line")
