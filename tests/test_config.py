@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,36 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 def test_config_error_is_also_a_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="empty"):
         parse_config("")
+
+
+def test_a_cameras_tracking_block_reaches_its_line_tracker(config_text: str) -> None:
+    from crowdsafe.runtime import line_stage
+
+    text = config_text.replace(
+        "    zones:\n",
+        "    tracking: {high_score: 0.55, max_lost_s: 1.5, recover_dist: 0.5}\n"
+        "    lines:\n"
+        "      - id: gate\n"
+        "        points: [[250, 300], [500, 300]]\n"
+        "    zones:\n",
+    )
+    camera = parse_config(text).cameras[0]
+    stage = line_stage(camera, 60.0)
+    assert stage is not None
+    tracker = stage.tracker
+    assert (tracker.high_score, tracker.low_score) == (0.55, 0.1)
+    assert (tracker.max_lost_s, tracker.recover_dist) == (1.5, 0.5)
+    assert stage.counter.max_gap_s == 1.5  # the counter forgets when the tracker does
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("recover_dist: -1", "tracking.recover_dist: Input should be greater than or equal to 0"),
+        ("recover_dist: 9", "tracking.recover_dist: Input should be less than or equal to 5"),
+    ],
+)
+def test_bad_tracking_settings_are_refused(config_text: str, setting: str, message: str) -> None:
+    text = config_text.replace("    zones:\n", f"    tracking: {{{setting}}}\n    zones:\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(text)

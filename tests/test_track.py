@@ -199,11 +199,68 @@ def test_empty_frames() -> None:
         ({"max_lost_s": -1.0}, "max_lost_s must be a finite number of seconds >= 0, got -1.0"),
         ({"max_lost_s": float("inf")}, "max_lost_s must be a finite number of seconds >= 0"),
         ({"max_lost_s": float("nan")}, "max_lost_s must be a finite number of seconds >= 0"),
+        ({"recover_dist": -0.5}, "recover_dist must be a finite number of box heights >= 0"),
+        ({"recover_dist": float("nan")}, "recover_dist must be a finite number of box heights"),
     ],
 )
 def test_arguments_are_validated(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         ByteTracker(**kwargs)  # type: ignore[arg-type]
+
+
+def _hidden_then_seen(
+    tracker: ByteTracker, reappear: list[tuple[list[float], float]]
+) -> tuple[list[int], list[int]]:
+    """``len(reappear)`` people, one above the other 150 px apart (centre y 200, 350,
+    ...), walk right from x = 100 at 100 px/s for 1 s, are hidden for 0.8 s (the frames
+    keep coming) and are then seen again as ``reappear`` (box, score).  Their predicted
+    boxes have moved 80 px on, two box widths, so only recovery from where they were
+    last seen can give them their tracks back.  Returns (the ids before, the ids of the
+    first frame after)."""
+    before = Detections()
+    for t in np.arange(0.0, 1.0, 0.1):
+        people = [box(100.0 + 100.0 * t, 200.0 + 150.0 * k) for k in range(len(reappear))]
+        before = tracker.update(dets(people), float(t))
+    for t in np.arange(1.0, 1.75, 0.1):
+        assert len(tracker.update(Detections(), float(t))) == 0
+    boxes = [b for b, _ in reappear]
+    after = tracker.update(dets(boxes, [s for _, s in reappear]), 1.8)
+    return ids_of(before), ids_of(after)
+
+
+# Last seen at cx = 190 (t = 0.9 s), box 40 x 100 px, centre y 200.  Track 1 is the
+# person's own; 2 is a new track (min_hits=1 reports it at once); [] is no track.
+@pytest.mark.parametrize(
+    ("recover_dist", "reappear", "ids_after"),
+    [
+        (0.0, (box(200.0, 200.0), 0.9), [2]),  # stage off: a new track
+        (0.5, (box(200.0, 200.0), 0.9), [1]),  # 10 px from where last seen
+        (0.5, (box(120.0, 200.0), 0.9), [2]),  # 70 px back: beyond 0.5 heights
+        (1.0, (box(120.0, 200.0), 0.9), [1]),  # ... within 1.0
+        (0.5, (box(195.0, 225.0, 20.0, 50.0), 0.9), [2]),  # half the height: not them
+        (0.5, (box(200.0, 200.0), 0.3), []),  # a weak box neither takes nor starts one
+    ],
+)
+def test_a_lost_track_is_recovered_near_where_it_was_last_seen(
+    recover_dist: float, reappear: tuple[list[float], float], ids_after: list[int]
+) -> None:
+    tracker = ByteTracker(high_score=0.5, min_hits=1, recover_dist=recover_dist)
+    before, after = _hidden_then_seen(tracker, [reappear])
+    assert before == [1]
+    assert after == ids_after
+
+
+def test_recovery_gives_each_lost_track_its_nearest_box() -> None:
+    # Two people 150 px apart vertically; both reappear near their own last positions,
+    # listed in the other order.  Each must get their own track back.
+    tracker = ByteTracker(min_hits=1, recover_dist=0.5)
+    before, after = _hidden_then_seen(tracker, [(box(185.0, 350.0), 0.9), (box(195.0, 200.0), 0.9)])
+    assert before == [1, 2]
+    assert after == [1, 2]
+    out = tracker.update(dets([box(195.0, 200.0), box(185.0, 350.0)]), 1.9)
+    centres_y = {i: (b[1] + b[3]) / 2 for i, b in zip(ids_of(out), out.xyxy, strict=True)}
+    assert centres_y[1] == pytest.approx(200.0, abs=15.0)
+    assert centres_y[2] == pytest.approx(350.0, abs=15.0)
 
 
 def test_update_refuses_a_non_finite_time() -> None:

@@ -597,7 +597,8 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="a tracker setting, as in a camera's tracking: block (high_score, low_score, "
-        "match_iou, min_hits, max_lost_s); repeat for several.  Default: the config's",
+        "match_iou, min_hits, max_lost_s, recover_dist); repeat for several.  Default: "
+        "the config's",
     )
     lines.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     lines.add_argument("--json", action="store_true", help="print only the JSON line")

@@ -246,6 +246,14 @@ class TrackingConfig(_Strict):
     max_lost_s: float = Field(
         2.0, gt=0.0, le=30.0, description="How long a lost track is kept to be found again."
     )
+    recover_dist: float = Field(
+        0.0,
+        ge=0.0,
+        le=5.0,
+        description="Let a sure detection this many box heights from where a lost track was "
+        "last seen take that track back (people found again after an occlusion keep their "
+        "track, so a line between the two sightings still counts them). 0: off.",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> TrackingConfig:

@@ -177,6 +177,7 @@ def line_stage(camera: CameraConfig, bucket_s: float) -> LineStage | None:
             match_iou=tr.match_iou,
             min_hits=tr.min_hits,
             max_lost_s=tr.max_lost_s,
+            recover_dist=tr.recover_dist,
         ),
         counter=LineCounter(lines, max_gap_s=tr.max_lost_s),
         flow=FlowAggregator(lines, bucket_s),
