@@ -22,8 +22,8 @@ being followed, never create one.  One update:
    height (ratio 0.75-1.33), takes the track back (OC-SORT's observation-centric
    recovery, Cao et al. 2023, with a distance gate).  A person hidden for a second
    while walking past others is often found again where the prediction does not
-   overlap them any more (the velocity learnt from boxes that were merging with a
-   neighbour's is wrong); without this they get a new id, and a counting line between
+   overlap them any more (for instance when its velocity was learnt from boxes that
+   were merging with a neighbour's); without this they get a new id, and a counting line between
    the two sightings misses them.
 5. Correct matched tracks with their boxes; a tentative track that misses a frame is
    dropped; a confirmed track that has not been matched for more than ``max_lost_s``
@@ -73,7 +73,7 @@ _STD_ASPECT = 1e-2
 _STD_ASPECT_VEL = 1e-5
 _STD_ASPECT_MEAS = 1e-1
 _MIN_HEIGHT_PX = 1.0
-# Height ratio a box must have to the lost track's height to take it back (stage 4).
+# Height ratio a box must have to a lost track's height to take it back (step 4 above).
 _RECOVER_HEIGHT_RATIO = (0.75, 1.0 / 0.75)
 # Cost given to pairs below the IoU gate; large enough that the assignment first
 # maximises the number of gated pairs, then minimises their cost.
@@ -207,7 +207,7 @@ class ByteTracker:
     matches before a track is reported.  ``max_lost_s`` >= 0 seconds: how long an
     unmatched confirmed track is kept to be found again.  ``recover_dist`` >= 0 box
     heights: how far from where a lost track was last seen a sure box may be to take it
-    back (stage 3); 0 turns that stage off.
+    back (step 4 of the module docstring); 0 turns that step off.
 
     Defaults, measured (line-crossing error over 29 vertical lines on MOT15
     TUD-Stadtmitte and TUD-Campus, NanoDet-m, every 1st, 2nd and 3rd frame): ByteTrack's
@@ -348,7 +348,7 @@ class ByteTracker:
 
     def _recover(self, det_of_track: IntArray, xyxy: FloatArray, high: IntArray) -> None:
         """Give lost confirmed tracks the unmatched sure boxes near where they were last
-        seen (stage 3 of the module docstring); fills ``det_of_track`` in place."""
+        seen (step 4 of the module docstring); fills ``det_of_track`` in place."""
         taken = np.zeros(len(xyxy), dtype=bool)
         taken[det_of_track[det_of_track >= 0]] = True
         boxes = high[~taken[high]]
