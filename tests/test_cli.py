@@ -78,7 +78,15 @@ _LINES_NO_VIDEO = ("eval", "lines", "--video", "/no/v.mp4", "--line", "1,2,3,4")
         (("bench", "--video", "/no/v.mp4"), "video file not found: /no/v.mp4"),
         (
             ("eval", "counts", "--video", "/no/v.mp4", "--tile-px", "100"),
-            "--tile-px must be 0 (no tiling) or at least 128, got 100",
+            "--tile-px: tile_px must be 0 (no tiling) or at least 128, got 100",
+        ),
+        (
+            ("eval", "counts", "--video", "/no/v.mp4", "--tile-px", "5000"),
+            "--tile-px: Input should be less than or equal to 4096",
+        ),
+        (
+            (*_LINES_NO_VIDEO, "--tracking", "high_score=0.4", "--tracking", "high_score=0.5"),
+            "--tracking: high_score is given twice",
         ),
         (
             (*_LINES_NO_VIDEO, "--tracking", "hits"),

@@ -209,23 +209,23 @@ def test_arguments_are_validated(kwargs: dict[str, float], message: str) -> None
 
 
 def _hidden_then_seen(
-    tracker: ByteTracker, reappear: list[tuple[list[float], float]]
-) -> tuple[list[int], list[int]]:
-    """``len(reappear)`` people, one above the other 150 px apart (centre y 200, 350,
-    ...), walk right from x = 100 at 100 px/s for 1 s, are hidden for 0.8 s (the frames
-    keep coming) and are then seen again as ``reappear`` (box, score).  Their predicted
-    boxes have moved 80 px on, two box widths, so only recovery from where they were
-    last seen can give them their tracks back.  Returns (the ids before, the ids of the
-    first frame after)."""
+    tracker: ByteTracker, reappear: list[tuple[list[float], float]], spacing_px: float = 150.0
+) -> tuple[list[int], Detections]:
+    """``len(reappear)`` people, one above the other ``spacing_px`` apart (centre y 200,
+    200 + spacing, ...), walk right from x = 100 at 100 px/s for 1 s, are hidden for
+    0.8 s (the frames keep coming) and are then seen again as ``reappear`` (box, score).
+    Their predicted boxes have moved 90 px on from where they were last seen, more than
+    two box widths, so only recovery from there can give them their tracks back.
+    Returns (the ids before, the tracker's output for the first frame after)."""
     before = Detections()
     for t in np.arange(0.0, 1.0, 0.1):
-        people = [box(100.0 + 100.0 * t, 200.0 + 150.0 * k) for k in range(len(reappear))]
+        people = [box(100.0 + 100.0 * t, 200.0 + spacing_px * k) for k in range(len(reappear))]
         before = tracker.update(dets(people), float(t))
     for t in np.arange(1.0, 1.75, 0.1):
         assert len(tracker.update(Detections(), float(t))) == 0
     boxes = [b for b, _ in reappear]
     after = tracker.update(dets(boxes, [s for _, s in reappear]), 1.8)
-    return ids_of(before), ids_of(after)
+    return ids_of(before), after
 
 
 # Last seen at cx = 190 (t = 0.9 s), box 40 x 100 px, centre y 200.  Track 1 is the
@@ -233,7 +233,7 @@ def _hidden_then_seen(
 @pytest.mark.parametrize(
     ("recover_dist", "reappear", "ids_after"),
     [
-        (0.0, (box(200.0, 200.0), 0.9), [2]),  # stage off: a new track
+        (0.0, (box(200.0, 200.0), 0.9), [2]),  # recovery off: a new track
         (0.5, (box(200.0, 200.0), 0.9), [1]),  # 10 px from where last seen
         (0.5, (box(120.0, 200.0), 0.9), [2]),  # 70 px back: beyond 0.5 heights
         (1.0, (box(120.0, 200.0), 0.9), [1]),  # ... within 1.0
@@ -247,20 +247,21 @@ def test_a_lost_track_is_recovered_near_where_it_was_last_seen(
     tracker = ByteTracker(high_score=0.5, min_hits=1, recover_dist=recover_dist)
     before, after = _hidden_then_seen(tracker, [reappear])
     assert before == [1]
-    assert after == ids_after
+    assert ids_of(after) == ids_after
 
 
 def test_recovery_gives_each_lost_track_its_nearest_box() -> None:
-    # Two people 150 px apart vertically; both reappear near their own last positions,
-    # listed in the other order.  Each must get their own track back.
-    tracker = ByteTracker(min_hits=1, recover_dist=0.5)
-    before, after = _hidden_then_seen(tracker, [(box(185.0, 350.0), 0.9), (box(195.0, 200.0), 0.9)])
+    # Two people 40 px apart vertically (last seen at y 200 and 240) reappear near their
+    # own last positions, listed in the other order.  With a gate of one box height
+    # (100 px) both boxes are candidates for both tracks: closeness must decide.
+    tracker = ByteTracker(min_hits=1, recover_dist=1.0)
+    near_second, near_first = (box(195.0, 243.0), 0.9), (box(188.0, 198.0), 0.9)
+    before, after = _hidden_then_seen(tracker, [near_second, near_first], spacing_px=40.0)
     assert before == [1, 2]
-    assert after == [1, 2]
-    out = tracker.update(dets([box(195.0, 200.0), box(185.0, 350.0)]), 1.9)
-    centres_y = {i: (b[1] + b[3]) / 2 for i, b in zip(ids_of(out), out.xyxy, strict=True)}
-    assert centres_y[1] == pytest.approx(200.0, abs=15.0)
-    assert centres_y[2] == pytest.approx(350.0, abs=15.0)
+    assert ids_of(after) == [1, 2]
+    centre_y = {i: float(b[1] + b[3]) / 2 for i, b in zip(ids_of(after), after.xyxy, strict=True)}
+    assert centre_y[1] == pytest.approx(198.0, abs=5.0)
+    assert centre_y[2] == pytest.approx(243.0, abs=5.0)
 
 
 def test_update_refuses_a_non_finite_time() -> None:

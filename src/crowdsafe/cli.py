@@ -187,18 +187,31 @@ def _detector(score_threshold: float, threads: int | None) -> NanoDetDetector:
     return NanoDetDetector(score_threshold=score_threshold, threads=threads)
 
 
+def _settings_problems(exc: ValidationError, *, keys: bool = True) -> str:
+    """A pydantic error as ``key: problem; ...`` (``keys``) or ``problem; ...``."""
+    return "; ".join(
+        (f"{'.'.join(str(p) for p in err['loc']) or 'tracking'}: " if keys else "")
+        + (
+            "unknown setting"
+            if err["type"] == "extra_forbidden"
+            else err["msg"].removeprefix("Value error, ")
+        )
+        for err in exc.errors()
+    )
+
+
 def _eval_detector(args: argparse.Namespace) -> Detector | None:
     """The detector an ``eval`` command asked for: NanoDet-m, tiled when ``--tile-px``
-    is set (as a camera's ``detector.tile_px``).  None after printing why the option
-    is wrong."""
+    is set (checked as a camera's ``detector.tile_px``).  None after printing why the
+    option is wrong."""
+    from crowdsafe.config import DetectorConfig
     from crowdsafe.detect.tiled import TiledDetector
 
-    if args.tile_px and args.tile_px < 128:
-        print(
-            f"crowdsafe: error: --tile-px must be 0 (no tiling) or at least 128, "
-            f"got {args.tile_px}",
-            file=sys.stderr,
-        )
+    try:
+        DetectorConfig.model_validate({"tile_px": args.tile_px})
+    except ValidationError as exc:
+        problems = _settings_problems(exc, keys=False)
+        print(f"crowdsafe: error: --tile-px: {problems}", file=sys.stderr)
         return None
     detector = _detector(args.score_threshold, args.threads)
     return TiledDetector(detector, args.tile_px) if args.tile_px else detector
@@ -210,24 +223,22 @@ def _tracking_settings(pairs: list[str]) -> TrackingConfig | None:
     values: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             print(f"crowdsafe: error: --tracking must be KEY=VALUE, got '{pair}'", file=sys.stderr)
             return None
-        values[key.strip()] = value.strip()
+        if key in values:
+            print(f"crowdsafe: error: --tracking: {key} is given twice", file=sys.stderr)
+            return None
+        values[key] = value.strip()
     try:
         return TrackingConfig.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'tracking'}: "
-            + (
-                "unknown setting"
-                if err["type"] == "extra_forbidden"
-                else err["msg"].removeprefix("Value error, ")
-            )
-            for err in exc.errors()
-        )
         known = ", ".join(TrackingConfig.model_fields)
-        print(f"crowdsafe: error: --tracking: {problems} (settings: {known})", file=sys.stderr)
+        print(
+            f"crowdsafe: error: --tracking: {_settings_problems(exc)} (settings: {known})",
+            file=sys.stderr,
+        )
         return None
 
 
@@ -597,8 +608,8 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="a tracker setting, as in a camera's tracking: block (high_score, low_score, "
-        "match_iou, min_hits, max_lost_s, recover_dist); repeat for several.  Default: "
-        "the config's",
+        "match_iou, min_hits, max_lost_s, recover_dist); repeat for several.  Unset "
+        "ones keep the config defaults",
     )
     lines.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     lines.add_argument("--json", action="store_true", help="print only the JSON line")

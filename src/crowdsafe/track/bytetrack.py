@@ -306,17 +306,17 @@ class ByteTracker:
         n = self._ids.size
         det_of_track = np.full(n, -1, dtype=np.intp)
         boxes = _cxcyah_to_xyxy(self._mean[:, :4])
-        # Stage 1: sure boxes against every track.
+        # Step 2: sure boxes against every track.
         if n and high.size:
             r, c = linear_assignment(box_iou(boxes, xyxy[high]), self.match_iou)
             det_of_track[r] = high[c]
-        # Stage 2: weak boxes against tracks followed until now and still unmatched.
+        # Step 3: weak boxes against tracks followed until now and still unmatched.
         pool = np.flatnonzero((det_of_track < 0) & self._followed & self._confirmed)
         if pool.size and low.size:
             min_iou = max(self.match_iou, _LOW_STAGE_MIN_IOU)
             r, c = linear_assignment(box_iou(boxes[pool], xyxy[low]), min_iou)
             det_of_track[pool[r]] = low[c]
-        # Stage 3: sure boxes still unmatched against lost tracks, by distance.
+        # Step 4: sure boxes still unmatched against lost tracks, by distance.
         if self.recover_dist > 0.0:
             self._recover(det_of_track, xyxy, high)
 
@@ -357,7 +357,7 @@ class ByteTracker:
             return
         z = _xyxy_to_cxcyah(xyxy[boxes])
         seen = self._last_seen_xy[lost]
-        height = self._mean[lost, 3]  # not grown or shrunk while lost (see _predict)
+        height = self._mean[lost, 3]  # barely grown or shrunk while lost (see _predict)
         dist = np.hypot(z[None, :, 0] - seen[:, None, 0], z[None, :, 1] - seen[:, None, 1])
         closeness = 1.0 - dist / (self.recover_dist * height[:, None])
         ratio = z[None, :, 3] / height[:, None]
