@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,13 @@ def crowdsafe(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[s
         text=True,
         timeout=timeout,
     )
+
+
+def json_result(r: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The JSON line a command prints last, after checking that it succeeded."""
+    assert r.returncode == 0, r.stderr
+    result: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
+    return result
 
 
 @requires_mot15()
@@ -35,8 +43,7 @@ def test_eval_counts_prints_json_with_the_measured_figures() -> None:
         "5",
         "--json",
     )
-    assert r.returncode == 0, r.stderr
-    result = json.loads(r.stdout.strip().splitlines()[-1])
+    result = json_result(r)
     assert result["frames"] == 15  # frames 1, 6, ..., 71
     assert result["gt_people"] > 50
     assert result["precision"] >= 0.85
@@ -47,8 +54,7 @@ def test_eval_counts_prints_json_with_the_measured_figures() -> None:
 
 def test_bench_prints_json_with_a_ratio(sample_video: Path) -> None:
     r = crowdsafe("bench", "--frames", "8", "--repeats", "1", "--json")
-    assert r.returncode == 0, r.stderr
-    result = json.loads(r.stdout.strip().splitlines()[-1])
+    result = json_result(r)
     assert result["frames"] == 8
     assert result["frame_size"] == [768, 576]
     assert result["detector_fps"] > 0
@@ -127,8 +133,7 @@ def test_eval_anonymise_covers_every_head_of_a_detected_person() -> None:
     r = crowdsafe(
         "eval", "anonymise", "--video", str(seq / "TUD-Campus.mp4"), "--every", "35", "--json"
     )
-    assert r.returncode == 0, r.stderr
-    result = json.loads(r.stdout.strip().splitlines()[-1])
+    result = json_result(r)
     assert result["frames"] == 3
     assert result["gt_heads_of_detected_people"] > 5
     assert result["covered_fraction_of_detected"] == 1.0
@@ -142,8 +147,7 @@ def test_eval_counts_with_tiles_finds_people_the_whole_frame_misses() -> None:
         r = crowdsafe(
             "eval", "counts", "--video", str(video), "--every", "10", "--tile-px", tile_px, "--json"
         )
-        assert r.returncode == 0, r.stderr
-        results[tile_px] = json.loads(r.stdout.strip().splitlines()[-1])
+        results[tile_px] = json_result(r)
     assert results["400"]["settings"] == {"score_threshold": 0.35, "tile_px": 400}
     assert results["0"]["frames"] == results["400"]["frames"] == 8
     # Measured: recall 0.70 on the whole 640x480 frame, 0.775 with four 400-px tiles
@@ -160,8 +164,7 @@ def test_eval_lines_applies_and_reports_the_tracking_settings() -> None:
             "eval", "lines", "--video", str(video), "--line", "280,300,280,479",
             "--tracking", f"high_score={high_score}", "--json",
         )  # fmt: skip
-        assert r.returncode == 0, r.stderr
-        runs[high_score] = json.loads(r.stdout.strip().splitlines()[-1])
+        runs[high_score] = json_result(r)
     usual, strict = runs["0.35"], runs["0.9"]
     assert usual["settings"]["tracking"]["high_score"] == 0.35
     assert strict["settings"]["tracking"]["high_score"] == 0.9

@@ -502,6 +502,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_tile_px(parser: argparse.ArgumentParser) -> None:
+    """The ``--tile-px`` option of the eval commands that run the person detector."""
+    parser.add_argument(
+        "--tile-px",
+        type=int,
+        default=0,
+        help="also detect on overlapping tiles of about this size, as a camera's "
+        "detector.tile_px (default 0: off)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="crowdsafe",
@@ -563,13 +574,7 @@ def _parser() -> argparse.ArgumentParser:
         help="smallest person height evaluated, px (default: from the gt)",
     )
     counts.add_argument("--score-threshold", type=float, default=0.35)
-    counts.add_argument(
-        "--tile-px",
-        type=int,
-        default=0,
-        help="also detect on overlapping tiles of about this size, as a camera's "
-        "detector.tile_px (default 0: off)",
-    )
+    _add_tile_px(counts)
     counts.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
     counts.add_argument("--json", action="store_true", help="print only the JSON line")
     counts.set_defaults(func=_cmd_eval_counts)
@@ -595,13 +600,7 @@ def _parser() -> argparse.ArgumentParser:
         help="detector threshold (default: the tracker's low_score, 0.1 unless set with "
         "--tracking: its low-score stage uses weak detections)",
     )
-    lines.add_argument(
-        "--tile-px",
-        type=int,
-        default=0,
-        help="also detect on overlapping tiles of about this size, as a camera's "
-        "detector.tile_px (default 0: off)",
-    )
+    _add_tile_px(lines)
     lines.add_argument(
         "--tracking",
         action="append",

@@ -391,9 +391,10 @@ class ByteTracker:
         s[:, np.arange(4), np.arange(4)] += r_std**2
         cov_ht = cov @ _H.T  # (K, 8, 4)
         gain = np.linalg.solve(s, cov_ht.transpose(0, 2, 1)).transpose(0, 2, 1)
-        innovation = _xyxy_to_cxcyah(xyxy) - mean[:, :4]
+        z = _xyxy_to_cxcyah(xyxy)
+        innovation = z - mean[:, :4]
         self._mean[tracks] = mean + np.einsum("kij,kj->ki", gain, innovation)
-        self._last_seen_xy[tracks] = (xyxy[:, :2] + xyxy[:, 2:]) / 2.0
+        self._last_seen_xy[tracks] = z[:, :2]
         self._cov[tracks] = cov - gain @ _H @ cov
 
     def _select(self, keep: npt.NDArray[np.bool_]) -> None:
@@ -438,4 +439,4 @@ class ByteTracker:
         self._confirmed = np.concatenate([self._confirmed, np.full(k, self.min_hits <= 1)])
         self._followed = np.concatenate([self._followed, np.ones(k, dtype=bool)])
         self._last_seen_t = np.concatenate([self._last_seen_t, np.full(k, t)])
-        self._last_seen_xy = np.concatenate([self._last_seen_xy, (xyxy[:, :2] + xyxy[:, 2:]) / 2.0])
+        self._last_seen_xy = np.concatenate([self._last_seen_xy, z[:, :2]])
