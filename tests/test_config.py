@@ -13,7 +13,7 @@ from crowdsafe.errors import ConfigError
 
 
 def test_demo_config_is_valid_and_zones_have_ground_area() -> None:
-    from crowdsafe.measure.zones import zones_from_config
+    from crowdsafe.assembly import build_zones as zones_from_config
 
     config = load_config(demo_config_path())
     cam = config.cameras[0]
@@ -212,7 +212,7 @@ def test_config_error_is_also_a_value_error(tmp_path: Path) -> None:
 
 
 def test_a_cameras_tracking_block_reaches_its_line_tracker(config_text: str) -> None:
-    from crowdsafe.runtime import line_stage
+    from crowdsafe.assembly import build_line_stage, counting_lines
 
     text = config_text.replace(
         "    zones:\n",
@@ -223,7 +223,7 @@ def test_a_cameras_tracking_block_reaches_its_line_tracker(config_text: str) -> 
         "    zones:\n",
     )
     camera = parse_config(text).cameras[0]
-    stage = line_stage(camera, 60.0)
+    stage = build_line_stage(counting_lines(camera), camera.tracking, 60.0)
     assert stage is not None
     tracker = stage.tracker
     assert (tracker.high_score, tracker.low_score) == (0.55, 0.1)

@@ -328,7 +328,7 @@ def test_line_counts_on_real_video_stay_within_measured_tolerance(
         seq / "gt" / "gt.txt",
         line,
         every=1,
-    )
+    ).to_dict()
     assert (report["gt_in"], report["gt_out"]) == gt_in_out  # the truth itself is golden
     counted_in, counted_out = report["counted_in"], report["counted_out"]
     assert isinstance(counted_in, int)
@@ -355,11 +355,11 @@ def test_several_lines_in_one_run_match_each_line_alone_and_sum_up() -> None:
 
     video, gt = CAMPUS / "TUD-Campus.mp4", CAMPUS / "gt" / "gt.txt"
     lines = [(280.0, 300.0, 280.0, 479.0), (200.0, 250.0, 200.0, 479.0), (479.0, 0.0, 40.0, 479.0)]
-    report = evaluate_line_set(_AnnotatedBoxes(gt), video, gt, lines)
+    report = evaluate_line_set(_AnnotatedBoxes(gt), video, gt, lines).to_dict()
     per_line = report["lines"]
     assert isinstance(per_line, list) and len(per_line) == 3
     for line, row in zip(lines, per_line, strict=True):
-        alone = evaluate_lines(_AnnotatedBoxes(gt), video, gt, line)
+        alone = evaluate_lines(_AnnotatedBoxes(gt), video, gt, line).to_dict()
         assert {k: alone[k] for k in row} == row
     assert sum(r["gt_in"] + r["gt_out"] for r in per_line) > 0  # the lines are crossed
     total = report["total"]

@@ -208,7 +208,7 @@ def _decode(jpeg: bytes) -> npt.NDArray[np.uint8]:
 
 @pytest.fixture
 def busy_runtime(tmp_path: Path, sample_video: Path) -> Iterator[tuple[Runtime, SpyAnonymiser]]:
-    from crowdsafe.runtime import _default_anonymiser
+    from crowdsafe.assembly import build_anonymiser as _default_anonymiser
 
     config = {
         "cameras": [

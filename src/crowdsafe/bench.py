@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from crowdsafe.assembly import build_zones
 from crowdsafe.config import CrowdsafeConfig
 from crowdsafe.detect.base import Detector
 from crowdsafe.ingest.video import VideoFileSource
-from crowdsafe.measure.zones import zones_from_config
 from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.store.sqlite import SQLiteStore
 from crowdsafe.types import Frame
@@ -51,7 +51,7 @@ def run_bench(
     decoded = _decode(video, frames)
     n = len(decoded)
     camera = config.cameras[0]
-    zones = zones_from_config(camera, config.thresholds)
+    zones = build_zones(camera, config.thresholds)
     detector.detect(decoded[0])  # warm-up: first run allocates
     raw_fps: list[float] = []
     pipe_fps: list[float] = []

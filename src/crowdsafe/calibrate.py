@@ -3,13 +3,16 @@
 The report gives each calibration point's reprojection error in metres (where the fitted
 plane puts the point versus where it was measured) and the overall RMS; the check image
 draws a 1 m grid on the ground, the zones and lines and the calibration points over a
-frame of the camera.  A grid that does not look square, or lines that do not follow the
-paving, means a point was measured wrong.  The frame's people have their heads
-pixelated before the image is written: no raw pixels leave the tool.
+frame of the camera, with the live view's drawing functions (``overlay.py``) and the
+zones and lines the runtime builds (``assembly``).  A grid that does not look square,
+or lines that do not follow the paving, means a point was measured wrong.  Faces and the
+heads of the frame's people are pixelated before anything is drawn or written: no raw
+pixels leave the tool.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -20,13 +23,17 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from crowdsafe.config import CameraConfig, CrowdsafeConfig
+from crowdsafe.assembly import address_for, build_anonymiser, build_zones, counting_lines
+from crowdsafe.config import CrowdsafeConfig
 from crowdsafe.detect.base import Detector
 from crowdsafe.errors import SourceUnreadable
 from crowdsafe.ingest.url import SourceAddress, SourceKind
 from crowdsafe.measure.geometry import Homography
+from crowdsafe.measure.lines import CountingLine
+from crowdsafe.measure.zones import Zone
+from crowdsafe.overlay import draw_calibration_points, draw_ground_grid, draw_layout
 from crowdsafe.privacy.anonymise import Anonymiser
-from crowdsafe.privacy.faces import FaceFinder
+from crowdsafe.types import Detections, Frame
 
 __all__ = ["CalibrationReport", "calibrate", "draw_check_image", "grab_frame"]
 
@@ -81,92 +88,23 @@ def grab_frame(
     raise SourceUnreadable(f"{address.display} has fewer than {index + 1} frames")
 
 
-def _ground_grid(
-    hom: Homography, width: int, height: int, step_m: float = 1.0
-) -> list[npt.NDArray[np.float64]]:
-    """Polylines (image px) of a ground grid every ``step_m`` metres over the visible ground."""
-    ys, xs = np.mgrid[0:height:8, 0:width:8]
-    pix = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
-    pix = pix[hom.in_front(pix)]
-    if pix.size == 0:
-        return []
-    ground = hom.to_ground(pix)
-    lo, hi = np.percentile(ground, 1, axis=0), np.percentile(ground, 99, axis=0)
-    inverse = np.linalg.inv(hom.matrix)
-    lines = []
-    for axis in (0, 1):
-        for v in np.arange(np.floor(lo[axis]), np.ceil(hi[axis]) + step_m, step_m):
-            other = np.linspace(lo[1 - axis], hi[1 - axis], 200)
-            pts = np.empty((other.size, 2))
-            pts[:, axis], pts[:, 1 - axis] = v, other
-            homog = np.c_[pts, np.ones(len(pts))] @ inverse.T
-            ok = homog[:, 2] * np.sign(inverse[2, 2] or 1) > 0
-            img = homog[:, :2] / homog[:, 2:3]
-            inside = (
-                ok
-                & (img[:, 0] > -50)
-                & (img[:, 0] < width + 50)
-                & (img[:, 1] > -50)
-                & (img[:, 1] < height + 50)
-            )
-            if inside.sum() >= 2:
-                lines.append(img[inside])
-    return lines
-
-
 def draw_check_image(
-    image: npt.NDArray[np.uint8], camera: CameraConfig, hom: Homography, detector: Detector | None
+    image: npt.NDArray[np.uint8],
+    zones: Sequence[Zone],
+    lines: Sequence[CountingLine],
+    hom: Homography,
+    people: Detections | None,
+    anonymiser: Anonymiser,
 ) -> npt.NDArray[np.uint8]:
-    """The frame with heads pixelated, a 1 m ground grid, zones, lines and the points."""
-    from crowdsafe.types import Frame
+    """The frame with heads pixelated, a 1 m ground grid, zones, lines and the points.
 
-    h, w = image.shape[:2]
-    out = image
-    if detector is not None:
-        # The same anonymiser as the live view: faces and head zones, before any drawing.
-        people = detector.detect(Frame(camera.id, 0.0, image))
-        out = Anonymiser(FaceFinder()).anonymise(image, people)
-    bgr = np.ascontiguousarray(out[:, :, ::-1])
-    for poly in _ground_grid(hom, w, h):
-        cv2.polylines(bgr, [poly.astype(np.int32)], False, (0, 255, 255), 1, cv2.LINE_AA)
-    for zone in camera.zones:
-        pts = np.asarray(zone.polygon, dtype=np.int32)
-        cv2.polylines(bgr, [pts], True, (60, 220, 60), 2, cv2.LINE_AA)
-        cv2.putText(
-            bgr,
-            zone.display_name,
-            tuple(int(v) for v in np.add(pts.min(axis=0), (4, 16))),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.5,
-            (60, 220, 60),
-            1,
-            cv2.LINE_AA,
-        )
-    for line in camera.lines:
-        (x1, y1), (x2, y2) = line.points
-        cv2.arrowedLine(
-            bgr,
-            (int(x1), int(y1)),
-            (int(x2), int(y2)),
-            (255, 120, 0),
-            2,
-            cv2.LINE_AA,
-            tipLength=0.05,
-        )
-    errors = hom.reprojection_errors_m()
-    for (x, y), err in zip(hom.image_points, errors, strict=True):
-        cv2.circle(bgr, (int(x), int(y)), 5, (0, 0, 255), 2)
-        cv2.putText(
-            bgr,
-            f"{err * 100:.0f} cm",
-            (int(x) + 7, int(y) - 7),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.45,
-            (0, 0, 255),
-            1,
-            cv2.LINE_AA,
-        )
-    return bgr[:, :, ::-1].copy()
+    ``people`` are the detector's boxes in ``image`` (None when no detector was run:
+    then only faces the face model finds are pixelated)."""
+    # The same anonymiser as the live view: faces and head zones, before any drawing.
+    out = anonymiser.anonymise(image, people if people is not None else Detections())
+    out = draw_ground_grid(out, hom)
+    out = draw_layout(out, zones, lines, labels=True)
+    return draw_calibration_points(out, hom)
 
 
 def calibrate(
@@ -188,10 +126,16 @@ def calibrate(
     errors = hom.reprojection_errors_m()
     written = None
     if out is not None:
-        from crowdsafe.runtime import address_for
-
         image = grab_frame(address or address_for(camera, config), frame_index)
-        check = draw_check_image(image, camera, hom, detector)
+        people = detector.detect(Frame(camera.id, 0.0, image)) if detector is not None else None
+        check = draw_check_image(
+            image,
+            build_zones(camera, config.thresholds),
+            counting_lines(camera),
+            hom,
+            people,
+            build_anonymiser(config, faces=True),
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         if not cv2.imwrite(str(out), check[:, :, ::-1]):
             raise OSError(f"cannot write the check image to {out}")

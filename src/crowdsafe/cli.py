@@ -140,13 +140,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from crowdsafe.measure.zones import zones_from_config
+    from crowdsafe.assembly import build_zones
 
     config = load_config(args.config)
     for cam in config.cameras:
         errors = cam.calibration.homography().reprojection_errors_m()
         print(f"camera {cam.id}: calibration max error {errors.max() * 100:.1f} cm")
-        for z in zones_from_config(cam, config.thresholds):
+        for z in build_zones(cam, config.thresholds):
             print(f"  zone {z.id}: {z.area_m2:.1f} m² ({z.profile})")
     print("config OK")
     return 0
@@ -288,19 +288,17 @@ def _cmd_eval_lines(args: argparse.Namespace) -> int:
     detector = _eval_detector(args)
     if detector is None:
         return 2
-    kwargs = tracking.model_dump()
     if len(lines) == 1:
-        result = evaluate_lines(
-            detector, video, gt, lines[0], every=args.every, tracker_kwargs=kwargs
-        )
+        one = evaluate_lines(detector, video, gt, lines[0], every=args.every, tracking=tracking)
+        result = one.to_dict()
     else:
         result = evaluate_line_set(
-            detector, video, gt, lines, every=args.every, tracker_kwargs=kwargs
-        )
+            detector, video, gt, lines, every=args.every, tracking=tracking
+        ).to_dict()
     result["settings"] = {
         "score_threshold": args.score_threshold,
         "tile_px": args.tile_px,
-        "tracking": kwargs,
+        "tracking": tracking.model_dump(),
     }
     return _report(result, args.json)
 

@@ -118,6 +118,7 @@ class SourceConfig(_Strict):
 
 
 class DetectorConfig(_Strict):
+    kind: Literal["nanodet"] = Field("nanodet", description="Which person detector.")
     score_threshold: float = Field(
         0.35, ge=0.05, le=0.95, description="Minimum person score a detection must reach."
     )
@@ -530,6 +531,7 @@ class ForecastConfig(_Strict):
 
 
 class StorageConfig(_Strict):
+    backend: Literal["sqlite"] = Field("sqlite", description="Which store.")
     path: str = Field(
         "crowdsafe.db", min_length=1, description="SQLite file (relative to the config file)."
     )

@@ -1,6 +1,11 @@
-"""Wiring: from a validated config to running cameras.
+"""Scheduling: the threads that run what :mod:`crowdsafe.assembly` built.
 
-Threads, and why (measured with ``crowdsafe bench --cameras N``, figures in the README):
+Nothing here decides what to build: :func:`~crowdsafe.assembly.assemble` turns the config
+into cameras, pipelines, store, sinks and alert engine, and this module only starts
+threads, hands frames to pipelines and serves what the API asks of a :class:`Site`.
+
+Threads, and why (measured with ``crowdsafe bench --cameras N``, figures in the README;
+the decision is ADR 0002):
 
 * one **reader** thread per camera (``ingest/reader.py``): FFmpeg demuxing and decoding
   run in C with the GIL released, so readers scale across cores like processes would,
@@ -25,181 +30,54 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
+from crowdsafe.alerts.base import AlertSink, SinkHealth
 from crowdsafe.alerts.engine import AlertEngine
-from crowdsafe.alerts.settings import SinksConfig
-from crowdsafe.alerts.sinks import AlertSink, MqttSink, WebhookSink
-from crowdsafe.api.live import LiveFeed
-from crowdsafe.config import CameraConfig, CrowdsafeConfig, is_sample
+from crowdsafe.assembly import CameraParts, assemble
+from crowdsafe.config import CameraConfig, CrowdsafeConfig
 from crowdsafe.density.counter import DensityCounter
-from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
-from crowdsafe.detect.nanodet import NanoDetDetector
-from crowdsafe.detect.tiled import TiledDetector
-from crowdsafe.errors import ConfigError
+from crowdsafe.feed import LiveFeed
 from crowdsafe.forecast.service import ForecastService
 from crowdsafe.ingest.health import CameraHealth, StreamState
-from crowdsafe.ingest.reader import FrameSlot, ReaderOptions, StreamReader
+from crowdsafe.ingest.reader import FrameSlot, StreamReader
 from crowdsafe.ingest.url import SourceAddress, SourceKind
-from crowdsafe.ingest.video import sample_video_path
-from crowdsafe.measure.lines import CountingLine, FlowAggregator, LineCounter
-from crowdsafe.measure.zones import Zone, zones_from_config
-from crowdsafe.pipeline import CameraPipeline, LineStage
+from crowdsafe.measure.lines import CountingLine
+from crowdsafe.measure.zones import Zone
+from crowdsafe.overlay import anonymised_jpeg
+from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.privacy.anonymise import Anonymiser
-from crowdsafe.privacy.faces import FaceFinder
-from crowdsafe.privacy.snapshots import RetentionPurger, SnapshotStore
+from crowdsafe.privacy.snapshots import SnapshotStore
+from crowdsafe.site import CameraInfo
 from crowdsafe.store.base import Store
-from crowdsafe.store.sqlite import SQLiteStore
-from crowdsafe.track.bytetrack import ByteTracker
-from crowdsafe.types import AlertEvent, Detections, Frame, LineSample, ZoneSample
+from crowdsafe.types import AlertEvent, Detections, Frame, LiveView
 
-__all__ = ["CameraRuntime", "Runtime", "address_for", "build_sinks", "reader_options"]
+__all__ = ["CameraRuntime", "Runtime"]
 
 log = logging.getLogger(__name__)
 
 
-def address_for(camera: CameraConfig, config: CrowdsafeConfig) -> SourceAddress:
-    """The parsed source address of a camera (``sample:vtest`` -> the bundled file)."""
-    url = camera.source.url
-    if is_sample(url):
-        name = url.split(":", 1)[1]
-        if name != "vtest":
-            raise ConfigError(
-                f"camera '{camera.id}': unknown sample '{url}'; "
-                "the bundled sample is 'sample:vtest'"
-            )
-        return SourceAddress.parse(str(sample_video_path()))
-    return SourceAddress.parse(url, base_dir=config.base_dir)
-
-
-def reader_options(camera: CameraConfig) -> ReaderOptions:
-    src = camera.source
-    return ReaderOptions(
-        transport=src.transport,
-        open_timeout_s=src.open_timeout_s,
-        stall_s=src.stall_s,
-        backoff_min_s=src.reconnect_min_s,
-        backoff_max_s=src.reconnect_max_s,
-        loop=src.loop,
-        realtime=src.realtime,
-        folder_fps=src.folder_fps,
-        format=src.format,
-        probe_s=src.probe_s,
-        # decode intra-only streams at most twice as often as they are analysed
-        min_decode_interval_s=0.5 / camera.analysis_fps,
-    )
-
-
-def build_sinks(config: SinksConfig) -> list[AlertSink]:
-    """The webhook and MQTT sinks a config asks for (they connect in the background)."""
-    sinks: list[AlertSink] = [
-        WebhookSink(
-            w.url,
-            secret=w.secret,
-            timeout_s=w.timeout_s,
-            max_retries=w.max_retries,
-            name=f"webhook-{i + 1}" if len(config.webhooks) > 1 else "webhook",
-        )
-        for i, w in enumerate(config.webhooks)
-    ]
-    if config.mqtt is not None:
-        m = config.mqtt
-        sinks.append(
-            MqttSink(
-                m.host,
-                m.port,
-                topic_prefix=m.topic_prefix,
-                username=m.username,
-                password=m.password,
-                tls=m.tls,
-            )
-        )
-    return sinks
-
-
-def _default_anonymiser(config: CrowdsafeConfig) -> Anonymiser:
-    faces = None
-    if config.privacy.face_blur:
-        path = config.models.face_blur.path
-        faces = FaceFinder(config.resolve(path) if path else None)
-    return Anonymiser(faces)
-
-
-def counting_lines(camera: CameraConfig) -> list[CountingLine]:
-    """The camera's counting lines, widths measured on the ground where not given."""
-    hom = camera.calibration.homography()
-    out = []
-    for ln in camera.lines:
-        width = ln.width_m
-        if width is None:
-            a, b = hom.to_ground(list(ln.points))
-            width = float(np.hypot(*(b - a)))
-        out.append(
-            CountingLine(ln.id, camera.id, ln.display_name, ln.points[0], ln.points[1], width)
-        )
-    return out
-
-
-# Weak detections are kept for blurring: pixelating a head that was not a person costs
-# nothing, missing one exposes a face.  Measured with `crowdsafe eval anonymise` on
-# TUD-Stadtmitte: at 0.35 the head zones cover 79 % of all annotated heads (every head of
-# a detected person); at 0.1, 100 %.  Zones count only detections at the camera's
-# score_threshold.
-BLUR_SCORE_THRESHOLD = 0.1
-
-
-def _detect_threshold(camera: CameraConfig) -> float:
-    """Score the detector must keep for a camera: low enough for blurring, and for the
-    tracker of a camera with lines, which extends tracks with weak detections."""
-    low = min(camera.detector.score_threshold, BLUR_SCORE_THRESHOLD)
-    if camera.lines:
-        return min(low, camera.tracking.low_score)
-    return low
-
-
-def line_stage(camera: CameraConfig, bucket_s: float) -> LineStage | None:
-    """Tracker, line counter and flow buckets for a camera with counting lines."""
-    lines = counting_lines(camera)
-    if not lines:
-        return None
-    tr = camera.tracking
-    return LineStage(
-        tracker=ByteTracker(
-            high_score=tr.high_score,
-            low_score=tr.low_score,
-            match_iou=tr.match_iou,
-            min_hits=tr.min_hits,
-            max_lost_s=tr.max_lost_s,
-            recover_dist=tr.recover_dist,
-        ),
-        counter=LineCounter(lines, max_gap_s=tr.max_lost_s),
-        flow=FlowAggregator(lines, bucket_s),
-    )
-
-
 @dataclass
 class CameraRuntime:
+    """One running camera: its assembled parts, its reader thread, its last view."""
+
     config: CameraConfig
     address: SourceAddress
     zones: list[Zone]
+    lines: list[CountingLine]
     pipeline: CameraPipeline
     health: CameraHealth
     reader: StreamReader
-    lines: list[CountingLine] = field(default_factory=list)
     last_analysed_at: float = 0.0
-    # The last analysed frame with the people found in it, in memory only: the source of
-    # the (anonymised) live view and alert snapshots; never served, stored or logged as
-    # it is.  One tuple, replaced whole, so a reader never pairs a frame with the people
-    # of another frame (which would pixelate the wrong places).
-    last_view: tuple[int, npt.NDArray[np.uint8], Detections] | None = None
+    # In memory only (see LiveView); replaced whole after each analysed frame.
+    last_view: LiveView | None = None
     live_cache: tuple[int, bytes] | None = None
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def measures_lag(self) -> bool:
@@ -211,7 +89,10 @@ class CameraRuntime:
 
 
 class Runtime:
-    """Runs every camera of a config; ``start()`` returns at once, ``close()`` joins."""
+    """Runs every camera of a config; ``start()`` returns at once, ``close()`` joins.
+
+    Implements :class:`crowdsafe.site.Site` for the API.  Parts given as arguments are
+    used instead of being built (see :func:`crowdsafe.assembly.assemble`)."""
 
     def __init__(
         self,
@@ -224,135 +105,52 @@ class Runtime:
         anonymiser: Anonymiser | None = None,
         density_model: DensityCounter | None = None,
     ) -> None:
+        built = assemble(
+            config,
+            detector=detector,
+            store=store,
+            feed=feed,
+            sinks=sinks,
+            anonymiser=anonymiser,
+            density_model=density_model,
+            on_alert_event=[self._snapshot],
+        )
         self.config = config
-        self.store_path = str(config.resolve(config.storage.path)) if store is None else "(given)"
-        self.store: Store = store or SQLiteStore(self.store_path)
-        self.feed = feed or LiveFeed()
-        detector_path = config.models.person_detector.path
-        self.detector: Detector = detector or NanoDetDetector(
-            config.resolve(detector_path) if detector_path else None,
-            score_threshold=min(_detect_threshold(c) for c in config.cameras),
-        )
-        self.sinks: list[AlertSink] = build_sinks(config.alerts.sinks) if sinks is None else sinks
-        names = {z.id: z.display_name for c in config.cameras for z in c.zones}
-        names.update({ln.id: ln.display_name for c in config.cameras for ln in c.lines})
-        self.alerts = AlertEngine(
-            config.alerts,
-            self.store,
-            names=names,
-            zone_levels={
-                z.id: z.alert_density_per_m2
-                for c in config.cameras
-                for z in c.zones
-                if z.alert_density_per_m2 is not None
-            },
-            line_levels={
-                ln.id: ln.alert_flow_per_m_min
-                for c in config.cameras
-                for ln in c.lines
-                if ln.alert_flow_per_m_min is not None
-            },
-            on_event=[self.feed.publish_alert, self._snapshot, *(s.send for s in self.sinks)],
-        )
-        privacy = config.privacy
-        self.anonymiser = anonymiser or _default_anonymiser(config)
-        self.snapshots = (
-            SnapshotStore(config.resolve(privacy.snapshot_dir), privacy.snapshot_retention_h * 3600)
-            if privacy.snapshots
-            else None
-        )
-        self._purger = (
-            RetentionPurger(self.snapshots, privacy.purge_interval_s) if self.snapshots else None
-        )
+        self.store: Store = built.store
+        self.store_path = built.store_location
+        self.feed: LiveFeed = built.feed
+        self.sinks: list[AlertSink] = built.sinks
+        self.alerts: AlertEngine = built.alerts
+        self.anonymiser: Anonymiser = built.anonymiser
+        self.snapshots: SnapshotStore | None = built.snapshots
+        self.forecast: ForecastService = built.forecast
+        self._purger = built.purger
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._analysis: threading.Thread | None = None
-        self.cameras: dict[str, CameraRuntime] = {}
-        self._density_model: DensityCounter | None = density_model
-        for cam in config.cameras:
-            address = address_for(cam, config)
-            zones = zones_from_config(cam, config.thresholds)
-            health = CameraHealth(cam.id, address.display)
-            options = reader_options(cam)
-            offline = (
-                address.kind in (SourceKind.FILE, SourceKind.FOLDER) and not cam.source.realtime
-            )
-            reader = StreamReader(
-                cam.id,
-                address,
-                options,
-                health,
-                slot=FrameSlot(blocking=offline, notify=self._wake),
-            )
-            detector_for_cam: Detector = self.detector
-            if cam.detector.tile_px and hasattr(self.detector, "detect_image"):
-                detector_for_cam = TiledDetector(
-                    cast(NanoDetDetector, self.detector), cam.detector.tile_px
-                )
-            elif cam.detector.tile_px:
-                log.warning(
-                    "camera %s: detector.tile_px is ignored: the detector %s cannot "
-                    "detect in image tiles (it has no detect_image)",
-                    cam.id,
-                    type(self.detector).__name__,
-                )
-            pipeline = CameraPipeline(
-                cam.id,
-                _ThresholdedDetector(detector_for_cam, _detect_threshold(cam)),
-                zones,
-                self.store,
-                bucket_s=config.storage.bucket_s,
-                analysis_fps=cam.analysis_fps,
-                min_person_height_px=cam.detector.min_person_height_px,
-                count_score_threshold=cam.detector.score_threshold,
-                on_samples=self._on_zone_samples,
-                lines=line_stage(cam, config.storage.line_bucket_s),
-                on_line_samples=self._on_line_samples,
-                density=self._density_stage(cam, zones),
-            )
-            self.cameras[cam.id] = CameraRuntime(
-                cam, address, zones, pipeline, health, reader, counting_lines(cam)
-            )
-        self.forecast = ForecastService(config.forecast, self.store, self.zones())
+        self.cameras: dict[str, CameraRuntime] = {
+            cid: self._camera(parts) for cid, parts in built.cameras.items()
+        }
 
-    def _density_stage(self, cam: CameraConfig, zones: Sequence[Zone]) -> DensityStage | None:
-        """The camera's detection/density switch; None when it counts by detection only."""
-        settings = cam.density
-        if settings.method == "detection":
-            return None
-        if self._density_model is None:
-            path = self.config.models.density_counter.path
-            self._density_model = DensityCounter(self.config.resolve(path) if path else None)
-        return DensityStage(
-            self._density_model,
-            zones,
-            method=settings.method,
-            switch_up_per_m2=settings.switch_up_per_m2,
-            switch_down_per_m2=settings.switch_down_per_m2,
-            probe_interval_s=settings.probe_interval_s,
-            max_fps=settings.max_fps,
-            switch_up_ratio=settings.switch_up_ratio,
-            switch_down_ratio=settings.switch_down_ratio,
+    def _camera(self, parts: CameraParts) -> CameraRuntime:
+        reader = StreamReader(
+            parts.config.id,
+            parts.address,
+            parts.options,
+            parts.health,
+            slot=FrameSlot(blocking=parts.offline, notify=self._wake),
+        )
+        return CameraRuntime(
+            config=parts.config,
+            address=parts.address,
+            zones=parts.zones,
+            lines=parts.lines,
+            pipeline=parts.pipeline,
+            health=parts.health,
+            reader=reader,
         )
 
-    def _on_zone_samples(self, samples: Sequence[ZoneSample]) -> None:
-        """Every zone sample: live feed, alert rules, retained state on the sinks."""
-        self.feed.publish(samples)
-        for sample in samples:
-            self.alerts.observe_zone(sample)
-            for sink in self.sinks:
-                sink.publish_state(sample)
-
-    def _on_line_samples(self, samples: Sequence[LineSample]) -> None:
-        self.feed.publish_lines(samples)
-        for sample in samples:
-            self.alerts.observe_line(sample)
-
-    def lines(self) -> list[CountingLine]:
-        return [ln for cam in self.cameras.values() for ln in cam.lines]
-
-    def zones(self) -> list[Zone]:
-        return [z for cam in self.cameras.values() for z in cam.zones]
+    # --- scheduling ----------------------------------------------------------------
 
     def start(self) -> None:
         if self._purger is not None:
@@ -380,6 +178,7 @@ class Runtime:
         return best
 
     def _analyse_forever(self) -> None:
+        keep_view = self.config.privacy.live_view or self.config.privacy.snapshots
         while not self._stop.is_set():
             # Look and wait under the same lock a reader notifies through, so a frame put
             # between the look and the wait cannot be missed for the whole timeout.
@@ -405,9 +204,11 @@ class Runtime:
             cam.last_analysed_at = started
             # Only a frame the detector saw is shown, so its heads are the ones pixelated.
             analysed = cam.pipeline.stats.frames_analysed > analysed_before
-            if analysed and (self.config.privacy.live_view or self.config.privacy.snapshots):
+            if analysed and keep_view:
                 people = cam.pipeline.last_detections
-                cam.last_view = (item.seq, image, people if people is not None else Detections())
+                cam.last_view = LiveView(
+                    item.seq, image, people if people is not None else Detections()
+                )
             cam.health.frame_analysed(started, started - item.t if cam.measures_lag else 0.0)
 
     def _flush_idle_cameras(self) -> None:
@@ -436,32 +237,56 @@ class Runtime:
             sink.close()
         self.store.close()
 
-    def anonymised_jpeg(self, camera_id: str, *, draw: bool = True) -> bytes | None:
+    # --- the Site the API serves --------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.site
+
+    @property
+    def live_view_enabled(self) -> bool:
+        return self.config.privacy.live_view
+
+    def camera_infos(self) -> list[CameraInfo]:
+        return [
+            CameraInfo(
+                id=cid,
+                name=cam.config.display_name,
+                zone_ids=[z.id for z in cam.zones],
+                health=cam.health.snapshot(),
+            )
+            for cid, cam in self.cameras.items()
+        ]
+
+    def lines(self) -> list[CountingLine]:
+        return [ln for cam in self.cameras.values() for ln in cam.lines]
+
+    def zones(self) -> list[Zone]:
+        return [z for cam in self.cameras.values() for z in cam.zones]
+
+    def sink_health(self) -> list[SinkHealth]:
+        return [s.health() for s in self.sinks]
+
+    def anonymised_jpeg(self, camera_id: str) -> bytes | None:
         """The camera's last analysed frame as JPEG, faces and heads pixelated first,
-        zones and lines drawn; None before the first frame.  The only way pixels leave."""
+        zones and lines drawn; None before the first frame.  The only way pixels leave.
+        Raises KeyError for an unknown camera."""
         cam = self.cameras[camera_id]
         view = cam.last_view
         if view is None:
             return None
-        seq, image, people = view
-        cached = cam.live_cache
-        if cached is not None and cached[0] == seq:
-            return cached[1]
-        clean = self.anonymiser.anonymise(image, people)
-        bgr = np.ascontiguousarray(clean[:, :, ::-1])
-        if draw:
-            for zone in cam.zones:
-                cv2.polylines(bgr, [zone.polygon_px.astype(np.int32)], True, (60, 220, 60), 2)
-            for ln in cam.lines:
-                p1 = (int(ln.p1[0]), int(ln.p1[1]))
-                p2 = (int(ln.p2[0]), int(ln.p2[1]))
-                cv2.arrowedLine(bgr, p1, p2, (255, 140, 0), 2, tipLength=0.05)
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])
-        if not ok:
-            return None
-        jpeg = buf.tobytes()
-        cam.live_cache = (seq, jpeg)
+        with cam._cache_lock:
+            cached = cam.live_cache
+            if cached is not None and cached[0] == view.seq:
+                return cached[1]
+        jpeg = anonymised_jpeg(view, self.anonymiser, cam.zones, cam.lines)
+        if jpeg is not None:
+            with cam._cache_lock:
+                cam.live_cache = (view.seq, jpeg)
         return jpeg
+
+    def snapshot(self, alert_id: str) -> bytes | None:
+        return self.snapshots.get(alert_id) if self.snapshots is not None else None
 
     def _snapshot(self, event: AlertEvent) -> None:
         """Keep one anonymised snapshot of the camera when an alert opens."""
@@ -485,6 +310,7 @@ class Runtime:
         return (now or time.time()) - latest.t <= stale_after + self.config.storage.bucket_s
 
     def status_line(self) -> str:
+        """One line per refresh for the terminal: each camera's state, fps, lag, zones."""
         parts = []
         latest = self.feed.latest()
         for cam_id, cam in self.cameras.items():
@@ -500,15 +326,3 @@ class Runtime:
             head = f"{cam_id} {h.state.value} {h.analysed_fps:.1f} fps{lag}"
             parts.append(f"[{head}] {zones}")
         return " | ".join(parts)
-
-
-class _ThresholdedDetector:
-    """Applies one camera's score threshold on top of a detector shared by all cameras."""
-
-    def __init__(self, inner: Detector, threshold: float) -> None:
-        self.inner = inner
-        self.threshold = threshold
-
-    def detect(self, frame: Frame) -> Detections:
-        d = self.inner.detect(frame)
-        return d if not len(d) else d[d.score >= self.threshold]

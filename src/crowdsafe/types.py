@@ -27,6 +27,7 @@ __all__ = [
     "LevelOfService",
     "LineCrossing",
     "LineSample",
+    "LiveView",
     "ZoneSample",
 ]
 
@@ -274,3 +275,18 @@ class AlertEvent:
 
     def to_dict(self) -> dict[str, object]:
         return {"event": self.kind, "alert": self.alert.to_dict()}
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """The last analysed frame of a camera with the people found in it.
+
+    In memory only: the source of the anonymised live view and of alert snapshots, never
+    served, stored or logged as it is.  One object, replaced whole, so that a reader
+    never pairs a frame with the people of another frame (which would pixelate the
+    wrong places).  ``image`` is RGB uint8; ``seq`` counts the camera's frames.
+    """
+
+    seq: int
+    image: npt.NDArray[np.uint8]
+    people: Detections

@@ -1,4 +1,4 @@
-"""Prometheus metrics at ``/metrics``, read from the runtime at scrape time.
+"""Prometheus metrics at ``/metrics``, read from the site at scrape time.
 
 A custom collector rather than module-level gauges: the values already live in each
 camera's health record and the live feed, so a scrape reads them instead of keeping a
@@ -9,29 +9,26 @@ so that an alert on "persons > x" cannot be fooled by a dead camera.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from crowdsafe.ingest.health import StreamState
+from crowdsafe.site import Site
 from crowdsafe.types import AlertState
-
-if TYPE_CHECKING:
-    from crowdsafe.runtime import Runtime
 
 __all__ = ["METRICS_CONTENT_TYPE", "render_metrics"]
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class _RuntimeCollector(Collector):
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+class _SiteCollector(Collector):
+    def __init__(self, site: Site) -> None:
+        self.site = site
 
     def collect(self) -> Iterator[Metric]:
-        rt = self.runtime
+        rt = self.site
         up = GaugeMetricFamily("crowdsafe_camera_up", "1 if the camera is live", labels=["camera"])
         state = GaugeMetricFamily(
             "crowdsafe_camera_state", "1 for the camera's current state", labels=["camera", "state"]
@@ -50,8 +47,8 @@ class _RuntimeCollector(Collector):
         reconnects = CounterMetricFamily(
             "crowdsafe_camera_reconnects", "successful reconnects", labels=["camera"]
         )
-        for cid, cam in rt.cameras.items():
-            h = cam.health.snapshot()
+        for info in rt.camera_infos():
+            cid, h = info.id, info.health
             up.add_metric([cid], 1.0 if h.state is StreamState.LIVE else 0.0)
             for s in StreamState:
                 state.add_metric([cid, s.value], 1.0 if h.state is s else 0.0)
@@ -108,8 +105,7 @@ class _RuntimeCollector(Collector):
         queued = GaugeMetricFamily(
             "crowdsafe_sink_queue_depth", "messages waiting to be delivered", labels=["sink"]
         )
-        for sink in rt.sinks:
-            sh = sink.health()
+        for sh in rt.sink_health():
             if sh.connected is not None:
                 connected.add_metric([sh.name], 1.0 if sh.connected else 0.0)
             delivered.add_metric([sh.name], float(sh.delivered))
@@ -118,7 +114,8 @@ class _RuntimeCollector(Collector):
         yield from (connected, delivered, failed, queued)
 
 
-def render_metrics(runtime: Runtime) -> bytes:
+def render_metrics(site: Site) -> bytes:
+    """The site's metrics in Prometheus' text format."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_RuntimeCollector(runtime))
+    registry.register(_SiteCollector(site))
     return generate_latest(registry)

@@ -9,6 +9,9 @@ to two definitions of "crossing".  The ground-truth counter never forgets a trac
 (annotated ids are stable across occlusions); the pipeline's counter forgets after
 the tracker's ``max_lost_s``, as in production.
 
+The pipeline side is the deployed line stage itself:
+:func:`crowdsafe.assembly.build_line_stage` with the camera's ``tracking:`` settings,
+the builder the runtime uses, so an evaluated setting is exactly what a camera runs.
 Give the detector a score threshold at or below the tracker's ``low_score``
 (``NanoDetDetector(score_threshold=0.1)``), or the tracker's low-score stage gets no
 boxes.  Annotated ids are read only here, in memory, and never reported.
@@ -17,18 +20,19 @@ boxes.  Annotated ids are read only here, in memory, and never reported.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
+from crowdsafe.assembly.stages import LINE_MARGIN_PX, build_line_stage
+from crowdsafe.config import TrackingConfig
 from crowdsafe.detect.base import Detector
 from crowdsafe.evaluation.mot import load_mot_tracks
 from crowdsafe.ingest.video import VideoFileSource
 from crowdsafe.measure.lines import CountingLine, LineCounter
-from crowdsafe.track.bytetrack import ByteTracker
 from crowdsafe.types import Detections, LineCrossing
 
-__all__ = ["evaluate_line_set", "evaluate_lines"]
+__all__ = ["LineResult", "LineSetReport", "SingleLineReport", "evaluate_line_set", "evaluate_lines"]
 
 _CAMERA = "eval"
 _DIRECTIONS = ("in", "out")
@@ -47,6 +51,90 @@ def _tally(crossings: list[LineCrossing], counts: dict[tuple[str, str], int]) ->
         counts[c.line_id, c.direction] += 1
 
 
+@dataclass(frozen=True)
+class LineResult:
+    """One line's crossings per direction: the truth and what the pipeline counted."""
+
+    line: tuple[float, float, float, float]
+    gt_in: int
+    gt_out: int
+    counted_in: int
+    counted_out: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "line": list(self.line),
+            "gt_in": self.gt_in,
+            "gt_out": self.gt_out,
+            "counted_in": self.counted_in,
+            "counted_out": self.counted_out,
+            "error_in_pct": _relative_error_pct(self.counted_in, self.gt_in),
+            "error_out_pct": _relative_error_pct(self.counted_out, self.gt_out),
+        }
+
+
+@dataclass(frozen=True)
+class LineSetReport:
+    """The lines of one run of detector and tracker over a video."""
+
+    video: str
+    frames: int
+    every: int
+    lines: list[LineResult]
+    ms_per_frame: float
+    track_ms_per_frame: float
+
+    def _total(self) -> dict[str, object]:
+        gt = {"in": sum(r.gt_in for r in self.lines), "out": sum(r.gt_out for r in self.lines)}
+        got = {
+            "in": sum(r.counted_in for r in self.lines),
+            "out": sum(r.counted_out for r in self.lines),
+        }
+        total: dict[str, object] = {"lines": len(self.lines)}
+        for d in _DIRECTIONS:
+            total |= {f"gt_{d}": gt[d], f"counted_{d}": got[d]}
+        for d in _DIRECTIONS:
+            total[f"error_{d}_pct"] = _relative_error_pct(got[d], gt[d])
+        total["abs_error_in"] = sum(abs(r.counted_in - r.gt_in) for r in self.lines)
+        total["abs_error_out"] = sum(abs(r.counted_out - r.gt_out) for r in self.lines)
+        total["exact_lines"] = sum(
+            r.counted_in == r.gt_in and r.counted_out == r.gt_out for r in self.lines
+        )
+        return total
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON ``crowdsafe eval lines`` prints for several lines."""
+        return {
+            "video": self.video,
+            "frames": self.frames,
+            "every": self.every,
+            "lines": [r.to_dict() for r in self.lines],
+            "total": self._total(),
+            "ms_per_frame": self.ms_per_frame,
+            "track_ms_per_frame": self.track_ms_per_frame,
+        }
+
+
+@dataclass(frozen=True)
+class SingleLineReport:
+    """A run with one line, reported flat (the line's fields beside the run's)."""
+
+    run: LineSetReport
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON ``crowdsafe eval lines`` prints for one line."""
+        (row,) = self.run.lines
+        r = self.run
+        return {
+            "video": r.video,
+            "frames": r.frames,
+            "every": r.every,
+            **row.to_dict(),
+            "ms_per_frame": r.ms_per_frame,
+            "track_ms_per_frame": r.track_ms_per_frame,
+        }
+
+
 def evaluate_lines(
     detector: Detector,
     video: str | Path,
@@ -54,37 +142,28 @@ def evaluate_lines(
     line_xyxy: tuple[float, float, float, float],
     *,
     every: int = 1,
-    tracker_kwargs: Mapping[str, Any] | None = None,
-    margin_px: float = 5.0,
-) -> dict[str, object]:
+    tracking: TrackingConfig | None = None,
+    margin_px: float = LINE_MARGIN_PX,
+) -> SingleLineReport:
     """Count crossings of the segment ``line_xyxy`` = (x1, y1, x2, y2) pixels in ``video``.
 
-    Runs ``detector`` -> :class:`ByteTracker` (``tracker_kwargs``) -> LineCounter
-    (``margin_px``) on every ``every``-th frame, with the frames' own times, and
-    compares with the crossings of the annotated tracks in ``gt_path`` (a MOT
-    ``gt.txt`` or its sequence folder).  "in" is the left-hand side of the direction
-    from (x1, y1) to (x2, y2) as drawn on the image.
+    Runs ``detector`` -> the deployed line stage (tracker with ``tracking``, default the
+    config's defaults -> LineCounter with ``margin_px``) on every ``every``-th frame,
+    with the frames' own times, and compares with the crossings of the annotated tracks
+    in ``gt_path`` (a MOT ``gt.txt`` or its sequence folder).  "in" is the left-hand
+    side of the direction from (x1, y1) to (x2, y2) as drawn on the image.
 
-    Returns a JSON-ready dict: video, frames (analysed), line, gt_in, gt_out,
-    counted_in, counted_out, error_in_pct and error_out_pct (signed, percent of the
-    truth; None where the truth is 0 but something was counted), ms_per_frame (detect +
-    track + count per analysed frame) and track_ms_per_frame (track + count only).
-    Raises ValueError for ``every`` < 1 or a bad line or tracker argument, and
-    FileNotFoundError / SourceNotFound for missing inputs.
+    The report's JSON: video, frames (analysed), line, gt_in, gt_out, counted_in,
+    counted_out, error_in_pct and error_out_pct (signed, percent of the truth; None
+    where the truth is 0 but something was counted), ms_per_frame (detect + track +
+    count per analysed frame) and track_ms_per_frame (track + count only).  Raises
+    ValueError for ``every`` < 1 or a bad line, and FileNotFoundError / SourceNotFound
+    for missing inputs.
     """
     report = evaluate_line_set(
-        detector,
-        video,
-        gt_path,
-        [line_xyxy],
-        every=every,
-        tracker_kwargs=tracker_kwargs,
-        margin_px=margin_px,
+        detector, video, gt_path, [line_xyxy], every=every, tracking=tracking, margin_px=margin_px
     )
-    (row,) = cast("list[dict[str, object]]", report["lines"])
-    keys = ("video", "frames", "every")
-    timing = ("ms_per_frame", "track_ms_per_frame")
-    return {**{k: report[k] for k in keys}, **row, **{k: report[k] for k in timing}}
+    return SingleLineReport(report)
 
 
 def evaluate_line_set(
@@ -94,19 +173,19 @@ def evaluate_line_set(
     lines_xyxy: Sequence[tuple[float, float, float, float]],
     *,
     every: int = 1,
-    tracker_kwargs: Mapping[str, Any] | None = None,
-    margin_px: float = 5.0,
-) -> dict[str, object]:
+    tracking: TrackingConfig | None = None,
+    margin_px: float = LINE_MARGIN_PX,
+) -> LineSetReport:
     """:func:`evaluate_lines` for several lines at once, from one run of the detector
     and tracker.
 
-    Returns a JSON-ready dict: video, frames, every, ``lines`` (per line: line, gt_in,
-    gt_out, counted_in, counted_out, error_in_pct, error_out_pct), ``total`` (those
-    counts summed over the lines, their signed errors, ``abs_error_in`` /
-    ``abs_error_out``: the sum over lines of |counted - truth|, which errors of
-    opposite sign on different lines cannot cancel, and ``exact_lines``: lines counted
-    exactly in both directions), ms_per_frame and track_ms_per_frame.  Raises
-    ValueError for no line, ``every`` < 1 or a bad line or tracker argument.
+    The report's JSON: video, frames, every, ``lines`` (per line: line, gt_in, gt_out,
+    counted_in, counted_out, error_in_pct, error_out_pct), ``total`` (those counts
+    summed over the lines, their signed errors, ``abs_error_in`` / ``abs_error_out``:
+    the sum over lines of |counted - truth|, which errors of opposite sign on different
+    lines cannot cancel, and ``exact_lines``: lines counted exactly in both
+    directions), ms_per_frame and track_ms_per_frame.  Raises ValueError for no line,
+    ``every`` < 1 or a bad line.
     """
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
@@ -125,11 +204,11 @@ def evaluate_line_set(
                 width_m=1.0,
             )
         )
-    tracker = ByteTracker(**dict(tracker_kwargs or {}))
+    # The deployed stage: the runtime builds every camera's line stage with this call.
+    stage = build_line_stage(lines, tracking or TrackingConfig(), 60.0, margin_px=margin_px)
     gt = load_mot_tracks(gt_path)
     source = VideoFileSource(_CAMERA, video)
     truth_counter = LineCounter(lines, margin_px=margin_px, max_gap_s=float("inf"))
-    counter = LineCounter(lines, margin_px=margin_px, max_gap_s=tracker.max_lost_s)
     truth = {(ln.id, d): 0 for ln in lines for d in _DIRECTIONS}
     counted = dict(truth)
     frames = 0
@@ -144,42 +223,27 @@ def evaluate_line_set(
         t0 = time.perf_counter()
         detections: Detections = detector.detect(frame)
         t1 = time.perf_counter()
-        crossings = counter.update(tracker.update(detections, frame.t), frame.t, _CAMERA)
+        tracked = stage.tracker.update(detections, frame.t)
+        crossings = stage.counter.update(tracked, frame.t, _CAMERA)
         t2 = time.perf_counter()
         _tally(crossings, counted)
         elapsed_s += t2 - t0
         track_elapsed_s += t2 - t1
         frames += 1
-    per_line = [
-        {
-            "line": [ln.p1[0], ln.p1[1], ln.p2[0], ln.p2[1]],
-            "gt_in": truth[ln.id, "in"],
-            "gt_out": truth[ln.id, "out"],
-            "counted_in": counted[ln.id, "in"],
-            "counted_out": counted[ln.id, "out"],
-            "error_in_pct": _relative_error_pct(counted[ln.id, "in"], truth[ln.id, "in"]),
-            "error_out_pct": _relative_error_pct(counted[ln.id, "out"], truth[ln.id, "out"]),
-        }
-        for ln in lines
-    ]
-    gt_sum = {d: sum(truth[ln.id, d] for ln in lines) for d in _DIRECTIONS}
-    counted_sum = {d: sum(counted[ln.id, d] for ln in lines) for d in _DIRECTIONS}
-    total: dict[str, object] = {"lines": len(lines)}
-    for d in _DIRECTIONS:
-        total |= {f"gt_{d}": gt_sum[d], f"counted_{d}": counted_sum[d]}
-    for d in _DIRECTIONS:
-        total[f"error_{d}_pct"] = _relative_error_pct(counted_sum[d], gt_sum[d])
-    for d in _DIRECTIONS:
-        total[f"abs_error_{d}"] = sum(abs(counted[ln.id, d] - truth[ln.id, d]) for ln in lines)
-    total["exact_lines"] = sum(
-        all(counted[ln.id, d] == truth[ln.id, d] for d in _DIRECTIONS) for ln in lines
+    return LineSetReport(
+        video=str(video),
+        frames=frames,
+        every=every,
+        lines=[
+            LineResult(
+                line=(ln.p1[0], ln.p1[1], ln.p2[0], ln.p2[1]),
+                gt_in=truth[ln.id, "in"],
+                gt_out=truth[ln.id, "out"],
+                counted_in=counted[ln.id, "in"],
+                counted_out=counted[ln.id, "out"],
+            )
+            for ln in lines
+        ],
+        ms_per_frame=round(1000.0 * elapsed_s / max(frames, 1), 2),
+        track_ms_per_frame=round(1000.0 * track_elapsed_s / max(frames, 1), 3),
     )
-    return {
-        "video": str(video),
-        "frames": frames,
-        "every": every,
-        "lines": per_line,
-        "total": total,
-        "ms_per_frame": round(1000.0 * elapsed_s / max(frames, 1), 2),
-        "track_ms_per_frame": round(1000.0 * track_elapsed_s / max(frames, 1), 3),
-    }

@@ -1,0 +1,37 @@
+"""Injected dependencies of the routes: the :class:`~crowdsafe.site.Site` and its parts.
+
+Routes take ``site: SiteDep`` (or ``store: StoreDep``...) and never reach for a global:
+``create_app(site)`` puts the site on the app, and a test passes a
+:class:`~crowdsafe.site.FakeSite`.  A later role check is one more dependency here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from crowdsafe.feed import LiveFeed
+from crowdsafe.site import Site
+from crowdsafe.store.base import Store
+
+__all__ = ["FeedDep", "HoursQuery", "SiteDep", "StoreDep", "get_site"]
+
+
+def get_site(request: Request) -> Site:
+    site: Site = request.app.state.site
+    return site
+
+
+def get_store(request: Request) -> Store:
+    return get_site(request).store
+
+
+def get_feed(request: Request) -> LiveFeed:
+    return get_site(request).feed
+
+
+SiteDep = Annotated[Site, Depends(get_site)]
+StoreDep = Annotated[Store, Depends(get_store)]
+FeedDep = Annotated[LiveFeed, Depends(get_feed)]
+HoursQuery = Annotated[int | None, Query(ge=1, le=168, description="Hours ahead.")]

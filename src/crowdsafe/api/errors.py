@@ -1,0 +1,109 @@
+"""One error body for every failure the API answers, and the statuses each route documents.
+
+Every error, whether raised by a route, by request validation or by an unknown path,
+is ``{"detail": "<what is wrong, naming the value and what would be valid>"}``, so a
+client needs one parser.  Validation errors name the parameter (``query.limit: ...``).
+Unexpected failures answer 500 with a fixed text: an exception's message can hold a
+path or a secret, and it goes to the log, not to the client.
+
+:func:`documented` builds a route's ``responses=`` from the statuses it really returns,
+and :func:`install` makes the OpenAPI document list exactly those (FastAPI would add a
+422 to every route with a parameter, even a path parameter no request can get wrong).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = ["ErrorBody", "documented", "install", "not_found"]
+
+log = logging.getLogger(__name__)
+
+_MEANINGS = {
+    403: "Switched off by the site's privacy settings.",
+    404: "No such item; the message lists the known ones.",
+    409: "The item is not in a state that allows this (or has too little history).",
+    422: "A parameter is malformed or out of range; the message names it.",
+    503: "Not available yet (e.g. no analysed frame).",
+}
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    detail: str = Field(description="What is wrong, naming the value and what is valid.")
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that answers ``statuses`` besides success."""
+    return {s: {"model": ErrorBody, "description": _MEANINGS[s]} for s in statuses}
+
+
+def not_found(kind: str, item_id: str, known: list[str]) -> StarletteHTTPException:
+    """A 404 naming the unknown id and the known ones."""
+    names = ", ".join(sorted(known)) or "none"
+    return StarletteHTTPException(404, f"unknown {kind} '{item_id}'; known {kind}s: {names}")
+
+
+def _validation_text(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _trim_openapi(app: FastAPI) -> None:
+    """Make each operation list only its documented statuses (plus its success)."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = make()
+        for route in app.routes:
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            keep = {str(s) for s in route.responses} | {str(route.status_code or 200)}
+            for method in route.methods or ():
+                op = schema["paths"][route.path_format].get(method.lower())
+                if op is not None:
+                    op["responses"] = {k: v for k, v in op["responses"].items() if k in keep}
+        schemas = schema.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error with :class:`ErrorBody` and keep the OpenAPI document true."""
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return JSONResponse(
+            {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse({"detail": _validation_text(exc)}, status_code=422)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, unexpected)
+    _trim_openapi(app)

@@ -1,0 +1,20 @@
+"""The API's routes, one thin module per resource: they read the site, hold no SQL."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from crowdsafe.api.routes import alerts, cameras, forecast, health, lines, live, web, zones
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    cameras.router,
+    zones.router,
+    lines.router,
+    alerts.router,
+    forecast.router,
+    live.router,
+    web.router,
+]

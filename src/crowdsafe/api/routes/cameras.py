@@ -1,0 +1,62 @@
+"""Cameras, their health, and their anonymised live view."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import Response
+
+from crowdsafe.api.deps import SiteDep
+from crowdsafe.api.errors import documented, not_found
+from crowdsafe.api.schemas import CameraHealthPublic, CameraPublic
+from crowdsafe.site import CameraInfo, Site
+
+__all__ = ["NO_STORE", "router"]
+
+router = APIRouter(prefix="/api/cameras")
+
+# Pixels, even anonymised, must not linger in browser or proxy caches.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _camera(site: Site, camera_id: str) -> CameraInfo:
+    infos = site.camera_infos()
+    for info in infos:
+        if info.id == camera_id:
+            return info
+    raise not_found("camera", camera_id, [c.id for c in infos])
+
+
+@router.get("", response_model=list[CameraPublic])
+def cameras(site: SiteDep) -> list[CameraPublic]:
+    """Every camera with its state, frames analysed, analysed fps, last error, zones."""
+    return [
+        CameraPublic(
+            id=c.id,
+            name=c.name,
+            zones=c.zone_ids,
+            health=CameraHealthPublic.model_validate(c.health.to_dict()),
+        )
+        for c in site.camera_infos()
+    ]
+
+
+@router.get("/{camera_id}/health", response_model=CameraHealthPublic, responses=documented(404))
+def camera_health(camera_id: str, site: SiteDep) -> CameraHealthPublic:
+    """One camera's stream health: state, fps in and analysed, lag, reconnects."""
+    return CameraHealthPublic.model_validate(_camera(site, camera_id).health.to_dict())
+
+
+@router.get(
+    "/{camera_id}/live.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, **documented(403, 404, 503)},
+)
+def live_view(camera_id: str, site: SiteDep) -> Response:
+    """The camera's latest frame with faces and heads pixelated (never raw pixels)."""
+    _camera(site, camera_id)
+    if not site.live_view_enabled:
+        raise HTTPException(403, "the live view is switched off (privacy.live_view: false)")
+    jpeg = site.anonymised_jpeg(camera_id)
+    if jpeg is None:
+        raise HTTPException(503, f"camera '{camera_id}' has no analysed frame yet")
+    return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)

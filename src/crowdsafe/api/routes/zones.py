@@ -1,0 +1,70 @@
+"""Zones and their stored series."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from crowdsafe.api.deps import SiteDep, StoreDep
+from crowdsafe.api.errors import documented, not_found
+from crowdsafe.api.schemas import SeriesPublic, ZonePublic, ZoneSamplePublic
+
+__all__ = ["Limit", "Since", "Until", "check_window", "router"]
+
+router = APIRouter(prefix="/api/zones")
+
+Since = Annotated[float | None, Query(description="Unix seconds, inclusive.")]
+Until = Annotated[float | None, Query(description="Unix seconds, exclusive.")]
+Limit = Annotated[int, Query(ge=1, le=100_000)]
+
+
+def check_window(
+    kind: str, item_id: str, known: list[str], since: float | None, until: float | None
+) -> None:
+    """404 for an unknown zone or line (naming the known ones), 422 for an empty window."""
+    if item_id not in known:
+        raise not_found(kind, item_id, known)
+    if since is not None and until is not None and until <= since:
+        raise HTTPException(422, f"until ({until}) must be later than since ({since})")
+
+
+@router.get("", response_model=list[ZonePublic])
+def zones(site: SiteDep, store: StoreDep) -> list[ZonePublic]:
+    """Every zone with its ground area, polygon, and latest sample (None without data)."""
+    out = []
+    for z in site.zones():
+        latest = store.latest(z.id)
+        out.append(
+            ZonePublic(
+                id=z.id,
+                camera_id=z.camera_id,
+                status="ok" if site.zone_has_data(z) else "no_data",
+                name=z.name,
+                profile=z.profile,
+                area_m2=round(z.area_m2, 3),
+                polygon_px=[(float(x), float(y)) for x, y in z.polygon_px],
+                latest=None if latest is None else ZoneSamplePublic.of(latest),
+            )
+        )
+    return out
+
+
+@router.get("/{zone_id}/series", response_model=SeriesPublic, responses=documented(404, 422))
+def series(
+    zone_id: str,
+    site: SiteDep,
+    store: StoreDep,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 10_000,
+) -> SeriesPublic:
+    """The zone's stored samples in ``[since, until)``, oldest first, at most ``limit``."""
+    check_window("zone", zone_id, [z.id for z in site.zones()], since, until)
+    samples = store.series(zone_id, since, until, limit)
+    return SeriesPublic(
+        zone_id=zone_id,
+        since=since,
+        until=until,
+        samples=[ZoneSamplePublic.of(s) for s in samples],
+    )

@@ -1,0 +1,140 @@
+"""The pluggable parts, each chosen by a config section: detector, store, models.
+
+* ``detector.kind`` picks a :class:`DetectorKind` from :data:`DETECTOR_KINDS`; a kind
+  declares whether it can detect in image tiles (``detector.tile_px``) instead of the
+  runtime guessing from the object's methods.  Cameras of one kind share one detector:
+  a model's session is the costly part, and a camera's own score threshold is applied
+  on top (:class:`~crowdsafe.assembly.stages.ThresholdedDetector`).
+* ``storage.backend`` picks a builder from :data:`STORE_BACKENDS`.
+* Model files are read only through :func:`model_path`, whose roles are exactly
+  ``MODEL_ROLES`` (person detector, density counter, face blur): crowdsafe counts people
+  and pixelates them, and no other kind of model is ever loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+from crowdsafe.config import MODEL_ROLES, CrowdsafeConfig
+from crowdsafe.density.counter import DensityCounter
+from crowdsafe.detect.base import Detector
+from crowdsafe.errors import ConfigError
+from crowdsafe.privacy.anonymise import Anonymiser
+from crowdsafe.privacy.faces import FaceFinder
+from crowdsafe.store.base import Store
+
+__all__ = [
+    "DETECTOR_KINDS",
+    "STORE_BACKENDS",
+    "DetectorKind",
+    "ModelRole",
+    "build_anonymiser",
+    "build_density_model",
+    "build_detectors",
+    "build_store",
+    "model_path",
+    "store_location",
+]
+
+ModelRole = Literal["person_detector", "density_counter", "face_blur"]
+assert get_args(ModelRole) == tuple(MODEL_ROLES), "ModelRole must list exactly MODEL_ROLES"
+
+
+def model_path(config: CrowdsafeConfig, role: ModelRole) -> Path | None:
+    """The configured model file for ``role`` (resolved against the config's folder),
+    or None for the one shipped in the package.  The only way a model path is read."""
+    if role not in MODEL_ROLES:  # a typo'd literal from an untyped caller
+        raise ConfigError(f"unknown model role '{role}'; the roles are {', '.join(MODEL_ROLES)}")
+    path: str | None = getattr(config.models, role).path
+    return config.resolve(path) if path else None
+
+
+@dataclass(frozen=True)
+class DetectorKind:
+    """How one ``detector.kind`` is built and what it can do.
+
+    ``build(model_path, score_threshold)`` makes the shared detector; ``tile(detector,
+    tile_px)`` wraps it to detect in overlapping tiles as well as the whole frame, and
+    is None for a kind that cannot (its cameras' ``tile_px`` is then refused with a
+    warning, not ignored silently)."""
+
+    build: Callable[[Path | None, float], Detector]
+    tile: Callable[[Detector, int], Detector] | None = None
+
+
+def _nanodet(path: Path | None, score_threshold: float) -> Detector:
+    from crowdsafe.detect.nanodet import NanoDetDetector
+
+    return NanoDetDetector(path, score_threshold=score_threshold)
+
+
+def _tile_nanodet(detector: Detector, tile_px: int) -> Detector:
+    from crowdsafe.detect.nanodet import NanoDetDetector
+    from crowdsafe.detect.tiled import TiledDetector
+
+    assert isinstance(detector, NanoDetDetector), "built by _nanodet"
+    return TiledDetector(detector, tile_px)
+
+
+DETECTOR_KINDS: dict[str, DetectorKind] = {
+    "nanodet": DetectorKind(build=_nanodet, tile=_tile_nanodet),
+}
+
+
+def build_detectors(
+    config: CrowdsafeConfig, thresholds: dict[str, float]
+) -> dict[str, tuple[Detector, DetectorKind]]:
+    """One detector per ``detector.kind`` the cameras use, keeping every score at or
+    above the lowest threshold (``thresholds``: camera id -> score) of its cameras."""
+    lowest: dict[str, float] = {}
+    for cam in config.cameras:
+        name = cam.detector.kind
+        lowest[name] = min(lowest.get(name, 1.0), thresholds[cam.id])
+    out: dict[str, tuple[Detector, DetectorKind]] = {}
+    for kind, score in lowest.items():
+        spec = DETECTOR_KINDS.get(kind)
+        if spec is None:  # the config's own validation names the line; this is a backstop
+            known = ", ".join(sorted(DETECTOR_KINDS))
+            raise ConfigError(f"detector.kind: unknown kind '{kind}'; the kinds are {known}")
+        out[kind] = (spec.build(model_path(config, "person_detector"), score), spec)
+    return out
+
+
+def _sqlite(config: CrowdsafeConfig) -> Store:
+    from crowdsafe.store.sqlite import SQLiteStore
+
+    return SQLiteStore(config.resolve(config.storage.path))
+
+
+STORE_BACKENDS: dict[str, Callable[[CrowdsafeConfig], Store]] = {"sqlite": _sqlite}
+
+
+def store_location(config: CrowdsafeConfig) -> str:
+    """Where the configured store keeps its data, for the start-up message."""
+    return str(config.resolve(config.storage.path))
+
+
+def build_store(config: CrowdsafeConfig) -> Store:
+    """The store ``storage.backend`` names, opened (raises StoreError when it cannot be)."""
+    backend = config.storage.backend
+    builder = STORE_BACKENDS.get(backend)
+    if builder is None:
+        known = ", ".join(sorted(STORE_BACKENDS))
+        raise ConfigError(f"storage.backend: unknown backend '{backend}'; the backends are {known}")
+    return builder(config)
+
+
+def build_density_model(config: CrowdsafeConfig) -> DensityCounter:
+    """The density-map counter (the shipped model unless ``models.density_counter``)."""
+    return DensityCounter(model_path(config, "density_counter"))
+
+
+def build_anonymiser(config: CrowdsafeConfig, *, faces: bool | None = None) -> Anonymiser:
+    """The anonymiser every outgoing pixel passes: head zones of the people found, plus
+    faces found by the face model unless ``privacy.face_blur`` is off (``faces``
+    overrides the config, for tools that must always look for faces)."""
+    use_faces = config.privacy.face_blur if faces is None else faces
+    return Anonymiser(FaceFinder(model_path(config, "face_blur")) if use_faces else None)

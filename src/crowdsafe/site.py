@@ -1,0 +1,191 @@
+"""What the HTTP API needs of a running deployment: the :class:`Site` protocol.
+
+The API depends on this protocol and on nothing else of a deployment, so that
+
+* a test serves every route from :class:`FakeSite` (real store, alert engine and
+  forecasts over scripted cameras) without starting a camera, and
+* a cluster can serve the same API from its shared store, with no runtime in the API
+  process at all.
+
+One process's :class:`~crowdsafe.runtime.Runtime` implements it.  Every image a site
+returns has faces and heads pixelated (:func:`crowdsafe.overlay.anonymised_jpeg`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from crowdsafe.alerts.base import SinkHealth
+from crowdsafe.alerts.engine import AlertEngine
+from crowdsafe.alerts.settings import AlertsConfig
+from crowdsafe.config import ForecastConfig
+from crowdsafe.feed import LiveFeed
+from crowdsafe.forecast.service import ForecastService
+from crowdsafe.ingest.health import HealthSnapshot, StreamState
+from crowdsafe.measure.lines import CountingLine
+from crowdsafe.measure.zones import Zone
+from crowdsafe.overlay import anonymised_jpeg
+from crowdsafe.privacy.anonymise import Anonymiser
+from crowdsafe.store.base import Store
+from crowdsafe.types import Alert, LiveView
+
+__all__ = ["AlertLifecycle", "CameraInfo", "FakeSite", "Site"]
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    """A camera as the API lists it: its health at the time of asking."""
+
+    id: str
+    name: str
+    zone_ids: list[str]
+    health: HealthSnapshot
+
+
+class AlertLifecycle(Protocol):
+    """An operator's transitions of an alert.  Both raise AlertNotFound for an unknown
+    id and AlertStateError for a transition its state does not allow."""
+
+    def acknowledge(self, alert_id: str) -> Alert: ...
+
+    def resolve(self, alert_id: str) -> Alert: ...
+
+
+class Site(Protocol):
+    """A deployment as the API sees it."""
+
+    @property
+    def name(self) -> str:
+        """The site's name, shown on the dashboard."""
+        ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def feed(self) -> LiveFeed: ...
+
+    @property
+    def alerts(self) -> AlertLifecycle: ...
+
+    @property
+    def forecast(self) -> ForecastService: ...
+
+    @property
+    def live_view_enabled(self) -> bool:
+        """False when ``privacy.live_view`` is off: no camera image is served."""
+        ...
+
+    def camera_infos(self) -> list[CameraInfo]: ...
+
+    def zones(self) -> list[Zone]: ...
+
+    def lines(self) -> list[CountingLine]: ...
+
+    def zone_has_data(self, zone: Zone, now: float | None = None) -> bool:
+        """False while the zone's camera is not live or its last sample is stale."""
+        ...
+
+    def sink_health(self) -> list[SinkHealth]: ...
+
+    def anonymised_jpeg(self, camera_id: str) -> bytes | None:
+        """The camera's last analysed frame, anonymised, as JPEG; None before the first."""
+        ...
+
+    def snapshot(self, alert_id: str) -> bytes | None:
+        """The anonymised snapshot kept when the alert opened; None if none or expired."""
+        ...
+
+
+def _health(camera_id: str, state: StreamState, error: str | None) -> HealthSnapshot:
+    return HealthSnapshot(
+        camera_id=camera_id,
+        state=state,
+        since=0.0,
+        input_fps=0.0,
+        analysed_fps=0.0,
+        lag_s=None,
+        lag_p50_s=None,
+        lag_p95_s=None,
+        reconnects=0,
+        attempts=1,
+        frames_received=0,
+        frames_analysed=0,
+        last_frame_age_s=None,
+        last_error=error,
+        source=f"fake:{camera_id}",
+    )
+
+
+@dataclass
+class FakeSite:
+    """A :class:`Site` over scripted cameras, for tests and API development.
+
+    The store, alert engine and forecasts are the real ones over ``store``; what is
+    scripted is each camera's state (``states``, default live) and its last frame
+    (``views``), which is anonymised as a runtime's would be.  Set ``data`` to False to
+    make every zone report no data."""
+
+    store: Store
+    zone_list: list[Zone] = field(default_factory=list)
+    line_list: list[CountingLine] = field(default_factory=list)
+    site_name: str = "fake site"
+    camera_names: Mapping[str, str] = field(default_factory=dict)
+    states: dict[str, StreamState] = field(default_factory=dict)
+    views: dict[str, LiveView] = field(default_factory=dict)
+    snapshots: dict[str, bytes] = field(default_factory=dict)
+    sinks: Sequence[SinkHealth] = ()
+    live_view_enabled: bool = True
+    data: bool = True
+    feed: LiveFeed = field(default_factory=LiveFeed)
+    forecast_config: ForecastConfig = field(default_factory=ForecastConfig)
+    alerts_config: AlertsConfig = field(default_factory=AlertsConfig)
+
+    def __post_init__(self) -> None:
+        self.alerts: AlertEngine = AlertEngine(self.alerts_config, self.store)
+        self.forecast: ForecastService = ForecastService(
+            self.forecast_config, self.store, self.zone_list
+        )
+        self._anonymiser = Anonymiser(None)
+
+    @property
+    def name(self) -> str:
+        return self.site_name
+
+    def camera_infos(self) -> list[CameraInfo]:
+        ids = dict.fromkeys([*self.camera_names, *(z.camera_id for z in self.zone_list)])
+        return [
+            CameraInfo(
+                id=cid,
+                name=self.camera_names.get(cid, cid),
+                zone_ids=[z.id for z in self.zone_list if z.camera_id == cid],
+                health=_health(cid, self.states.get(cid, StreamState.LIVE), None),
+            )
+            for cid in ids
+        ]
+
+    def zones(self) -> list[Zone]:
+        return list(self.zone_list)
+
+    def lines(self) -> list[CountingLine]:
+        return list(self.line_list)
+
+    def zone_has_data(self, zone: Zone, now: float | None = None) -> bool:
+        live = self.states.get(zone.camera_id, StreamState.LIVE) is StreamState.LIVE
+        return self.data and live and self.store.latest(zone.id) is not None
+
+    def sink_health(self) -> list[SinkHealth]:
+        return list(self.sinks)
+
+    def anonymised_jpeg(self, camera_id: str) -> bytes | None:
+        view = self.views.get(camera_id)
+        if view is None:
+            return None
+        zones = [z for z in self.zone_list if z.camera_id == camera_id]
+        lines = [ln for ln in self.line_list if ln.camera_id == camera_id]
+        return anonymised_jpeg(view, self._anonymiser, zones, lines)
+
+    def snapshot(self, alert_id: str) -> bytes | None:
+        return self.snapshots.get(alert_id)
