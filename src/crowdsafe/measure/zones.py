@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from crowdsafe.config import CameraConfig, ThresholdsConfig
 from crowdsafe.measure.geometry import points_in_polygon
 from crowdsafe.measure.los import space_los
 from crowdsafe.measure.uncertainty import estimate_density
 from crowdsafe.types import Detections, ZoneSample
 
-__all__ = ["BucketAggregator", "Zone", "ZoneCounter", "zones_from_config"]
+__all__ = ["BucketAggregator", "Zone", "ZoneCounter"]
 
 
 @dataclass(frozen=True)
@@ -45,33 +44,6 @@ class Zone:
     perimeter_m: float = 0.0
     calibration_rms_m: float = 0.0
     density_relative_error: float = 0.0
-
-
-def zones_from_config(camera: CameraConfig, thresholds: ThresholdsConfig) -> list[Zone]:
-    """Measure each configured zone's ground area through the camera's calibration."""
-    hom = camera.calibration.homography()
-    rms = float(np.sqrt(np.mean(hom.reprojection_errors_m() ** 2)))
-    zones = []
-    for z in camera.zones:
-        ground = hom.to_ground(z.polygon)
-        perimeter = float(np.hypot(*(np.roll(ground, -1, axis=0) - ground).T).sum())
-        zones.append(
-            Zone(
-                id=z.id,
-                camera_id=camera.id,
-                name=z.display_name,
-                polygon_px=np.asarray(z.polygon, dtype=np.float64),
-                area_m2=hom.area_m2(z.polygon),
-                space_bounds_m2=thresholds.space_bounds(z.profile),
-                profile=z.profile,
-                precision=camera.detector.precision,
-                recall=camera.detector.recall,
-                perimeter_m=perimeter,
-                calibration_rms_m=rms,
-                density_relative_error=camera.density.relative_error,
-            )
-        )
-    return zones
 
 
 class ZoneCounter:
