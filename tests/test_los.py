@@ -1,4 +1,4 @@
-"""Levels of service at and around every band boundary (DESIGN.md values)."""
+"""Levels of service at every band boundary (HCM walkway and queue bands, after Fruin)."""
 
 from __future__ import annotations
 

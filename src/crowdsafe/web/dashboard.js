@@ -61,7 +61,7 @@ function draw() {
     ctx.beginPath(); ctx.moveTo(pad, y(d)); ctx.lineTo(w - 10, y(d)); ctx.stroke();
     ctx.fillText(fmt(d, 2), 2, y(d) + 4);
   }
-  // Danger references (DESIGN.md): 2 p/m² walking slows, 5 p/m² dangerous.
+  // Danger references: 2 p/m² walking slows (Fruin); 5 p/m² is G. Keith Still's limit.
   for (const [d, c] of [[2, "#fee08b"], [5, "#d73027"]]) {
     if (d > yMax) continue;
     ctx.strokeStyle = c; ctx.setLineDash([4, 4]);
