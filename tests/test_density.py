@@ -16,9 +16,9 @@ from scipy.io import savemat
 
 from crowdsafe.cli import main
 from crowdsafe.density.counter import DensityCounter, DensityMap, grid_shape
-from crowdsafe.density.datasets import DatasetError, Sample, dataset_samples, list_items
 from crowdsafe.density.selector import DENSITY, DETECTION, DensityStage
 from crowdsafe.detect.tiled import TiledDetector, tile_windows
+from crowdsafe.evaluation.datasets import DatasetError, Sample, dataset_samples, list_items
 from crowdsafe.measure.zones import BucketAggregator, Zone
 from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.store import SQLiteStore

@@ -449,12 +449,12 @@ def _cmd_train_density(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from crowdsafe.bench import run_bench
+    from crowdsafe.evaluation.bench import run_bench
     from crowdsafe.ingest.video import sample_video_path
 
     video = Path(args.video) if args.video else sample_video_path()
     if args.density:
-        from crowdsafe.bench import run_density_bench
+        from crowdsafe.evaluation.bench import run_density_bench
 
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))
@@ -477,7 +477,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 0
     config = load_config(args.config or demo_config_path())
     if args.cameras:
-        from crowdsafe.bench import run_camera_bench
+        from crowdsafe.evaluation.bench import run_camera_bench
 
         result = run_camera_bench(
             _detector(config.cameras[0].detector.score_threshold, args.threads),

@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crowdsafe.density.counter import STRIDE, preprocess
-from crowdsafe.density.datasets import Sample, dataset_samples, list_items
+from crowdsafe.evaluation.datasets import Sample, dataset_samples, list_items, points_inside
 
 __all__ = [
     "TrainConfig",
@@ -130,9 +130,7 @@ def cell_targets(
     src_h, src_w = sample.image.shape[:2]
     pts = sample.points
     if sample.roi is not None and len(pts):
-        from crowdsafe.density.datasets import _inside
-
-        pts = pts[_inside(pts, sample.roi)]
+        pts = pts[points_inside(pts, sample.roi)]
     counts = np.zeros((gh, gw), dtype=np.float64)
     if len(pts):
         cx = np.clip((pts[:, 0] * (gw / src_w)).astype(np.int64), 0, gw - 1)
