@@ -423,7 +423,7 @@ def _held_out_keys(model: str | None, dataset: str) -> list[str]:
 
 
 def _cmd_train_density(args: argparse.Namespace) -> int:
-    from crowdsafe.density.train import TrainConfig, train_density
+    from crowdsafe.training.density import TrainConfig, train_density
 
     cfg = TrainConfig(
         datasets=tuple(args.datasets.split(",")),
