@@ -16,9 +16,9 @@ from scipy.io import savemat
 
 from crowdsafe.cli import main
 from crowdsafe.density.counter import DensityCounter, DensityMap, grid_shape
-from crowdsafe.density.datasets import DatasetError, Sample, dataset_samples, list_items
 from crowdsafe.density.selector import DENSITY, DETECTION, DensityStage
 from crowdsafe.detect.tiled import TiledDetector, tile_windows
+from crowdsafe.evaluation.datasets import DatasetError, Sample, dataset_samples, list_items
 from crowdsafe.measure.zones import BucketAggregator, Zone
 from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.store import SQLiteStore
@@ -120,7 +120,7 @@ def test_a_broken_dataset_is_named_in_the_error(tmp_path: Path, setup, message: 
 
 
 def test_targets_keep_the_count_and_respect_the_region() -> None:
-    from crowdsafe.density.train import cell_targets
+    from crowdsafe.training.targets import cell_targets
 
     pts = np.array([[40.0, 40.0], [41.0, 44.0], [200.0, 100.0], [250.0, 150.0]])
     sample = Sample("s", np.zeros((192, 256, 3), np.uint8), pts)
@@ -138,7 +138,7 @@ def test_targets_keep_the_count_and_respect_the_region() -> None:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:  # type: ignore[type-arg]
     pytest.importorskip("jax")
-    from crowdsafe.density.train import TrainConfig, train_density
+    from crowdsafe.training.density import TrainConfig, train_density
 
     data = tmp_path_factory.mktemp("data")
     make_shanghaitech(data / "shanghaitech", "A", 6)
@@ -174,7 +174,7 @@ def test_training_is_reproducible(tiny_model, tmp_path: Path) -> None:  # type: 
     import onnx
     from onnx import numpy_helper
 
-    from crowdsafe.density.train import TrainConfig, train_density
+    from crowdsafe.training.density import TrainConfig, train_density
 
     out, report = tiny_model
     again = tmp_path / "again.onnx"
@@ -201,16 +201,11 @@ def test_the_exported_model_computes_what_the_head_computes(tmp_path: Path) -> N
     import jax.numpy as jnp
 
     from crowdsafe.density.counter import preprocess
-    from crowdsafe.density.train import (
-        INPUT_NAME,
-        _assemble,
-        _head,
-        _init_params,
-        _session,
-        backbone_model,
-        export_onnx,
-    )
     from crowdsafe.detect.nanodet import default_model_path
+    from crowdsafe.training.export import export_onnx
+    from crowdsafe.training.features import INPUT_NAME, backbone_model
+    from crowdsafe.training.features import backbone_session as _session
+    from crowdsafe.training.head import _assemble, _head, _init_params
 
     params = {
         k: np.asarray(v) + 0.05 * RNG.standard_normal(np.shape(v)).astype(np.float32)

@@ -421,7 +421,7 @@ def _held_out_keys(model: str | None, dataset: str) -> list[str]:
 
 
 def _cmd_train_density(args: argparse.Namespace) -> int:
-    from crowdsafe.density.train import TrainConfig, train_density
+    from crowdsafe.training.density import TrainConfig, train_density
 
     cfg = TrainConfig(
         datasets=tuple(args.datasets.split(",")),
@@ -447,12 +447,12 @@ def _cmd_train_density(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from crowdsafe.bench import run_bench
+    from crowdsafe.evaluation.bench import run_bench
     from crowdsafe.ingest.video import sample_video_path
 
     video = Path(args.video) if args.video else sample_video_path()
     if args.density:
-        from crowdsafe.bench import run_density_bench
+        from crowdsafe.evaluation.bench import run_density_bench
 
         try:
             width, height = (int(v) for v in args.size.lower().split("x"))
@@ -475,7 +475,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 0
     config = load_config(args.config or demo_config_path())
     if args.cameras:
-        from crowdsafe.bench import run_camera_bench
+        from crowdsafe.evaluation.bench import run_camera_bench
 
         result = run_camera_bench(
             _detector(config.cameras[0].detector.score_threshold, args.threads),

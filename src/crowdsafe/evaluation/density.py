@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from crowdsafe.density.datasets import dataset_samples, list_items
 from crowdsafe.density.selector import DENSITY, DETECTION, DensityStage
+from crowdsafe.evaluation.datasets import dataset_samples, list_items
 from crowdsafe.measure.zones import Zone
 
 if TYPE_CHECKING:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from crowdsafe.forecast.planning import WEEK_H, PlanningSettings, fill_gaps, forecast_panel
+from crowdsafe.forecast.series import hourly_local
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,19 +95,6 @@ def load_db_panel(
         raise ValueError(f"{db}: no zone samples to forecast from")
     wide = pd.DataFrame(columns)
     return wide.reindex(pd.date_range(wide.index.min(), wide.index.max(), freq="h"))
-
-
-def hourly_local(hours: Sequence[tuple[float, float]], tz: ZoneInfo) -> pd.Series:
-    """(UTC hour start, count) pairs as a series on local wall-clock hours.  At the
-    autumn daylight-saving change two UTC hours share a local hour: they are averaged;
-    the spring hour that does not exist locally is simply absent."""
-    import pandas as pd
-
-    idx = pd.DatetimeIndex(
-        [datetime.fromtimestamp(t, UTC).astimezone(tz).replace(tzinfo=None) for t, _ in hours]
-    )
-    s = pd.Series([c for _, c in hours], index=idx, dtype=float)
-    return s.groupby(s.index.floor("h")).mean()
 
 
 def _seasonal_scale(train: np.ndarray) -> float:

@@ -27,6 +27,7 @@ from crowdsafe.forecast.planning import (
     forecast_panel,
     holiday_dates,
 )
+from crowdsafe.forecast.series import hourly_local
 from crowdsafe.forecast.staffing import StaffingPlan, StaffingRules, plan_staffing
 from crowdsafe.measure.zones import Zone
 from crowdsafe.store.base import Store
@@ -87,8 +88,6 @@ class ForecastService:
         return float(local.to_pydatetime().replace(tzinfo=self.tz).timestamp())
 
     def _history(self, zone_id: str, now: float) -> pd.Series:
-        from crowdsafe.evaluation.forecast import hourly_local
-
         since = now - (self.config.history_weeks + 6) * 7 * 86400
         return hourly_local(self.store.hourly_counts(zone_id, since=since), self.tz)
 

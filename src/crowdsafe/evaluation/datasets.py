@@ -18,6 +18,9 @@ in the same layout (``--split test``) reads the same way:
   the sequence's video (``*.mp4``) and ``gt/gt.txt``; every frame of the video, its
   points the annotated people's foot points (the split is ignored).
 
+Training (:mod:`crowdsafe.training`) and evaluation (:mod:`crowdsafe.evaluation.density`)
+both read through here, so a held-out key means the same image to both.
+
 Only head points are read: no identity, no attribute.  The data are research datasets;
 they are read from where they lie and never copied into this project.
 """
@@ -42,6 +45,7 @@ __all__ = [
     "Sample",
     "dataset_samples",
     "list_items",
+    "points_inside",
 ]
 
 DatasetName = Literal["shanghaitech-a", "shanghaitech-b", "mall", "ucf_cc_50", "mot15"]
@@ -71,7 +75,7 @@ class Sample:
         """People to count: the points inside the region (all of them without one)."""
         if self.roi is None:
             return int(self.points.shape[0])
-        return int(np.count_nonzero(_inside(self.points, self.roi)))
+        return int(np.count_nonzero(points_inside(self.points, self.roi)))
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,11 @@ class _Item:
     index: int = -1
 
 
-def _inside(points: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+def points_inside(
+    points: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Which (x, y) points fall in the True pixels of ``mask`` (points off the image
+    count as on its nearest edge pixel)."""
     h, w = mask.shape
     x = np.clip(points[:, 0].astype(np.int64), 0, w - 1)
     y = np.clip(points[:, 1].astype(np.int64), 0, h - 1)

@@ -24,7 +24,7 @@ from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.store.sqlite import SQLiteStore
 from crowdsafe.types import Frame
 
-__all__ = ["run_bench", "run_camera_bench"]
+__all__ = ["run_bench", "run_camera_bench", "run_density_bench"]
 
 
 def _decode(video: Path, frames: int) -> list[Frame]:
