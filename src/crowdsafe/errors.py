@@ -5,6 +5,7 @@ also from the built-in exception a caller would naturally catch, so that
 ``except FileNotFoundError`` keeps working around a missing video::
 
     CrowdsafeError
+    ├── UsageError(ValueError)            a command-line argument is invalid
     ├── ConfigError(ValueError)           a config file or value is invalid
     ├── CalibrationError(ValueError)      a ground-plane fit is impossible or ill-conditioned
     ├── IngestError                       a camera or video cannot deliver frames
@@ -28,11 +29,16 @@ __all__ = [
     "SourceNotFound",
     "SourceUnreadable",
     "StoreError",
+    "UsageError",
 ]
 
 
 class CrowdsafeError(Exception):
     """Base of every error crowdsafe raises on purpose."""
+
+
+class UsageError(CrowdsafeError, ValueError):
+    """A command-line argument is invalid; the ``crowdsafe`` command exits with status 2."""
 
 
 class ConfigError(CrowdsafeError, ValueError):

@@ -1,0 +1,157 @@
+"""What several commands share: their common options, the report they print, the detector.
+
+Two rules hold here for every command. A bad argument is refused by raising
+:class:`~crowdsafe.errors.UsageError` whose message names the option, the value given and
+what would be valid, before any video or model is opened, so that a mistyped option
+costs nothing and is tested without data; ``crowdsafe.cli.main`` alone turns it into
+exit status 2. And a report ends with one JSON line, last on stdout, so that scripts
+read the figures from ``tail -n 1`` whatever was printed above it. Options that are also
+config settings (``--tile-px``, ``--tracking``) are checked by the config's own models,
+so an evaluation refuses exactly what a deployment would.
+
+Heavy modules (pydantic models, ONNX Runtime) are imported inside the functions that use
+them: ``crowdsafe --help`` imports this module and should stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
+
+from crowdsafe.errors import UsageError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from crowdsafe.config import TrackingConfig
+    from crowdsafe.detect.base import Detector
+    from crowdsafe.detect.nanodet import NanoDetDetector
+
+__all__ = [
+    "Subcommands",
+    "add_json",
+    "add_mot_sequence",
+    "add_threads",
+    "add_tile_px",
+    "demo_config_path",
+    "detector",
+    "eval_detector",
+    "mot_sequence",
+    "report",
+    "tracking_settings",
+]
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What ``add_subparsers`` returns; each command module's ``register`` adds to one."""
+
+
+def demo_config_path() -> Path:
+    """The bundled demo config (``crowdsafe/data/demo.yaml``)."""
+    return Path(str(resources.files("crowdsafe") / "data" / "demo.yaml"))
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print only the JSON line")
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+
+
+def add_mot_sequence(parser: argparse.ArgumentParser) -> None:
+    """``--video`` and ``--gt``: a MOT sequence with per-person ground truth."""
+    parser.add_argument("--video", required=True, help="video file (e.g. TUD-Stadtmitte.mp4)")
+    parser.add_argument("--gt", help="MOT gt.txt (default: gt/gt.txt beside the video)")
+
+
+def mot_sequence(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The video and its ground truth from ``add_mot_sequence``'s options."""
+    video = Path(args.video)
+    return video, Path(args.gt) if args.gt else video.parent / "gt" / "gt.txt"
+
+
+def add_tile_px(parser: argparse.ArgumentParser) -> None:
+    """The ``--tile-px`` option of the eval commands that run the person detector."""
+    parser.add_argument(
+        "--tile-px",
+        type=int,
+        default=0,
+        help="also detect on overlapping tiles of about this size, as a camera's "
+        "detector.tile_px (default 0: off)",
+    )
+
+
+def report(result: dict[str, object], json_only: bool) -> int:
+    """Print an evaluation's figures (unless ``json_only``), then the JSON line, last."""
+    if not json_only:
+        width = max(len(k) for k in result)
+        for k, v in result.items():
+            print(f"{k:>{width}}: {v}")
+    print(json.dumps(result))
+    return 0
+
+
+def detector(score_threshold: float, threads: int | None) -> NanoDetDetector:
+    """The shipped person detector, NanoDet-m on ONNX Runtime."""
+    from crowdsafe.detect.nanodet import NanoDetDetector
+
+    return NanoDetDetector(score_threshold=score_threshold, threads=threads)
+
+
+def eval_detector(args: argparse.Namespace) -> Detector:
+    """The detector an ``eval`` command asked for: NanoDet-m, tiled when ``--tile-px``
+    is set (checked as a camera's ``detector.tile_px``).
+
+    Raises UsageError when ``--tile-px`` would be refused in a config."""
+    from pydantic import ValidationError
+
+    from crowdsafe.config import DetectorConfig
+    from crowdsafe.detect.tiled import TiledDetector
+
+    try:
+        DetectorConfig.model_validate({"tile_px": args.tile_px})
+    except ValidationError as exc:
+        raise UsageError(f"--tile-px: {_settings_problems(exc, keys=False)}") from None
+    found = detector(args.score_threshold, args.threads)
+    return TiledDetector(found, args.tile_px) if args.tile_px else found
+
+
+def tracking_settings(pairs: list[str]) -> TrackingConfig:
+    """``--tracking KEY=VALUE`` options, checked as a camera's ``tracking:`` block.
+
+    Raises UsageError for a pair that is not KEY=VALUE, a key given twice, or settings
+    the config would refuse (the message lists the known settings)."""
+    from pydantic import ValidationError
+
+    from crowdsafe.config import TrackingConfig
+
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--tracking must be KEY=VALUE, got '{pair}'")
+        if key in values:
+            raise UsageError(f"--tracking: {key} is given twice")
+        values[key] = value.strip()
+    try:
+        return TrackingConfig.model_validate(values)
+    except ValidationError as exc:
+        known = ", ".join(TrackingConfig.model_fields)
+        raise UsageError(f"--tracking: {_settings_problems(exc)} (settings: {known})") from None
+
+
+def _settings_problems(exc: ValidationError, *, keys: bool = True) -> str:
+    """A pydantic error as ``key: problem; ...`` (``keys``) or ``problem; ...``."""
+    return "; ".join(
+        (f"{'.'.join(str(p) for p in err['loc']) or 'tracking'}: " if keys else "")
+        + (
+            "unknown setting"
+            if err["type"] == "extra_forbidden"
+            else err["msg"].removeprefix("Value error, ")
+        )
+        for err in exc.errors()
+    )

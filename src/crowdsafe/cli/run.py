@@ -1,0 +1,30 @@
+"""``crowdsafe run CONFIG``: a config's cameras with the live dashboard.
+
+The server's address comes from the config (``server:``) unless ``--host``/``--port``
+say otherwise, so a deployment's address lives in the file an operator reviews.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from crowdsafe.cli._common import Subcommands
+from crowdsafe.cli._serve import add_serve_options, serve
+
+__all__ = ["register"]
+
+
+def register(commands: Subcommands) -> None:
+    run = commands.add_parser("run", help="run the cameras of a config with a live dashboard")
+    run.add_argument("config", help="YAML config file")
+    add_serve_options(run, None)
+    run.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from crowdsafe.config import load_config
+
+    config = load_config(args.config)
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    return serve(config, host, port, args.quiet)
