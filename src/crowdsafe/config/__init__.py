@@ -13,19 +13,28 @@ never import this package::
     config/load.py        load_config, parse_config: YAML in, errors with file:line out
     config/source.py      SourceConfig (a camera's source), is_sample
     config/camera.py      CameraConfig, CalibrationConfig, ZoneConfig, LineConfig
-    config/analysis.py    DetectorConfig, DensityConfig, TrackingConfig
+    config/analysis.py    DetectorConfig and its kinds, DensityConfig, TrackingConfig
     config/thresholds.py  ThresholdsConfig (level-of-service bands)
-    config/storage.py     StorageConfig
+    config/storage.py     StorageConfig and its backends
     config/privacy.py     PrivacyConfig, ModelsConfig (the only model roles)
     config/server.py      ServerConfig
     alerts/settings.py    AlertsConfig (rules and sinks)
     forecast/settings.py  ForecastConfig (events, staffing)
+
+Pluggable sections are picked by one key, ``detector.kind`` and ``storage.backend``,
+each defaulting to the one implementation shipped today.
 """
 
 from __future__ import annotations
 
 from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
-from crowdsafe.config.analysis import DensityConfig, DetectorConfig, TrackingConfig
+from crowdsafe.config.analysis import (
+    DensityConfig,
+    DetectorConfig,
+    DetectorSection,
+    NanoDetConfig,
+    TrackingConfig,
+)
 from crowdsafe.config.camera import (
     CalibrationConfig,
     CameraConfig,
@@ -39,7 +48,7 @@ from crowdsafe.config.privacy import MODEL_ROLES, ModelConfig, ModelsConfig, Pri
 from crowdsafe.config.root import CrowdsafeConfig
 from crowdsafe.config.server import ServerConfig
 from crowdsafe.config.source import SAMPLE_PREFIX, SourceConfig, is_sample
-from crowdsafe.config.storage import StorageConfig
+from crowdsafe.config.storage import SqliteStorageConfig, StorageConfig, StorageSection
 from crowdsafe.config.thresholds import ThresholdsConfig
 from crowdsafe.forecast.settings import EventConfig, ForecastConfig, StaffingConfig
 from crowdsafe.strict import LosLetter
@@ -53,6 +62,7 @@ __all__ = [
     "CrowdsafeConfig",
     "DensityConfig",
     "DetectorConfig",
+    "DetectorSection",
     "EventConfig",
     "ForecastConfig",
     "Identifier",
@@ -61,12 +71,15 @@ __all__ = [
     "LosLetter",
     "ModelConfig",
     "ModelsConfig",
+    "NanoDetConfig",
     "Point",
     "PrivacyConfig",
     "ServerConfig",
     "SourceConfig",
+    "SqliteStorageConfig",
     "StaffingConfig",
     "StorageConfig",
+    "StorageSection",
     "ThresholdsConfig",
     "TrackingConfig",
     "ZoneConfig",

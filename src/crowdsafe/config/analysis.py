@@ -1,25 +1,38 @@
 """A camera's analysis sections: ``detector:``, ``density:`` and ``tracking:``.
 
+The detector section is picked by ``kind`` (a discriminated union, see
+:mod:`crowdsafe.strict`): :class:`DetectorConfig` holds what every detector kind is
+configured by (score threshold, smallest person, measured precision and recall, tiling),
+and each kind is one subclass with a ``Literal`` kind.  Today the only kind is
+``nanodet``, the default, so a ``detector:`` block without ``kind`` loads as before.
+Adding a kind is adding its class to :data:`DetectorSection`; which detector a kind
+builds is decided by the code that assembles the pipeline, not here.
+
 :class:`TrackingConfig` is a model, not a dict of settings, so that the tracker can be
 handed it as it is, its bounds checked.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from crowdsafe.strict import StrictModel
+from crowdsafe.strict import StrictModel, default_tag
 
 __all__ = [
     "DensityConfig",
     "DetectorConfig",
+    "DetectorSection",
+    "NanoDetConfig",
     "TrackingConfig",
 ]
 
 
 class DetectorConfig(StrictModel):
+    """What every detector kind is configured by.  Not a section by itself: a camera's
+    ``detector:`` is one of its kinds (:data:`DetectorSection`)."""
+
     score_threshold: float = Field(
         0.35, ge=0.05, le=0.95, description="Minimum person score a detection must reach."
     )
@@ -30,7 +43,8 @@ class DetectorConfig(StrictModel):
         description="Ignore boxes shorter than this many pixels (too far away to count "
         "reliably in this view). 0 keeps every size.",
     )
-    # Measured by `crowdsafe eval counts` on MOT15 TUD-Stadtmitte (README, "Measured").
+    # NanoDet-m's, measured by `crowdsafe eval counts` on MOT15 TUD-Stadtmitte (README,
+    # "Measured"); a kind measured otherwise redefines these two fields in its class.
     precision: float = Field(
         0.93,
         gt=0.0,
@@ -55,6 +69,19 @@ class DetectorConfig(StrictModel):
         if 0 < v < 128:
             raise ValueError(f"tile_px must be 0 (no tiling) or at least 128, got {v}")
         return v
+
+
+class NanoDetConfig(DetectorConfig):
+    """NanoDet-m on ONNX Runtime, the shipped person detector."""
+
+    kind: Literal["nanodet"] = Field("nanodet", description="Which person detector runs.")
+
+
+# One member today; a second kind is `NanoDetConfig | YoloxConfig` here, and
+# default_tag keeps a block without `kind` loading as NanoDet.
+DetectorSection = Annotated[
+    NanoDetConfig, Field(discriminator="kind"), default_tag("kind", "nanodet")
+]
 
 
 class DensityConfig(StrictModel):

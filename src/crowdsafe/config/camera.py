@@ -12,7 +12,12 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from crowdsafe.alerts.settings import LevelsConfig
-from crowdsafe.config.analysis import DensityConfig, DetectorConfig, TrackingConfig
+from crowdsafe.config.analysis import (
+    DensityConfig,
+    DetectorSection,
+    NanoDetConfig,
+    TrackingConfig,
+)
 from crowdsafe.config.source import SourceConfig
 from crowdsafe.errors import CalibrationError
 from crowdsafe.measure.geometry import Homography, polygon_area, polygon_is_simple
@@ -143,7 +148,9 @@ class CameraConfig(StrictModel):
     analysis_fps: float = Field(
         10.0, gt=0.0, le=60.0, description="Frames analysed per second of video, at most."
     )
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    detector: DetectorSection = Field(
+        default_factory=NanoDetConfig, description="The person detector, by kind."
+    )
     density: DensityConfig = Field(default_factory=DensityConfig)
     calibration: CalibrationConfig
     zones: list[ZoneConfig] = Field(min_length=1, description="Counting zones of this camera.")

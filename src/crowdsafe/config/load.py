@@ -3,9 +3,13 @@
 These are the only ways in; nothing is read at import time.  Every problem becomes one
 :class:`~crowdsafe.errors.ConfigError` listing each finding with the file, the line, the
 key path as written in the YAML (``cameras[0].zones[1].polygon``) and what would be
-valid, because whoever reads it is fixing a YAML file, not a pydantic model.  A check
-across sections names its key path at the start of its message, and is reported at that
-path's line.
+valid, because whoever reads it is fixing a YAML file, not a pydantic model:
+
+* pydantic's own parts of a location that are no key of the file (the tag of the union
+  member it tried, ``detector.nanodet``; validator wrappers) are dropped;
+* an unknown ``kind``/``backend`` is reported at that key, with the values it may take;
+* a check across sections names its key path at the start of its message, and is
+  reported at that path's line.
 """
 
 from __future__ import annotations
@@ -77,14 +81,42 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
     return line
 
 
-def _format_errors(exc: ValidationError, source: str, root: yaml.Node | None) -> str:
+def _yaml_loc(loc: Loc, data: Any, missing: bool) -> Loc:
+    """``loc`` as a path through the YAML ``data``: a part naming no key at its place is
+    pydantic's (a union member's tag, a validator wrapper) and is dropped, except the
+    last part of a ``missing`` error, which is the key that should be there."""
+    out: list[int | str] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out.append(part)
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        elif isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif missing and i == len(loc) - 1:
+            out.append(part)
+        elif not isinstance(node, dict) and "[" not in part:
+            # below a value the path cannot follow: keep what is not a validator wrapper
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
+def _format_errors(exc: ValidationError, source: str, root: yaml.Node | None, data: Any) -> str:
     lines = [f"invalid config {source}:"]
     for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        loc = _yaml_loc(err["loc"], data, missing=err["type"] == "missing")
         msg = str(err["msg"]).removeprefix("Value error, ")
         located = _located(msg) if not loc else None
         if located is not None:
             loc, msg = located
+        if err["type"] == "union_tag_invalid":
+            # a section picked by kind/backend: report it at that key, with its choices
+            ctx = err.get("ctx", {})
+            key = str(ctx.get("discriminator", "kind")).strip("'")
+            loc = (*loc, key)
+            msg = f"unknown {key} '{ctx.get('tag')}'; it must be one of {ctx.get('expected_tags')}"
         line = _line_of(root, loc)
         where = f"{source}:{line}" if line is not None else source
         if err["type"] == "extra_forbidden" and loc[:1] == ("models",) and len(loc) == 2:
@@ -126,7 +158,7 @@ def parse_config(
     try:
         return CrowdsafeConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source, root)) from None
+        raise ConfigError(_format_errors(exc, source, root, data)) from None
 
 
 def load_config(path: str | Path) -> CrowdsafeConfig:

@@ -17,7 +17,7 @@ from crowdsafe.alerts.settings import AlertsConfig
 from crowdsafe.config.camera import CameraConfig
 from crowdsafe.config.privacy import MODEL_ROLES, ModelsConfig, PrivacyConfig
 from crowdsafe.config.server import ServerConfig
-from crowdsafe.config.storage import StorageConfig
+from crowdsafe.config.storage import SqliteStorageConfig, StorageSection
 from crowdsafe.config.thresholds import ThresholdsConfig
 from crowdsafe.forecast.settings import ForecastConfig
 from crowdsafe.strict import StrictModel
@@ -29,7 +29,9 @@ class CrowdsafeConfig(StrictModel):
     site: str = Field("crowdsafe", max_length=120, description="Site name on the dashboard.")
     cameras: list[CameraConfig] = Field(min_length=1, description="The cameras to analyse.")
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
+    storage: StorageSection = Field(
+        default_factory=SqliteStorageConfig, description="Where aggregates are stored, by backend."
+    )
     server: ServerConfig = Field(default_factory=ServerConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules, sinks.")
     forecast: ForecastConfig = Field(
