@@ -308,3 +308,12 @@ def test_pluggable_sections_are_picked_by_kind(
     config = load_config(path)
     assert (config.cameras[0].detector.kind, config.storage.backend) == kinds
 
+
+def test_alert_sinks_carry_their_kind(config_text: str) -> None:
+    sinks = "alerts:\n  sinks:\n    webhooks: [{url: 'http://x', kind: webhook}]\n"
+    sinks += "    mqtt: {host: broker}\n"
+    config = parse_config(config_text + sinks)
+    assert config.alerts.sinks.webhooks[0].kind == "webhook"
+    assert config.alerts.sinks.mqtt is not None and config.alerts.sinks.mqtt.kind == "mqtt"
+    with pytest.raises(ConfigError, match=r"alerts.sinks.webhooks\[0\].kind: Input should be"):
+        parse_config(config_text + sinks.replace("kind: webhook", "kind: mqtt"))

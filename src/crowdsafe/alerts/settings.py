@@ -14,11 +14,16 @@ Defaults, and where they come from (DESIGN.md):
 
 A site overrides any of them under ``alerts:``; a zone or line may override the density
 or flow levels for itself.
+
+Sinks keep their place in the YAML (``sinks.webhooks``, a list; ``sinks.mqtt``, at most
+one); each sink model also carries its ``kind`` (``webhook``, ``mqtt``), defaulting to
+itself, so the code that builds sinks dispatches on one field as it does for detectors.
 """
 
 from __future__ import annotations
 
 import itertools
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -104,6 +109,7 @@ class PredictiveConfig(StrictModel):
 
 
 class WebhookConfig(StrictModel):
+    kind: Literal["webhook"] = Field("webhook", description="The sink this builds.")
     url: str = Field(min_length=1, description="Where alert events are POSTed as JSON.")
     secret: str | None = Field(
         None, min_length=8, description="HMAC-SHA256 key for the X-Crowdsafe-Signature header."
@@ -113,6 +119,7 @@ class WebhookConfig(StrictModel):
 
 
 class MqttConfig(StrictModel):
+    kind: Literal["mqtt"] = Field("mqtt", description="The sink this builds.")
     host: str = Field(min_length=1, description="MQTT broker host.")
     port: int = Field(1883, ge=1, le=65535)
     topic_prefix: str = Field(
