@@ -242,3 +242,78 @@ def test_bad_tracking_settings_are_refused(config_text: str, setting: str, messa
     text = config_text.replace("    zones:\n", f"    tracking: {{{setting}}}\n    zones:\n")
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse_config(text)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kinds", "error"),
+    [
+        # no kind or backend given: the shipped implementations, as before they had kinds
+        (
+            "    calibration:\n",
+            "    detector: {score_threshold: 0.4}\n    calibration:\n",
+            ("nanodet", "sqlite"),
+            None,
+        ),
+        (
+            "    calibration:\n",
+            "    detector:\n      kind: nanodet\n    calibration:\n",
+            ("nanodet", "sqlite"),
+            None,
+        ),
+        ("storage:\n", "storage:\n  backend: sqlite\n", ("nanodet", "sqlite"), None),
+        (
+            "    calibration:\n",
+            "    detector:\n      kind: yolox\n    calibration:\n",
+            None,
+            r"crowdsafe.yaml:11: cameras\[0\].detector.kind: unknown kind 'yolox'; "
+            r"it must be one of 'nanodet'",
+        ),
+        (
+            "storage:\n",
+            "storage:\n  backend: postgresql\n",
+            None,
+            r"crowdsafe.yaml:20: storage.backend: unknown backend 'postgresql'; "
+            r"it must be one of 'sqlite'",
+        ),
+        # a key path through a picked kind names no pydantic union member
+        (
+            "    calibration:\n",
+            "    detector:\n      kind: nanodet\n      tile: 256\n    calibration:\n",
+            None,
+            r"crowdsafe.yaml:12: cameras\[0\].detector.tile: unknown key 'tile' under "
+            r"cameras\[0\].detector;",
+        ),
+        (
+            "storage:\n",
+            "storage:\n  bucket_s: 0\n",
+            None,
+            r"crowdsafe.yaml:20: storage.bucket_s: Input should be greater than or equal to 0.1",
+        ),
+    ],
+)
+def test_pluggable_sections_are_picked_by_kind(
+    tmp_path: Path,
+    config_text: str,
+    old: str,
+    new: str,
+    kinds: tuple[str, str] | None,
+    error: str | None,
+) -> None:
+    path = tmp_path / "crowdsafe.yaml"
+    path.write_text(_replace(config_text, old, new))
+    if error is not None:
+        with pytest.raises(ConfigError, match=error):
+            load_config(path)
+        return
+    config = load_config(path)
+    assert (config.cameras[0].detector.kind, config.storage.backend) == kinds
+
+
+def test_alert_sinks_carry_their_kind(config_text: str) -> None:
+    sinks = "alerts:\n  sinks:\n    webhooks: [{url: 'http://x', kind: webhook}]\n"
+    sinks += "    mqtt: {host: broker}\n"
+    config = parse_config(config_text + sinks)
+    assert config.alerts.sinks.webhooks[0].kind == "webhook"
+    assert config.alerts.sinks.mqtt is not None and config.alerts.sinks.mqtt.kind == "mqtt"
+    with pytest.raises(ConfigError, match=r"alerts.sinks.webhooks\[0\].kind: Input should be"):
+        parse_config(config_text + sinks.replace("kind: webhook", "kind: mqtt"))

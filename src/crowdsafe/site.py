@@ -20,9 +20,9 @@ from typing import Protocol
 from crowdsafe.alerts.base import SinkHealth
 from crowdsafe.alerts.engine import AlertEngine
 from crowdsafe.alerts.settings import AlertsConfig
-from crowdsafe.config import ForecastConfig
 from crowdsafe.feed import LiveFeed
 from crowdsafe.forecast.service import ForecastService
+from crowdsafe.forecast.settings import ForecastConfig
 from crowdsafe.ingest.health import HealthSnapshot, StreamState
 from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone

@@ -14,6 +14,10 @@ Defaults, and where they come from (DESIGN.md):
 
 A site overrides any of them under ``alerts:``; a zone or line may override the density
 or flow levels for itself.
+
+Sinks keep their place in the YAML (``sinks.webhooks``, a list; ``sinks.mqtt``, at most
+one); each sink model also carries its ``kind`` (``webhook``, ``mqtt``), defaulting to
+itself, so the code that builds sinks dispatches on one field as it does for detectors.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from __future__ import annotations
 import itertools
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from crowdsafe.strict import LosLetter, StrictModel
 
 __all__ = [
     "AlertsConfig",
@@ -34,11 +40,7 @@ __all__ = [
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LevelsConfig(_Strict):
+class LevelsConfig(StrictModel):
     """Thresholds of one rising quantity; a level left out (null) is not used."""
 
     advisory: float | None = Field(None, ge=0.0, description="Value that opens an advisory.")
@@ -75,17 +77,14 @@ class LevelsConfig(_Strict):
         return [(name, v) for name, v in out if v is not None]
 
 
-LosLetter = Literal["A", "B", "C", "D", "E", "F"]
-
-
-class LosLevelsConfig(_Strict):
+class LosLevelsConfig(StrictModel):
     advisory: LosLetter | None = Field("E", description="Level of service that opens an advisory.")
     warning: LosLetter | None = Field("F", description="Level of service that raises a warning.")
     critical: LosLetter | None = Field(None, description="Level of service that is critical.")
     hold_s: float = Field(10.0, ge=0.0, le=3600.0, description="Persistence, seconds.")
 
 
-class PredictiveConfig(_Strict):
+class PredictiveConfig(StrictModel):
     enabled: bool = Field(True, description="Warn before a zone reaches the critical density.")
     horizon_s: float = Field(
         600.0, gt=0.0, le=7200.0, description="Warn when the critical density is this close."
@@ -109,7 +108,8 @@ class PredictiveConfig(_Strict):
     )
 
 
-class WebhookConfig(_Strict):
+class WebhookConfig(StrictModel):
+    kind: Literal["webhook"] = Field("webhook", description="The sink this builds.")
     url: str = Field(min_length=1, description="Where alert events are POSTed as JSON.")
     secret: str | None = Field(
         None, min_length=8, description="HMAC-SHA256 key for the X-Crowdsafe-Signature header."
@@ -118,7 +118,8 @@ class WebhookConfig(_Strict):
     max_retries: int = Field(5, ge=0, le=100, description="Retries of one delivery.")
 
 
-class MqttConfig(_Strict):
+class MqttConfig(StrictModel):
+    kind: Literal["mqtt"] = Field("mqtt", description="The sink this builds.")
     host: str = Field(min_length=1, description="MQTT broker host.")
     port: int = Field(1883, ge=1, le=65535)
     topic_prefix: str = Field(
@@ -131,7 +132,7 @@ class MqttConfig(_Strict):
     tls: bool = False
 
 
-class SinksConfig(_Strict):
+class SinksConfig(StrictModel):
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = None
 
@@ -148,7 +149,7 @@ def _rise_default() -> LevelsConfig:
     return LevelsConfig(advisory=0.5, warning=1.0, critical=None, hold_s=30.0)
 
 
-class AlertsConfig(_Strict):
+class AlertsConfig(StrictModel):
     density_per_m2: LevelsConfig = Field(
         default_factory=_density_default, description="Zone density, persons/m²."
     )

@@ -57,8 +57,8 @@ def register(commands: Subcommands) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from crowdsafe.evaluation.bench import run_bench, run_camera_bench, run_density_bench
     from crowdsafe.config import load_config
+    from crowdsafe.evaluation.bench import run_bench, run_camera_bench, run_density_bench
     from crowdsafe.ingest.video import sample_video_path
 
     video = Path(args.video) if args.video else sample_video_path()

@@ -21,8 +21,8 @@ def register(commands: Subcommands) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from crowdsafe.config import load_config
     from crowdsafe.assembly import build_zones
+    from crowdsafe.config import load_config
 
     config = load_config(args.config)
     for cam in config.cameras:

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from crowdsafe.config import ForecastConfig
 from crowdsafe.forecast.nowcast import nowcast
 from crowdsafe.forecast.planning import (
     Event,
@@ -28,6 +27,7 @@ from crowdsafe.forecast.planning import (
     holiday_dates,
 )
 from crowdsafe.forecast.series import hourly_local
+from crowdsafe.forecast.settings import ForecastConfig
 from crowdsafe.forecast.staffing import StaffingPlan, StaffingRules, plan_staffing
 from crowdsafe.measure.zones import Zone
 from crowdsafe.store.base import Store

@@ -1,0 +1,193 @@
+"""A camera's analysis sections: ``detector:``, ``density:`` and ``tracking:``.
+
+The detector section is picked by ``kind`` (a discriminated union, see
+:mod:`crowdsafe.strict`): :class:`DetectorConfig` holds what every detector kind is
+configured by (score threshold, smallest person, measured precision and recall, tiling),
+and each kind is one subclass with a ``Literal`` kind.  Today the only kind is
+``nanodet``, the default, so a ``detector:`` block without ``kind`` loads as before.
+Adding a kind is adding its class to :data:`DetectorSection`; which detector a kind
+builds is decided by the code that assembles the pipeline, not here.
+
+:class:`TrackingConfig` is a model, not a dict of settings, so that the tracker can be
+handed it as it is, its bounds checked.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from crowdsafe.strict import StrictModel, default_tag
+
+__all__ = [
+    "DensityConfig",
+    "DetectorConfig",
+    "DetectorSection",
+    "NanoDetConfig",
+    "TrackingConfig",
+]
+
+
+class DetectorConfig(StrictModel):
+    """What every detector kind is configured by.  Not a section by itself: a camera's
+    ``detector:`` is one of its kinds (:data:`DetectorSection`)."""
+
+    score_threshold: float = Field(
+        0.35, ge=0.05, le=0.95, description="Minimum person score a detection must reach."
+    )
+    min_person_height_px: float = Field(
+        0.0,
+        ge=0.0,
+        le=4000.0,
+        description="Ignore boxes shorter than this many pixels (too far away to count "
+        "reliably in this view). 0 keeps every size.",
+    )
+    # NanoDet-m's, measured by `crowdsafe eval counts` on MOT15 TUD-Stadtmitte (README,
+    # "Measured"); a kind measured otherwise redefines these two fields in its class.
+    precision: float = Field(
+        0.93,
+        gt=0.0,
+        le=1.0,
+        description="Measured precision of the detector in this kind of view; with recall it "
+        "turns a count into an estimate with an interval.",
+    )
+    recall: float = Field(
+        0.68, gt=0.0, le=1.0, description="Measured recall of the detector in this kind of view."
+    )
+    tile_px: int = Field(
+        0,
+        ge=0,
+        le=4096,
+        description="Also detect on overlapping tiles of about this many pixels, for large "
+        "frames where people are small (one more model run per tile). 0: no tiling.",
+    )
+
+    @field_validator("tile_px")
+    @classmethod
+    def _tile_size(cls, v: int) -> int:
+        if 0 < v < 128:
+            raise ValueError(f"tile_px must be 0 (no tiling) or at least 128, got {v}")
+        return v
+
+
+class NanoDetConfig(DetectorConfig):
+    """NanoDet-m on ONNX Runtime, the shipped person detector."""
+
+    kind: Literal["nanodet"] = Field("nanodet", description="Which person detector runs.")
+
+
+# One member today; a second kind is `NanoDetConfig | YoloxConfig` here, and
+# default_tag keeps a block without `kind` loading as NanoDet.
+DetectorSection = Annotated[
+    NanoDetConfig, Field(discriminator="kind"), default_tag("kind", "nanodet")
+]
+
+
+class DensityConfig(StrictModel):
+    """How each zone of a camera is counted: detection (people one by one, with
+    tracks) while it is sparse, the density-map model when it is dense."""
+
+    method: Literal["auto", "detection", "density"] = Field(
+        "auto",
+        description="'auto' switches each zone between detection and the density model by "
+        "its measured density, with hysteresis; 'detection' or 'density' fixes the method.",
+    )
+    switch_up_per_m2: float = Field(
+        1.5,
+        gt=0.0,
+        le=10.0,
+        description="A zone measured at or above this density (p/m²) is counted with the "
+        "density model (default: Fruin walkway level of service D, where bodies start to "
+        "hide each other from a raised camera).",
+    )
+    switch_down_per_m2: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="A zone counted with the density model goes back to detection below this.",
+    )
+    switch_up_ratio: float = Field(
+        1.5,
+        ge=1.0,
+        le=10.0,
+        description="Also switch to the density model when it counts this many times as many "
+        "people as detection finds (and at least 3 more): detection is missing them.",
+    )
+    switch_down_ratio: float = Field(
+        1.2,
+        ge=1.0,
+        le=10.0,
+        description="Go back to detection only once the density model counts less than this "
+        "many times the detection count (plus 3), and the zone is below switch_down_per_m2.",
+    )
+    probe_interval_s: float = Field(
+        10.0,
+        gt=0.0,
+        le=3600.0,
+        description="While every zone is sparse, run the density model this often anyway, "
+        "to notice a crowd the detector cannot see into.",
+    )
+    max_fps: float = Field(
+        2.0,
+        gt=0.0,
+        le=30.0,
+        description="Run the density model at most this often per camera; between runs "
+        "dense zones keep the last density count.",
+    )
+    relative_error: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="Relative count error of the density model (one standard deviation) "
+        "for the density interval; measured by `crowdsafe eval density`.",
+    )
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> DensityConfig:
+        if self.switch_down_per_m2 >= self.switch_up_per_m2:
+            raise ValueError(
+                f"switch_down_per_m2 ({self.switch_down_per_m2}) must be below "
+                f"switch_up_per_m2 ({self.switch_up_per_m2}), or the method would flap"
+            )
+        if self.switch_down_ratio >= self.switch_up_ratio:
+            raise ValueError(
+                f"switch_down_ratio ({self.switch_down_ratio}) must be below "
+                f"switch_up_ratio ({self.switch_up_ratio}), or the method would flap"
+            )
+        return self
+
+
+class TrackingConfig(StrictModel):
+    """Tracker settings.  Defaults measured with ``crowdsafe eval lines`` over 29 lines on
+    the two MOT15 TUD sequences at 1-3 frame steps (README, "Measured")."""
+
+    high_score: float = Field(
+        0.35, ge=0.05, le=0.99, description="Detections at least this sure start and extend tracks."
+    )
+    low_score: float = Field(
+        0.1, ge=0.01, le=0.99, description="Weaker detections may only extend existing tracks."
+    )
+    match_iou: float = Field(
+        0.2, gt=0.0, le=1.0, description="Least overlap between a track and a detection to match."
+    )
+    min_hits: int = Field(1, ge=1, le=30, description="Matches before a track is reported.")
+    max_lost_s: float = Field(
+        2.0, gt=0.0, le=30.0, description="How long a lost track is kept to be found again."
+    )
+    recover_dist: float = Field(
+        0.0,
+        ge=0.0,
+        le=5.0,
+        description="Let a sure detection this many box heights from where a lost track was "
+        "last seen take that track back (people found again after an occlusion keep their "
+        "track, so a line between the two sightings still counts them). 0: off.",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> TrackingConfig:
+        if self.low_score >= self.high_score:
+            raise ValueError(
+                f"low_score ({self.low_score}) must be below high_score ({self.high_score})"
+            )
+        return self
