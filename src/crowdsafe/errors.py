@@ -1,6 +1,6 @@
 """The one exception tree of crowdsafe.
 
-Every error raised on purpose by crowdsafe derives from :class:`CrowdsafeError` and
+Every exception crowdsafe raises on purpose derives from :class:`CrowdsafeError` and
 also from the built-in exception a caller would naturally catch, so that
 ``except FileNotFoundError`` keeps working around a missing video::
 
@@ -8,27 +8,43 @@ also from the built-in exception a caller would naturally catch, so that
     ├── UsageError(ValueError)            a command-line argument is invalid
     ├── ConfigError(ValueError)           a config file or value is invalid
     ├── CalibrationError(ValueError)      a ground-plane fit is impossible or ill-conditioned
+    ├── DatasetError(ValueError)          a dataset folder is missing or not in its layout
     ├── IngestError                       a camera or video cannot deliver frames
     │   ├── SourceNotFound(FileNotFoundError)
-    │   └── SourceUnreadable(OSError)     unreadable, corrupt or not a video
+    │   ├── SourceUnreadable(OSError)     unreadable, corrupt or not a video
+    │   └── StreamStalled(TimeoutError)   a live stream stopped delivering (reader-internal:
+    │                                     the reader reconnects, the camera's health shows it)
     ├── ModelError(RuntimeError)          a model file is missing or does not match
-    └── StoreError(RuntimeError)          the database cannot be opened or written
+    ├── StoreError(RuntimeError)          the database cannot be opened or written
+    ├── NotFound(LookupError)             an id that names nothing
+    │   ├── UnknownZone                   a zone id no camera of the config has
+    │   └── AlertNotFound(KeyError)       no alert has that id
+    ├── AlertStateError(ValueError)       an alert cannot make that transition
+    └── InsufficientHistory(ValueError)   too little stored history for a forecast
 
-Messages name the offending value, where it came from (file, key path, camera id)
-and what would have been valid.
+The API answers NotFound with 404, AlertStateError and InsufficientHistory with 409;
+the CLI exits with status 2 for any of them.  Messages name the offending value, where it
+came from (file, key path, camera id) and what would have been valid.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AlertNotFound",
+    "AlertStateError",
     "CalibrationError",
     "ConfigError",
     "CrowdsafeError",
+    "DatasetError",
     "IngestError",
+    "InsufficientHistory",
     "ModelError",
+    "NotFound",
     "SourceNotFound",
     "SourceUnreadable",
     "StoreError",
+    "StreamStalled",
+    "UnknownZone",
     "UsageError",
 ]
 
@@ -38,7 +54,7 @@ class CrowdsafeError(Exception):
 
 
 class UsageError(CrowdsafeError, ValueError):
-    """A command-line argument is invalid; the ``crowdsafe`` command exits with status 2."""
+    """A command-line argument is invalid (the CLI prints it and exits with status 2)."""
 
 
 class ConfigError(CrowdsafeError, ValueError):
@@ -47,6 +63,10 @@ class ConfigError(CrowdsafeError, ValueError):
 
 class CalibrationError(CrowdsafeError, ValueError):
     """A ground-plane calibration cannot be fitted or is ill-conditioned."""
+
+
+class DatasetError(CrowdsafeError, ValueError):
+    """A dataset folder that is missing or not in the expected layout."""
 
 
 class IngestError(CrowdsafeError):
@@ -61,9 +81,33 @@ class SourceUnreadable(IngestError, OSError):
     """The source exists but cannot be decoded (corrupt, truncated, not a video)."""
 
 
+class StreamStalled(IngestError, TimeoutError):
+    """A live stream stopped delivering decodable frames for longer than its stall time."""
+
+
 class ModelError(CrowdsafeError, RuntimeError):
     """A model file is missing, corrupt or has unexpected inputs/outputs."""
 
 
 class StoreError(CrowdsafeError, RuntimeError):
     """The database cannot be opened or written."""
+
+
+class NotFound(CrowdsafeError, LookupError):
+    """An id that names nothing; the message lists the known ones where it can."""
+
+
+class UnknownZone(NotFound):
+    """A zone id that no camera of the config has."""
+
+
+class AlertNotFound(NotFound, KeyError):
+    """No alert has that id."""
+
+
+class AlertStateError(CrowdsafeError, ValueError):
+    """The alert cannot make that transition (e.g. acknowledging a resolved alert)."""
+
+
+class InsufficientHistory(CrowdsafeError, ValueError):
+    """Too little stored history for the forecast asked for."""

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from crowdsafe.errors import CrowdsafeError
+from crowdsafe.errors import DatasetError
 
 __all__ = [
     "DATASETS",
@@ -53,10 +53,6 @@ DATASETS: tuple[str, ...] = ("shanghaitech-a", "shanghaitech-b", "mall", "ucf_cc
 Split = Literal["train", "test"]
 
 MALL_TRAIN_FRAMES = 800  # frames 1-800 train, 801-2000 test (Loy et al.)
-
-
-class DatasetError(CrowdsafeError, ValueError):
-    """A dataset folder that is missing or not in the expected layout."""
 
 
 @dataclass(frozen=True)

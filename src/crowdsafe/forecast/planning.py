@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crowdsafe.errors import InsufficientHistory
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -55,10 +57,6 @@ __all__ = [
 WEEK_H = 168
 DAY_H = 24
 LEVELS = (80, 95)
-
-
-class InsufficientHistory(ValueError):
-    """Too little history for a weekly model."""
 
 
 @dataclass(frozen=True)

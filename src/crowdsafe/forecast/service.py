@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from crowdsafe.errors import InsufficientHistory, UnknownZone
 from crowdsafe.forecast.nowcast import nowcast
 from crowdsafe.forecast.planning import (
     Event,
-    InsufficientHistory,
     PlanningSettings,
     forecast_panel,
     holiday_dates,
@@ -38,10 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["ForecastService", "InsufficientHistory", "UnknownZone"]
 
 NOWCAST_HORIZONS_S = (300.0, 900.0, 1800.0, 3600.0)
-
-
-class UnknownZone(LookupError):
-    """A zone id that no camera of the config has."""
 
 
 class ForecastService:

@@ -31,6 +31,7 @@ from pathlib import Path
 import av
 import av.error
 
+from crowdsafe.errors import StreamStalled
 from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.ingest.url import SourceAddress, SourceKind
 from crowdsafe.ingest.video import iter_decoded
@@ -127,10 +128,6 @@ class FrameSlot:
             self._cond.notify_all()
 
 
-class _Stall(Exception):
-    pass
-
-
 class StreamReader:
     """Reads one camera forever in a daemon thread; see the module docstring."""
 
@@ -221,7 +218,7 @@ class StreamReader:
                     continue  # loop: read it again at once
                 error = "the stream ended"
                 state = StreamState.RECONNECTING
-            except _Stall as exc:
+            except StreamStalled as exc:
                 error, state = str(exc), StreamState.STALLED
             except _PERMANENT as exc:
                 error, state, permanent = self._describe(exc), StreamState.FAILED, True
@@ -286,7 +283,7 @@ class StreamReader:
                 timeout=(o.open_timeout_s, o.stall_s),
             )
         except av.error.ExitError:
-            raise _Stall(
+            raise StreamStalled(
                 f"no answer within {o.open_timeout_s:g} s of connecting (open timeout)"
             ) from None
         with container:
@@ -305,7 +302,7 @@ class StreamReader:
             def on_packet() -> None:
                 now = self._clock()
                 if live and now - progress[0] > o.stall_s:
-                    raise _Stall(f"no decodable frame for {now - progress[0]:.1f} s")
+                    raise StreamStalled(f"no decodable frame for {now - progress[0]:.1f} s")
 
             def decode_if() -> bool:
                 now = self._clock()
@@ -340,7 +337,7 @@ class StreamReader:
                     if self._stop.is_set():
                         return
             except av.error.ExitError:
-                raise _Stall(f"no data for {o.stall_s:g} s (stall)") from None
+                raise StreamStalled(f"no data for {o.stall_s:g} s (stall)") from None
 
     def _on_corrupt(self, exc: BaseException) -> None:
         reason = f"damaged data skipped: {self._describe(exc)}"
