@@ -26,6 +26,7 @@ from crowdsafe.forecast.planning import (
     forecast_panel,
     holiday_dates,
 )
+from crowdsafe.forecast.results import PlanningForecast, PlanningPoint, ZoneNowcast
 from crowdsafe.forecast.series import hourly_local
 from crowdsafe.forecast.settings import ForecastConfig
 from crowdsafe.forecast.staffing import StaffingPlan, StaffingRules, plan_staffing
@@ -92,7 +93,7 @@ class ForecastService:
             known = ", ".join(sorted(self.zones)) or "none"
             raise UnknownZone(f"unknown zone '{zone_id}'; known zones: {known}")
 
-    def planning(self, zone_id: str, hours: int | None = None) -> dict[str, Any]:
+    def planning(self, zone_id: str, hours: int | None = None) -> PlanningForecast:
         """The zone's hourly forecast; raises UnknownZone, InsufficientHistory."""
         import pandas as pd
 
@@ -115,30 +116,30 @@ class ForecastService:
         frame = cached[1]
         area = self.zones[zone_id].area_m2
         points = [
-            {
-                "t": self._utc(row["ds"]),
-                "local_time": row["ds"].isoformat(),
-                "count": round(float(row["mean"]), 2),
-                "low_80": round(float(row["lo-80"]), 2),
-                "high_80": round(float(row["hi-80"]), 2),
-                "low_95": round(float(row["lo-95"]), 2),
-                "high_95": round(float(row["hi-95"]), 2),
-                "density_per_m2": round(float(row["mean"]) / area, 4),
-                "seasonal_naive": round(float(row["naive"]), 2),
-                "event": row["event"] or None,
-            }
+            PlanningPoint(
+                t=self._utc(row["ds"]),
+                local_time=row["ds"].isoformat(),
+                count=round(float(row["mean"]), 2),
+                low_80=round(float(row["lo-80"]), 2),
+                high_80=round(float(row["hi-80"]), 2),
+                low_95=round(float(row["lo-95"]), 2),
+                high_95=round(float(row["hi-95"]), 2),
+                density_per_m2=round(float(row["mean"]) / area, 4),
+                seasonal_naive=round(float(row["naive"]), 2),
+                event=row["event"] or None,
+            )
             for row in frame.to_dict("records")
         ]
-        return {
-            "zone_id": zone_id,
-            "timezone": self.config.timezone,
-            "origin_local": origin.isoformat(),
-            "horizon_h": horizon,
-            "model": "weekly MSTL on log counts, conformal 80/95 % intervals",
-            "points": points,
-        }
+        return PlanningForecast(
+            zone_id=zone_id,
+            timezone=self.config.timezone,
+            origin_local=origin.isoformat(),
+            horizon_h=horizon,
+            model="weekly MSTL on log counts, conformal 80/95 % intervals",
+            points=points,
+        )
 
-    def nowcast(self, zone_id: str) -> dict[str, Any]:
+    def nowcast(self, zone_id: str) -> ZoneNowcast:
         """The zone's count 5-60 min ahead; raises UnknownZone, InsufficientHistory."""
         self._unknown(zone_id)
         now = self._clock()
@@ -151,17 +152,17 @@ class ForecastService:
             raise InsufficientHistory(
                 f"{zone_id}: too few recent samples for a nowcast (camera down or just started)"
             )
-        area = self.zones[zone_id].area_m2
-        return {
-            "zone_id": zone_id,
-            "t0": result.t0,
-            "level": round(result.level, 2),
-            "trend_per_min": round(result.slope_per_s * 60.0, 3),
-            "trend_significant": result.slope_per_s != 0.0,
-            "samples": result.samples,
-            "window_s": window,
-            "points": [p.to_dict(area) for p in result.points],
-        }
+        return ZoneNowcast(
+            zone_id=zone_id,
+            t0=result.t0,
+            level=round(result.level, 2),
+            trend_per_min=round(result.slope_per_s * 60.0, 3),
+            trend_significant=result.slope_per_s != 0.0,
+            samples=result.samples,
+            window_s=window,
+            points=result.points,
+            area_m2=self.zones[zone_id].area_m2,
+        )
 
     def staffing(self, hours: int | None = None) -> tuple[StaffingPlan, list[str]]:
         """The plan over every zone with enough history, and the zones left out (why)."""
@@ -173,7 +174,7 @@ class ForecastService:
             except InsufficientHistory as exc:
                 skipped.append(str(exc))
                 continue
-            forecasts[zone_id] = [(p["t"], p["high_80"]) for p in f["points"]]
+            forecasts[zone_id] = [(p.t, p.high_80) for p in f.points]
         plan = plan_staffing(
             forecasts,
             {z: self.zones[z].area_m2 for z in forecasts},

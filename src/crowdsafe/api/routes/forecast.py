@@ -37,7 +37,8 @@ def _answer(fn: Callable[[], T]) -> T:
 )
 def zone_forecast(zone_id: str, site: SiteDep, hours: HoursQuery = None) -> PlanningPublic:
     """Planning forecast of the zone's hourly count, with 80 % and 95 % intervals."""
-    return PlanningPublic.model_validate(_answer(lambda: site.forecast.planning(zone_id, hours)))
+    forecast = _answer(lambda: site.forecast.planning(zone_id, hours))
+    return PlanningPublic.model_validate(forecast.to_dict())
 
 
 @router.get(
@@ -48,7 +49,7 @@ def zone_forecast(zone_id: str, site: SiteDep, hours: HoursQuery = None) -> Plan
 )
 def zone_nowcast(zone_id: str, site: SiteDep) -> NowcastPublic:
     """The zone's count and density 5, 15, 30 and 60 minutes ahead."""
-    return NowcastPublic.model_validate(_answer(lambda: site.forecast.nowcast(zone_id)))
+    return NowcastPublic.model_validate(_answer(lambda: site.forecast.nowcast(zone_id)).to_dict())
 
 
 @router.get("/api/staffing", response_model=StaffingPublic, responses=documented(422))
