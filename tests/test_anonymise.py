@@ -278,7 +278,7 @@ def test_every_annotated_head_of_a_detected_person_is_covered(
         seq / "gt" / "gt.txt",
         every=10,
         anonymiser=Anonymiser(faces),
-    )
+    ).to_dict()
     assert report["frames"] == 8
     assert isinstance(report["gt_heads_of_detected_people"], int)
     assert report["gt_heads_of_detected_people"] >= 20

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 
 import httpx
@@ -17,11 +18,23 @@ import pytest
 import uvicorn
 
 from crowdsafe.api.app import create_app
+from crowdsafe.api.schemas import AlertPublic, LineSamplePublic, ZoneSamplePublic
 from crowdsafe.config import load_config
 from crowdsafe.detect.base import FakeDetector
 from crowdsafe.ingest.video import sample_video_path
 from crowdsafe.runtime import Runtime
-from crowdsafe.types import Detections, Frame
+from crowdsafe.types import (
+    Alert,
+    AlertLevel,
+    AlertRule,
+    AlertState,
+    CountMethod,
+    Detections,
+    Frame,
+    LevelOfService,
+    LineSample,
+    ZoneSample,
+)
 
 
 def free_port() -> int:
@@ -36,6 +49,43 @@ def walkers(frame: Frame) -> Detections:
     feet = [(50.0 + 60 * i, 400.0) for i in range(n)] + [(600.0, 450.0)]
     xyxy = np.array([[x - 10, y - 80, x + 10, y] for x, y in feet], dtype=np.float32)
     return Detections(xyxy=xyxy, score=np.full(len(feet), 0.9, dtype=np.float32))
+
+
+DENSITY = CountMethod.DENSITY
+STORED_EXAMPLES = [
+    ZoneSample("cam1", "a", 10.0, 2.5, 3, 4.0, 0.7, LevelOfService.B, 5, 0.5, 0.9),
+    ZoneSample(
+        "cam1", "a", 11.0, 40.0, 40, 4.0, 10.0, LevelOfService.F, 5, method=CountMethod.DENSITY
+    ),
+    LineSample("cam1", "gate", 60.0, 60.0, 3, 1, 2.0, 2.0, LevelOfService.A),
+    Alert(
+        "x",
+        AlertRule.FLOW,
+        "line",
+        "gate",
+        "cam1",
+        AlertLevel.WARNING,
+        AlertState.OPEN,
+        "Line gate: 70 persons/m/min",
+        70.0,
+        66.0,
+        1.0,
+        2.0,
+        acknowledged_at=1.5,
+    ),
+]
+PUBLIC = {ZoneSample: ZoneSamplePublic, LineSample: LineSamplePublic, Alert: AlertPublic}
+
+
+@pytest.mark.parametrize("stored", STORED_EXAMPLES, ids=lambda s: type(s).__name__)
+def test_public_schemas_have_exactly_the_stored_fields_and_json(
+    stored: ZoneSample | LineSample | Alert,
+) -> None:
+    model = PUBLIC[type(stored)]
+    assert set(model.model_fields) == {f.name for f in fields(stored)}
+    public = model.model_validate(stored.to_dict())
+    # the API's JSON of a stored object is its to_dict, key order included
+    assert list(public.model_dump(mode="json").items()) == list(stored.to_dict().items())
 
 
 @contextmanager

@@ -477,7 +477,7 @@ def test_the_shipped_model_counts_held_out_mall_frames() -> None:
     from crowdsafe.evaluation.density import evaluate_density
 
     keys = [f"mall/seq_{k:06d}" for k in range(781, 801)]  # in the held-out block
-    result = evaluate_density("mall", SHARED_EVAL / "mall", split="train", keys=keys)
+    result = evaluate_density("mall", SHARED_EVAL / "mall", split="train", keys=keys).to_dict()
     assert result["images"] == 20
     assert result["mae"] <= 4.0, result
 

@@ -7,10 +7,11 @@ import pytest
 
 from crowdsafe.detect.base import FakeDetector
 from crowdsafe.ingest.base import ScriptedSource
+from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.measure.zones import BucketAggregator, Zone, ZoneCounter
 from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.store import SQLiteStore
-from crowdsafe.types import Detections, Frame, LevelOfService
+from crowdsafe.types import CountMethod, Detections, Frame, LevelOfService, ZoneCounts
 
 
 def zone(zid: str, polygon: list[list[float]], area: float) -> Zone:
@@ -96,9 +97,9 @@ def test_analysis_rate_limits_detector_calls(tmp_path) -> None:  # type: ignore[
     store = SQLiteStore(":memory:")
     pipe = CameraPipeline("cam1", detector, [LEFT], store, analysis_fps=5.0)
     pipe.run(ScriptedSource("cam1", frames))
-    assert pipe.stats.frames_decoded == 50
+    assert pipe.health.snapshot().frames_received == 50
     assert detector.calls == 10  # 2 s of video at 5 analyses per second
-    assert pipe.stats.frames_analysed == 10
+    assert pipe.health.snapshot().frames_analysed == 10
 
 
 def test_small_boxes_are_ignored_when_configured(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -127,5 +128,31 @@ def test_a_failing_source_marks_the_camera_failed() -> None:
     pipe = CameraPipeline("cam1", FakeDetector(), [LEFT], SQLiteStore(":memory:"))
     with pytest.raises(OSError, match="stream died"):
         pipe.run(Broken())
-    assert pipe.stats.state == "failed"
-    assert pipe.stats.last_error == "stream died"
+    assert pipe.health.snapshot().state == "failed"
+    assert pipe.health.snapshot().last_error == "stream died"
+
+
+def test_zone_counts_name_one_method_per_counted_zone() -> None:
+    counts = ZoneCounts.detected({"left": 2, "right": 0})
+    assert counts.methods == {"left": CountMethod.DETECTION, "right": CountMethod.DETECTION}
+    with pytest.raises(ValueError, match=r"same zones.*\['left'\].*\['left', 'right'\]"):
+        ZoneCounts({"left": 2.0}, {"left": CountMethod.DENSITY, "right": CountMethod.DETECTION})
+
+
+def test_the_pipeline_reports_analysis_into_the_cameras_health_record() -> None:
+    # The reader side (frames received, state) belongs to whoever reads the source; a
+    # pipeline given the camera's record adds what it analysed, and the lag when frame
+    # times are wall-clock times.
+    now = [1000.0]
+    health = CameraHealth("cam1", "rtsp://cam1", clock=lambda: now[0])
+    frames, detector = make_frames(20, 10.0, [people((50, 50))])
+    pipe = CameraPipeline(
+        "cam1", detector, [LEFT], SQLiteStore(":memory:"), health=health, measures_lag=True
+    )
+    for frame in frames:  # captured at 100.0 .. 101.9, analysed 0.5 s later
+        now[0] = frame.t + 0.5
+        pipe.step(frame)
+    snap = health.snapshot()
+    assert pipe.health is health and health.frames_analysed == snap.frames_analysed == 20
+    assert snap.frames_received == 0 and snap.state is StreamState.STARTING
+    assert snap.lag_s == pytest.approx(0.5) and snap.analysed_fps == pytest.approx(10.0, rel=0.1)

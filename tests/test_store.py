@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import fields, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,8 +12,17 @@ import pytest
 
 from crowdsafe.errors import StoreError
 from crowdsafe.store import SQLiteStore
-from crowdsafe.store.sqlite import SCHEMA_VERSION
-from crowdsafe.types import LevelOfService, ZoneSample
+from crowdsafe.store.sqlite import SCHEMA_VERSION, STORED_TYPES
+from crowdsafe.types import (
+    Alert,
+    AlertLevel,
+    AlertRule,
+    AlertState,
+    CountMethod,
+    LevelOfService,
+    LineSample,
+    ZoneSample,
+)
 
 
 def sample(zone: str, t: float, count: float = 2.0, area: float = 10.0) -> ZoneSample:
@@ -148,3 +158,69 @@ def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreError, match="schema version 99, newer than"):
         SQLiteStore(path)
+
+
+def test_every_stored_field_has_a_column_and_every_column_a_field(store: SQLiteStore) -> None:
+    # Adding a field to a stored type needs a migration adding its column, and a column
+    # added by a migration needs a field: the types in crowdsafe/types.py are the schema.
+    columns = store.columns()
+    assert set(STORED_TYPES) == set(columns) - {"meta"}
+    for table, cls in STORED_TYPES.items():
+        names = {f.name for f in fields(cls)}
+        assert set(columns[table]) == names, (
+            f"{table}: columns without a field {sorted(set(columns[table]) - names)}, "
+            f"fields without a column {sorted(names - set(columns[table]))}"
+        )
+
+
+@pytest.mark.parametrize("cls", [ZoneSample, LineSample, Alert])
+def test_every_stored_field_is_in_the_json(cls: type) -> None:
+    # to_dict keeps its own key order (the JSON's and the API's) but names every field
+    example = {
+        ZoneSample: sample("a", 1.0),
+        LineSample: LineSample("cam1", "gate", 0.0, 60.0, 3, 1, 2.0, 2.0, LevelOfService.A),
+        Alert: Alert(
+            "x",
+            AlertRule.FLOW,
+            "line",
+            "gate",
+            "cam1",
+            AlertLevel.WARNING,
+            AlertState.OPEN,
+            "m",
+            1.0,
+            1.0,
+            0.0,
+            0.0,
+        ),
+    }[cls]
+    assert set(example.to_dict()) == {f.name for f in fields(cls)}
+
+
+def test_enum_fields_are_stored_as_their_strings_and_read_back_as_enums(
+    store: SQLiteStore,
+) -> None:
+    dense = replace(sample("a", 5.0), method=CountMethod.DENSITY)
+    store.write_samples([dense])
+    alert = Alert(
+        "x",
+        AlertRule.PREDICTIVE,
+        "zone",
+        "a",
+        "cam1",
+        AlertLevel.WARNING,
+        AlertState.OPEN,
+        "m",
+        1.0,
+        1.0,
+        0.0,
+        0.0,
+    )
+    store.save_alert(alert)
+    raw = store._conn.execute("SELECT method, los FROM zone_samples").fetchone()
+    assert raw == ("density", "A") and type(raw[0]) is str
+    assert store._conn.execute("SELECT rule FROM alerts").fetchone() == ("predictive",)
+    (back,) = store.series("a")
+    assert back == dense and type(back.method) is CountMethod and back.method is CountMethod.DENSITY
+    got = store.get_alert("x")
+    assert got == alert and got is not None and got.rule is AlertRule.PREDICTIVE

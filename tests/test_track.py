@@ -208,6 +208,20 @@ def test_arguments_are_validated(kwargs: dict[str, float], message: str) -> None
         ByteTracker(**kwargs)  # type: ignore[arg-type]
 
 
+def test_a_tracker_takes_a_cameras_tracking_settings() -> None:
+    from crowdsafe.config import TrackingConfig
+
+    settings = TrackingConfig(
+        high_score=0.55, low_score=0.2, match_iou=0.3, min_hits=2, max_lost_s=1.5, recover_dist=1.0
+    )
+    names = list(settings.model_dump())
+    tracker = ByteTracker.from_settings(settings)
+    assert {name: getattr(tracker, name) for name in names} == settings.model_dump()
+    # the config's defaults are the tracker's
+    default, configured = ByteTracker(), ByteTracker.from_settings(TrackingConfig())
+    assert [getattr(configured, n) for n in names] == [getattr(default, n) for n in names]
+
+
 def _hidden_then_seen(
     tracker: ByteTracker, reappear: list[tuple[list[float], float]], spacing_px: float = 150.0
 ) -> tuple[list[int], Detections]:

@@ -1,28 +1,36 @@
 """One camera's pipeline: source -> detect (and, in crowds, the density model) -> zones
 -> buckets -> store and live feed.
 
-The pipeline owns no threads; :class:`crowdsafe.runtime.Runtime` runs one pipeline per
-camera in its own thread.  Frames and detections never leave :meth:`CameraPipeline.step`:
-what goes out (to the store and the live feed) is :class:`ZoneSample` aggregates only.
+The pipeline owns no threads; :class:`crowdsafe.runtime.Runtime` feeds each camera's
+pipeline from its analysis thread.  Frames never leave :meth:`CameraPipeline.step`:
+what goes out (to the store and the live feed) is :class:`ZoneSample` and
+:class:`LineSample` aggregates only.  The people of the last analysed frame stay in
+memory (``last_detections``) for the anonymised live view, never stored or sent.
+
+Its numbers go into the camera's :class:`~crowdsafe.ingest.health.CameraHealth` (frames
+analysed, analysis lag; the analysed rate is computed there, the one fps window), which
+the API, the metrics and the status line read.  Given the record that the camera's
+stream reader writes the source side of (frames received, state), the pipeline adds the
+analysis side; :meth:`CameraPipeline.run`, which reads a source itself, writes both.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
 from crowdsafe.ingest.base import Source
+from crowdsafe.ingest.health import CameraHealth, HealthSnapshot, StreamState
 from crowdsafe.measure.lines import FlowAggregator, LineCounter
 from crowdsafe.measure.zones import BucketAggregator, Zone, ZoneCounter
 from crowdsafe.store.base import Store
 from crowdsafe.track.bytetrack import ByteTracker
-from crowdsafe.types import Detections, Frame, LineSample, ZoneSample
+from crowdsafe.types import Detections, Frame, LineCrossing, LineSample, ZoneCounts, ZoneSample
 
-__all__ = ["CameraPipeline", "CameraStats", "LineStage"]
+__all__ = ["CameraPipeline", "LineStage"]
 
 SampleSink = Callable[[Sequence[ZoneSample]], None]
 LineSink = Callable[[Sequence[LineSample]], None]
@@ -40,24 +48,19 @@ class LineStage:
     counter: LineCounter
     flow: FlowAggregator
 
-
-@dataclass
-class CameraStats:
-    """Counters of one camera's pipeline, read by the status line and the API."""
-
-    frames_decoded: int = 0
-    frames_analysed: int = 0
-    last_frame_t: float | None = None
-    analysed_fps: float = 0.0
-    detect_ms: float = 0.0
-    density_ms: float = 0.0  # the last run of the density model
-    state: str = "starting"
-    last_error: str | None = None
-    last_counts: dict[str, float] | None = None
+    def crossings(self, detections: Detections, t: float, camera_id: str) -> list[LineCrossing]:
+        """Track one frame's people (captured at ``t`` s) and return the line crossings
+        they made; the runtime and ``crowdsafe eval lines`` both count through here."""
+        return self.counter.update(self.tracker.update(detections, t), t, camera_id)
 
 
 class CameraPipeline:
-    """Analyses the frames of one camera at most ``analysis_fps`` times per second."""
+    """Analyses the frames of one camera at most ``analysis_fps`` times per second.
+
+    ``health`` is the camera's health record (one is made when none is given);
+    ``measures_lag`` says whether frame times are wall-clock times (live and paced
+    sources), so that analysis lag means something; otherwise lag is recorded as 0.
+    """
 
     def __init__(
         self,
@@ -74,7 +77,8 @@ class CameraPipeline:
         lines: LineStage | None = None,
         on_line_samples: LineSink | None = None,
         density: DensityStage | None = None,
-        clock: Callable[[], float] = time.perf_counter,
+        health: CameraHealth | None = None,
+        measures_lag: bool = False,
     ) -> None:
         self.camera_id = camera_id
         self.detector = detector
@@ -88,13 +92,12 @@ class CameraPipeline:
         self.lines = lines
         self.on_line_samples = on_line_samples
         self.density = density
-        self.stats = CameraStats()
+        self.health = health if health is not None else CameraHealth(camera_id, "")
+        self.measures_lag = measures_lag
         # The people of the last analysed frame, kept in memory only so the live view
         # and alert snapshots can pixelate their heads; never stored or sent.
         self.last_detections: Detections | None = None
-        self._clock = clock
         self._next_due: float | None = None
-        self._rate_window: list[float] = []
 
     def is_due(self, t: float) -> bool:
         """Whether a frame captured at ``t`` would be analysed (changes nothing)."""
@@ -119,17 +122,14 @@ class CameraPipeline:
 
     def step(self, frame: Frame) -> list[ZoneSample]:
         """Process one frame if it is due; returns the samples of any bucket it closed."""
-        self.stats.frames_decoded += 1
-        self.stats.last_frame_t = frame.t
         if not self._due(frame.t):
             return []
         return self.analyse(frame)
 
     def analyse(self, frame: Frame) -> list[ZoneSample]:
         """Detect, count and bucket one frame (no rate check)."""
-        started = self._clock()
+        started = self.health.now()
         detections = self.detector.detect(frame)
-        self.stats.detect_ms = (self._clock() - started) * 1000.0
         self.last_detections = detections
         if self.min_person_height_px > 0 and len(detections):
             heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
@@ -138,37 +138,20 @@ class CameraPipeline:
         sure = detections
         if self.count_score_threshold > 0 and len(detections):
             sure = detections[detections.score >= self.count_score_threshold]
-        counts: dict[str, float] = dict(self.counter.count(sure))
-        methods: dict[str, str] | None = None
+        zone_counts = ZoneCounts.detected(self.counter.count(sure))
         if self.density is not None:
-            started = self._clock()
-            chosen = self.density.apply(frame.image, frame.t, counts)
-            if chosen.model_ran:
-                self.stats.density_ms = (self._clock() - started) * 1000.0
-            counts, methods = chosen.counts, chosen.methods
-        self.stats.frames_analysed += 1
-        self.stats.last_counts = counts
-        self._tick_rate()
+            zone_counts = self.density.apply(frame.image, frame.t, zone_counts.counts)
+        self.health.frame_analysed(started, started - frame.t if self.measures_lag else 0.0)
         if self.lines is not None:
-            tracked = self.lines.tracker.update(detections, frame.t)
-            crossings = self.lines.counter.update(tracked, frame.t, self.camera_id)
+            crossings = self.lines.crossings(detections, frame.t, self.camera_id)
             self._emit_lines(self.lines.flow.add(crossings, frame.t, self.camera_id))
-        return self._emit(self.aggregator.add(frame.t, counts, methods))
+        return self._emit(self.aggregator.add(frame.t, zone_counts.counts, zone_counts.methods))
 
     def _emit_lines(self, samples: list[LineSample]) -> None:
         if samples:
             self.store.write_line_samples(samples)
             if self.on_line_samples is not None:
                 self.on_line_samples(samples)
-
-    def _tick_rate(self) -> None:
-        now = self._clock()
-        window = self._rate_window
-        window.append(now)
-        while len(window) > 2 and now - window[0] > 5.0:
-            window.pop(0)
-        if len(window) >= 2 and window[-1] > window[0]:
-            self.stats.analysed_fps = (len(window) - 1) / (window[-1] - window[0])
 
     def _emit(self, samples: list[ZoneSample]) -> list[ZoneSample]:
         if samples:
@@ -188,19 +171,23 @@ class CameraPipeline:
             self.density.reset()
         return self._emit(self.aggregator.flush())
 
-    def run(self, source: Source, stop: threading.Event | None = None) -> CameraStats:
-        """Process every frame of ``source`` until it ends or ``stop`` is set."""
-        self.stats.state = "live"
+    def run(self, source: Source, stop: threading.Event | None = None) -> HealthSnapshot:
+        """Process every frame of ``source`` until it ends or ``stop`` is set; returns
+        the camera's health at the end.  The pipeline reads the source itself here, so
+        it also records the source side: frames received and the state (live, then
+        stopped, or failed with the error, which is raised again)."""
+        health = self.health
+        health.set_state(StreamState.LIVE)
         try:
             for frame in source.frames():
+                health.frame_received(health.now())
                 self.step(frame)
                 if stop is not None and stop.is_set():
                     break
         except Exception as exc:
-            self.stats.state = "failed"
-            self.stats.last_error = str(exc)
+            health.set_state(StreamState.FAILED, str(exc))
             raise
         finally:
             self.finish()
-        self.stats.state = "stopped"
-        return self.stats
+        health.set_state(StreamState.STOPPED)
+        return health.snapshot()

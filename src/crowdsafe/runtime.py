@@ -46,7 +46,7 @@ from crowdsafe.feed import LiveFeed
 from crowdsafe.forecast.service import ForecastService
 from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.ingest.reader import FrameSlot, StreamReader
-from crowdsafe.ingest.url import SourceAddress, SourceKind
+from crowdsafe.ingest.url import SourceAddress
 from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone
 from crowdsafe.overlay import anonymised_jpeg
@@ -55,7 +55,7 @@ from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.privacy.snapshots import SnapshotStore
 from crowdsafe.site import CameraInfo
 from crowdsafe.store.base import Store
-from crowdsafe.types import AlertEvent, Detections, Frame, LiveView
+from crowdsafe.types import AlertEvent, AlertEventKind, Detections, Frame, LiveView
 
 __all__ = ["CameraRuntime", "Runtime"]
 
@@ -78,14 +78,6 @@ class CameraRuntime:
     last_view: LiveView | None = None
     live_cache: tuple[int, bytes] | None = None
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def measures_lag(self) -> bool:
-        """Lag means something for live and paced sources, not for offline files."""
-        return self.config.source.realtime or self.address.kind not in (
-            SourceKind.FILE,
-            SourceKind.FOLDER,
-        )
 
 
 class Runtime:
@@ -193,7 +185,7 @@ class Runtime:
             if item is None:
                 continue
             started = time.time()
-            analysed_before = cam.pipeline.stats.frames_analysed
+            analysed_before = cam.health.frames_analysed
             try:
                 image = cast("npt.NDArray[np.uint8]", item.frame.to_ndarray(format="rgb24"))
                 cam.pipeline.step(Frame(cam.config.id, item.t, image))
@@ -203,13 +195,12 @@ class Runtime:
                 continue
             cam.last_analysed_at = started
             # Only a frame the detector saw is shown, so its heads are the ones pixelated.
-            analysed = cam.pipeline.stats.frames_analysed > analysed_before
+            analysed = cam.health.frames_analysed > analysed_before
             if analysed and keep_view:
                 people = cam.pipeline.last_detections
                 cam.last_view = LiveView(
                     item.seq, image, people if people is not None else Detections()
                 )
-            cam.health.frame_analysed(started, started - item.t if cam.measures_lag else 0.0)
 
     def _flush_idle_cameras(self) -> None:
         """Close the open bucket of a camera that stopped delivering, so that what it
@@ -290,7 +281,7 @@ class Runtime:
 
     def _snapshot(self, event: AlertEvent) -> None:
         """Keep one anonymised snapshot of the camera when an alert opens."""
-        if self.snapshots is None or event.kind != "opened":
+        if self.snapshots is None or event.kind is not AlertEventKind.OPENED:
             return
         if event.alert.camera_id not in self.cameras:
             return

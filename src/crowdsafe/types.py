@@ -1,16 +1,25 @@
 """The named types that cross each pipeline stage boundary.
 
-``source -> Frame -> detect -> Detections -> measure -> ZoneSample -> store``.
-No stage passes positional tuples or loose dicts to the next one.
+``source -> Frame -> detect -> Detections -> count -> ZoneCounts -> bucket -> ZoneSample
+-> store``.  No stage passes positional tuples or loose dicts to the next one, and a
+field that takes one of a few words is a :class:`~enum.StrEnum` whose values are those
+words, so stored rows, JSON and the API read exactly as plain strings would (each
+``to_dict`` writes an enum as its plain string).
 
-Privacy rule carried here: :class:`Frame` holds pixels and :class:`Detections` holds
-boxes; both live in memory only.  :class:`ZoneSample` is the first type that may be
-stored or sent out, and it is an aggregate: it carries no box, no pixel and no
-track id (see docs/adr/0001-aggregates-only.md).
+Privacy rule carried here: :class:`Frame` holds pixels, :class:`Detections` holds
+boxes and :class:`LiveView` pairs the two; they live in memory only.
+:class:`ZoneCounts` is per frame and holds numbers only.  :class:`ZoneSample` is the
+first type that may be stored or sent out, and it is an aggregate: it carries no box,
+no pixel and no track id (see docs/adr/0001-aggregates-only.md).
+
+The stored types (:class:`ZoneSample`, :class:`LineSample`, :class:`Alert`) declare
+their fields once, here: the SQLite columns are derived from them
+(``store/sqlite.py``), and tests check the schema and the API schemas against them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -20,14 +29,19 @@ import numpy.typing as npt
 __all__ = [
     "Alert",
     "AlertEvent",
+    "AlertEventKind",
     "AlertLevel",
+    "AlertRule",
     "AlertState",
+    "CountMethod",
     "Detections",
+    "Direction",
     "Frame",
     "LevelOfService",
     "LineCrossing",
     "LineSample",
     "LiveView",
+    "ZoneCounts",
     "ZoneSample",
 ]
 
@@ -107,6 +121,61 @@ class Detections:
         return np.stack([x, self.xyxy[:, 3].astype(np.float64)], axis=1)
 
 
+@dataclass(frozen=True, slots=True)
+class LiveView:
+    """The last analysed frame of a camera and the people found in it.
+
+    ``seq`` numbers the frames a camera's reader delivered (a newer view has a larger
+    ``seq``), ``image`` is the (H, W, 3) uint8 RGB frame and ``people`` the detections
+    of *that* frame, weak ones included, so every head can be pixelated.
+
+    Privacy rule: a view holds raw pixels.  It lives in memory only and is never
+    served, stored or logged as it is; what leaves is the anonymised picture made from
+    it (heads of ``people`` and any face pixelated first).  A camera's view is one object,
+    replaced whole, so a reader can never pair a frame with the people of another
+    frame, which would pixelate the wrong places.
+    """
+
+    seq: int
+    image: npt.NDArray[np.uint8]
+    people: Detections
+
+
+class CountMethod(StrEnum):
+    """What counted the people of a zone."""
+
+    DETECTION = "detection"
+    """One by one, with the person detector: sparse zones, and the tracks lines need."""
+    DENSITY = "density"
+    """The density-map model: dense crowds, where detection misses people."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneCounts:
+    """The people of one analysed frame per zone of a camera, and what counted each.
+
+    ``counts`` maps a zone id to persons in that zone (a float: the density model
+    counts fractions of people); ``methods`` maps the same zone ids to the method of
+    each count.  Neither changes once built.  Raises ValueError when the two do not
+    name the same zones.
+    """
+
+    counts: Mapping[str, float]
+    methods: Mapping[str, CountMethod]
+
+    def __post_init__(self) -> None:
+        if self.counts.keys() != self.methods.keys():
+            raise ValueError(
+                f"zone counts and methods must name the same zones, got counts for "
+                f"{sorted(self.counts)} and methods for {sorted(self.methods)}"
+            )
+
+    @classmethod
+    def detected(cls, counts: Mapping[str, float]) -> ZoneCounts:
+        """Counts made by detection in every zone."""
+        return cls(counts, dict.fromkeys(counts, CountMethod.DETECTION))
+
+
 class LevelOfService(StrEnum):
     """Fruin / HCM level of service, A (free) to F (jammed)."""
 
@@ -128,8 +197,8 @@ class ZoneSample:
     corrected for the detector's measured precision and recall, over the zone's ground
     area; ``density_low_per_m2``/``density_high_per_m2`` its 95 % interval (detector and
     calibration error, see ``measure/uncertainty.py``).  ``los`` is the level of service
-    of that density under the zone's profile.  ``method`` says what counted the people:
-    ``"detection"`` (one by one) or ``"density"`` (the density-map model, in crowds).
+    of that density under the zone's profile.  ``method`` says what counted the people
+    (:class:`CountMethod`: one by one, or the density-map model in crowds).
     """
 
     camera_id: str
@@ -143,7 +212,7 @@ class ZoneSample:
     frames: int
     density_low_per_m2: float = 0.0
     density_high_per_m2: float = 0.0
-    method: str = "detection"
+    method: CountMethod = CountMethod.DETECTION
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -158,19 +227,28 @@ class ZoneSample:
             "density_high_per_m2": self.density_high_per_m2,
             "los": self.los.value,
             "frames": self.frames,
-            "method": self.method,
+            "method": str(self.method),
         }
+
+
+class Direction(StrEnum):
+    """Which way a person crossed a counting line (see ``measure/lines.py``)."""
+
+    IN = "in"
+    """To the side on the left hand of the line's direction, from p1 to p2."""
+    OUT = "out"
+    """The other way."""
 
 
 @dataclass(frozen=True, slots=True)
 class LineCrossing:
     """One person crossing a counting line.  Carries no track id: only which line,
-    when, and which way (``"in"`` is the side the line's direction points to)."""
+    when, and which way."""
 
     camera_id: str
     line_id: str
     t: float
-    direction: str
+    direction: Direction
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +294,21 @@ class AlertLevel(StrEnum):
         return ("advisory", "warning", "critical").index(self.value)
 
 
+class AlertRule(StrEnum):
+    """The rule that raised an alert (thresholds in ``alerts/settings.py``)."""
+
+    DENSITY = "density"
+    """A zone's estimated density, persons/m²."""
+    LOS = "los"
+    """A zone's level of service, A..F."""
+    RISE = "rise"
+    """A zone's significant rate of rise, persons/m² per minute."""
+    PREDICTIVE = "predictive"
+    """A zone whose trend reaches the critical density within the horizon."""
+    FLOW = "flow"
+    """A line's flow, persons/m/min."""
+
+
 class AlertState(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
@@ -232,7 +325,7 @@ class Alert:
     """
 
     id: str
-    rule: str
+    rule: AlertRule
     subject_kind: str
     subject_id: str
     camera_id: str
@@ -249,7 +342,7 @@ class Alert:
     def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id,
-            "rule": self.rule,
+            "rule": str(self.rule),
             "subject_kind": self.subject_kind,
             "subject_id": self.subject_id,
             "camera_id": self.camera_id,
@@ -265,28 +358,24 @@ class Alert:
         }
 
 
+class AlertEventKind(StrEnum):
+    """What happened to an alert."""
+
+    OPENED = "opened"
+    ESCALATED = "escalated"
+    """Its level went up (an acknowledged alert is open again)."""
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    """The condition cleared, or an operator resolved it."""
+
+
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
-    """What happened to an alert: ``opened``, ``escalated``, ``acknowledged`` or
-    ``resolved``.  This is what sinks (webhook, MQTT) deliver."""
+    """What happened to an alert (:class:`AlertEventKind`).  This is what sinks
+    (webhook, MQTT) deliver."""
 
-    kind: str
+    kind: AlertEventKind
     alert: Alert
 
     def to_dict(self) -> dict[str, object]:
-        return {"event": self.kind, "alert": self.alert.to_dict()}
-
-
-@dataclass(frozen=True)
-class LiveView:
-    """The last analysed frame of a camera with the people found in it.
-
-    In memory only: the source of the anonymised live view and of alert snapshots, never
-    served, stored or logged as it is.  One object, replaced whole, so that a reader
-    never pairs a frame with the people of another frame (which would pixelate the
-    wrong places).  ``image`` is RGB uint8; ``seq`` counts the camera's frames.
-    """
-
-    seq: int
-    image: npt.NDArray[np.uint8]
-    people: Detections
+        return {"event": str(self.kind), "alert": self.alert.to_dict()}

@@ -49,7 +49,9 @@ from crowdsafe.store.base import Store
 from crowdsafe.types import (
     Alert,
     AlertEvent,
+    AlertEventKind,
     AlertLevel,
+    AlertRule,
     AlertState,
     LevelOfService,
     LineSample,
@@ -80,11 +82,16 @@ class _RuleState:
     alert: Alert | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Reading:
-    """One rule's view of one sample: the value and the levels it is judged against."""
+    """One rule's view of one sample: the value and the levels it is judged against.
 
-    rule: str
+    ``levels`` are (level name, threshold) pairs, lowest first; ``value`` must stay
+    ``>= threshold`` for ``hold_s`` seconds to reach a level, and below ``clear_below``
+    for as long to resolve.  ``describe(level, value, threshold)`` words the alert.
+    """
+
+    rule: AlertRule
     kind: str
     subject_id: str
     subject_name: str
@@ -119,7 +126,7 @@ class AlertEngine:
         self.on_event = list(on_event)
         self._clock = clock
         self._lock = threading.Lock()
-        self._states: dict[tuple[str, str], _RuleState] = {}
+        self._states: dict[tuple[AlertRule, str], _RuleState] = {}
         self._history: dict[str, deque[tuple[float, float]]] = {}
         for alert in store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED]):
             self._states[(alert.rule, alert.subject_id)] = _RuleState(alert=alert)
@@ -138,7 +145,7 @@ class AlertEngine:
         levels = self.line_levels.get(sample.line_id, self.config.flow_per_m_min)
         name = self.names.get(sample.line_id, sample.line_id)
         reading = _Reading(
-            rule="flow",
+            rule=AlertRule.FLOW,
             kind="line",
             subject_id=sample.line_id,
             subject_name=name,
@@ -187,7 +194,7 @@ class AlertEngine:
                 rule_state.alert = None if state is AlertState.RESOLVED else alert
                 if state is AlertState.RESOLVED:
                     rule_state.since.clear()  # must build up again before it reopens
-            event = AlertEvent(state.value, alert)
+            event = AlertEvent(AlertEventKind(state.value), alert)
         self._emit([event])
         return alert
 
@@ -199,17 +206,17 @@ class AlertEngine:
         dthr = density.thresholds()
         out = [
             _Reading(
-                "density",
-                "zone",
-                s.zone_id,
-                name,
-                s.camera_id,
-                s.t,
-                s.density_per_m2,
-                dthr,
-                density.hold_s,
-                density.clear_fraction * min((v for _, v in dthr), default=0),
-                lambda lvl, v, thr: (
+                rule=AlertRule.DENSITY,
+                kind="zone",
+                subject_id=s.zone_id,
+                subject_name=name,
+                camera_id=s.camera_id,
+                t=s.t,
+                value=s.density_per_m2,
+                levels=dthr,
+                hold_s=density.hold_s,
+                clear_below=density.clear_fraction * min((v for _, v in dthr), default=0),
+                describe=lambda lvl, v, thr: (
                     f"Zone {name}: {v:.1f} persons/m² ({lvl} at {thr:g} persons/m²)"
                 ),
             )
@@ -226,17 +233,17 @@ class AlertEngine:
         if los_levels:
             out.append(
                 _Reading(
-                    "los",
-                    "zone",
-                    s.zone_id,
-                    name,
-                    s.camera_id,
-                    s.t,
-                    float(_LOS_RANK[s.los.value]),
-                    los_levels,
-                    cfg.los.hold_s,
-                    min(v for _, v in los_levels),
-                    lambda lvl, v, thr: (
+                    rule=AlertRule.LOS,
+                    kind="zone",
+                    subject_id=s.zone_id,
+                    subject_name=name,
+                    camera_id=s.camera_id,
+                    t=s.t,
+                    value=float(_LOS_RANK[s.los.value]),
+                    levels=los_levels,
+                    hold_s=cfg.los.hold_s,
+                    clear_below=min(v for _, v in los_levels),
+                    describe=lambda lvl, v, thr: (
                         f"Zone {name}: level of service {'ABCDEF'[int(v)]} "
                         f"({lvl} at {'ABCDEF'[int(thr)]})"
                     ),
@@ -267,17 +274,17 @@ class AlertEngine:
         if rthr:
             out.append(
                 _Reading(
-                    "rise",
-                    "zone",
-                    s.zone_id,
-                    name,
-                    s.camera_id,
-                    s.t,
-                    rate,
-                    rthr,
-                    rise.hold_s,
-                    rise.clear_fraction * min(v for _, v in rthr),
-                    lambda lvl, v, thr: (
+                    rule=AlertRule.RISE,
+                    kind="zone",
+                    subject_id=s.zone_id,
+                    subject_name=name,
+                    camera_id=s.camera_id,
+                    t=s.t,
+                    value=rate,
+                    levels=rthr,
+                    hold_s=rise.hold_s,
+                    clear_below=rise.clear_fraction * min(v for _, v in rthr),
+                    describe=lambda lvl, v, thr: (
                         f"Zone {name}: density rising {v:.2f} persons/m² per minute "
                         f"({lvl} at {thr:g})"
                     ),
@@ -302,18 +309,18 @@ class AlertEngine:
 
             out.append(
                 _Reading(
-                    "predictive",
-                    "zone",
-                    s.zone_id,
-                    name,
-                    s.camera_id,
-                    s.t,
+                    rule=AlertRule.PREDICTIVE,
+                    kind="zone",
+                    subject_id=s.zone_id,
+                    subject_name=name,
+                    camera_id=s.camera_id,
+                    t=s.t,
                     # > 0 means "projected to reach the critical density within the horizon"
-                    urgency if eta is None or eta > 0 else 1.0,
-                    [("warning", 1e-9)],
-                    min(cfg.density_per_m2.hold_s, 10.0),
-                    1e-9,
-                    describe,
+                    value=urgency if eta is None or eta > 0 else 1.0,
+                    levels=[("warning", 1e-9)],
+                    hold_s=min(cfg.density_per_m2.hold_s, 10.0),
+                    clear_below=1e-9,
+                    describe=describe,
                 )
             )
         return out
@@ -353,7 +360,7 @@ class AlertEngine:
                     opened_at=now,
                     updated_at=now,
                 )
-                events.append(AlertEvent("opened", alert))
+                events.append(AlertEvent(AlertEventKind.OPENED, alert))
         else:
             if held and AlertLevel(held[-1][0]).rank > alert.level.rank:
                 name, thr = held[-1]
@@ -366,7 +373,7 @@ class AlertEngine:
                     threshold=thr,
                     updated_at=now,
                 )
-                events.append(AlertEvent("escalated", alert))
+                events.append(AlertEvent(AlertEventKind.ESCALATED, alert))
             elif r.value < r.clear_below:
                 st.clear_since = r.t if st.clear_since is None else st.clear_since
                 if r.t - st.clear_since >= r.hold_s:
@@ -377,13 +384,13 @@ class AlertEngine:
                         updated_at=now,
                         value=r.value,
                     )
-                    events.append(AlertEvent("resolved", alert))
+                    events.append(AlertEvent(AlertEventKind.RESOLVED, alert))
             else:
                 st.clear_since = None
                 # keep the alert current: its value, and for a predictive alert the time
                 # left; a threshold alert keeps the message of its worst moment
                 message = alert.message
-                if r.rule == "predictive":
+                if r.rule is AlertRule.PREDICTIVE:
                     message = r.describe(alert.level.value, r.value, alert.threshold)
                 alert = replace(alert, value=r.value, message=message, updated_at=now)
         if alert is not st.alert:

@@ -1,10 +1,25 @@
-"""Response schemas of the HTTP API.  Aggregates only: no box, pixel or track id."""
+"""Response schemas of the HTTP API.  Aggregates only: no box, pixel or track id.
+
+A field that takes one of a few words is typed by its enum, so the OpenAPI lists the
+words; the JSON carries them as plain strings.  :class:`ZoneSamplePublic`,
+:class:`LineSamplePublic` and :class:`AlertPublic` have exactly the fields of the stored
+types they publish (``tests/test_api.py`` checks it), in the order of their JSON.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crowdsafe.types import LineSample, ZoneSample
+from crowdsafe.ingest.health import StreamState
+from crowdsafe.types import (
+    AlertLevel,
+    AlertRule,
+    AlertState,
+    CountMethod,
+    LevelOfService,
+    LineSample,
+    ZoneSample,
+)
 
 __all__ = [
     "AlertPublic",
@@ -38,9 +53,9 @@ class ZoneSamplePublic(_Out):
     )
     density_low_per_m2: float = Field(description="Lower end of the 95 % interval.")
     density_high_per_m2: float = Field(description="Upper end of the 95 % interval.")
-    los: str = Field(description="Level of service A..F.")
+    los: LevelOfService = Field(description="Level of service A..F.")
     frames: int = Field(description="Frames analysed in the bucket.")
-    method: str = Field(
+    method: CountMethod = Field(
         description="What counted the people: 'detection' (one by one, sparse zones) or "
         "'density' (the density-map model, dense zones)."
     )
@@ -52,7 +67,9 @@ class ZoneSamplePublic(_Out):
 
 class CameraHealthPublic(_Out):
     camera_id: str
-    state: str = Field(description="starting, live, stalled, reconnecting, failed or stopped.")
+    state: StreamState = Field(
+        description="starting, live, stalled, reconnecting, failed or stopped."
+    )
     since: float = Field(description="When the camera entered this state, Unix seconds.")
     input_fps: float = Field(description="Frames arriving from the source per second.")
     analysed_fps: float = Field(description="Frames analysed per second.")
@@ -107,12 +124,12 @@ class Health(_Out):
 
 class AlertPublic(_Out):
     id: str
-    rule: str = Field(description="density, los, rise, predictive or flow.")
+    rule: AlertRule = Field(description="density, los, rise, predictive or flow.")
     subject_kind: str = Field(description="zone or line.")
     subject_id: str
     camera_id: str
-    level: str = Field(description="advisory, warning or critical.")
-    state: str = Field(description="open, acknowledged or resolved.")
+    level: AlertLevel = Field(description="advisory, warning or critical.")
+    state: AlertState = Field(description="open, acknowledged or resolved.")
     message: str
     value: float
     threshold: float
@@ -144,7 +161,7 @@ class LineSamplePublic(_Out):
     count_out: int
     width_m: float
     flow_per_m_min: float = Field(description="Persons (both ways) per metre per minute.")
-    los: str
+    los: LevelOfService
 
     @classmethod
     def of(cls, s: LineSample) -> LineSamplePublic:

@@ -199,6 +199,8 @@ def assemble(
         zones = build_zones(cam, config.thresholds)
         lines = counting_lines(cam)
         shared, kind = detectors[cam.id]
+        health = CameraHealth(cam.id, address.display)
+        offline = is_offline(cam, address)
         pipeline = build_pipeline(
             cam,
             _tiled(cam, shared, kind),
@@ -210,15 +212,18 @@ def assemble(
             on_samples=router.zones,
             on_line_samples=router.lines,
             density=build_density_stage(cam, zones, density),
+            health=health,
+            # lag means something for live and paced sources, not for offline files
+            measures_lag=not offline,
         )
         cameras[cam.id] = CameraParts(
             config=cam,
             address=address,
             options=reader_options(cam),
-            offline=is_offline(cam, address),
+            offline=offline,
             zones=zones,
             lines=lines,
-            health=CameraHealth(cam.id, address.display),
+            health=health,
             pipeline=pipeline,
         )
     all_zones = [z for parts in cameras.values() for z in parts.zones]

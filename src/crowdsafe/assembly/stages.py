@@ -13,6 +13,7 @@ from crowdsafe.config import CameraConfig, TrackingConfig
 from crowdsafe.density.counter import DensityCounter
 from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
+from crowdsafe.ingest.health import CameraHealth
 from crowdsafe.measure.lines import CountingLine, FlowAggregator, LineCounter
 from crowdsafe.measure.zones import Zone
 from crowdsafe.pipeline import CameraPipeline, LineSink, LineStage, SampleSink
@@ -64,14 +65,7 @@ class ThresholdedDetector:
 
 def build_tracker(tracking: TrackingConfig) -> ByteTracker:
     """The per-camera tracker with a camera's ``tracking:`` settings."""
-    return ByteTracker(
-        high_score=tracking.high_score,
-        low_score=tracking.low_score,
-        match_iou=tracking.match_iou,
-        min_hits=tracking.min_hits,
-        max_lost_s=tracking.max_lost_s,
-        recover_dist=tracking.recover_dist,
-    )
+    return ByteTracker.from_settings(tracking)
 
 
 def build_line_stage(
@@ -127,8 +121,12 @@ def build_pipeline(
     on_samples: SampleSink,
     on_line_samples: LineSink,
     density: DensityStage | None,
+    health: CameraHealth,
+    measures_lag: bool,
 ) -> CameraPipeline:
-    """One camera's detect -> count (-> track -> lines) pipeline, writing to ``store``."""
+    """One camera's detect -> count (-> track -> lines) pipeline, writing to ``store``
+    and recording each analysed frame (and, with ``measures_lag``, its lag) in
+    ``health``."""
     return CameraPipeline(
         camera.id,
         ThresholdedDetector(detector, detect_threshold(camera)),
@@ -142,4 +140,6 @@ def build_pipeline(
         lines=build_line_stage(lines, camera.tracking, line_bucket_s) if lines else None,
         on_line_samples=on_line_samples,
         density=density,
+        health=health,
+        measures_lag=measures_lag,
     )

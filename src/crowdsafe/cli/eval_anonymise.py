@@ -54,4 +54,4 @@ def _eval_anonymise(args: argparse.Namespace) -> int:
         every=args.every,
         anonymiser=anonymiser,
     )
-    return report(result, args.json)
+    return report(result.to_dict(), args.json)

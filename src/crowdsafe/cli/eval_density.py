@@ -79,7 +79,7 @@ def _eval_density(args: argparse.Namespace) -> int:
         tile_px=args.tile_px,
         progress=progress,
     )
-    return report(result, args.json)
+    return report(result.to_dict(), args.json)
 
 
 def _held_out_keys(model: str | None, dataset: str) -> list[str]:

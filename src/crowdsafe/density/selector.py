@@ -25,7 +25,7 @@ crowded it is *now*:
   never report it dense.  Between runs a dense zone keeps its last density count.
 
 Lines always use tracks (detection); this chooses zone counts only.  Each zone sample
-records the method that produced it.
+records the method that produced it (:class:`~crowdsafe.types.CountMethod`).
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ import numpy as np
 import numpy.typing as npt
 
 from crowdsafe.measure.uncertainty import estimate_density
+from crowdsafe.types import CountMethod, ZoneCounts
 
 __all__ = ["DENSITY", "DETECTION", "DensityStage", "ZoneCounts"]
 
-DETECTION = "detection"
-DENSITY = "density"
+DETECTION = CountMethod.DETECTION
+DENSITY = CountMethod.DENSITY
 # Persons the density model must count above the ratio before detection is deemed to
 # miss people: a few persons' disagreement is noise in a sparse zone.
 MARGIN = 3.0
@@ -69,15 +70,6 @@ class _ZoneLike(Protocol):
     def recall(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class ZoneCounts:
-    """The people of one frame per zone, and the method each count came from."""
-
-    counts: dict[str, float]
-    methods: dict[str, str]
-    model_ran: bool = False
-
-
 @dataclass
 class DensityStage:
     model: _DensityModel
@@ -90,7 +82,7 @@ class DensityStage:
     switch_up_ratio: float = 1.5
     switch_down_ratio: float = 1.2
     confirm_runs: int = 2
-    modes: dict[str, str] = field(default_factory=dict)
+    modes: dict[str, CountMethod] = field(default_factory=dict)
     _masks: dict[tuple[int, int], dict[str, npt.NDArray[np.bool_]]] = field(default_factory=dict)
     _last_run_t: float | None = None
     _last_density: dict[str, float] = field(default_factory=dict)
@@ -144,7 +136,7 @@ class DensityStage:
         """Choose each zone's count for the frame at time ``t`` (s) from the detection
         counts ``detected``, running the density model on ``image`` when it is needed."""
         if self.method == DETECTION:
-            return ZoneCounts(dict(detected), {z.id: DETECTION for z in self.zones})
+            return ZoneCounts.detected(dict(detected))
         det_density = {
             z.id: self._detection_density(z, detected.get(z.id, 0.0)) for z in self.zones
         }
@@ -167,7 +159,7 @@ class DensityStage:
             self._last_run_t = t
             ran = True
         counts: dict[str, float] = {}
-        methods: dict[str, str] = {}
+        methods: dict[str, CountMethod] = {}
         for z in self.zones:
             model_count = self._last_density.get(z.id)
             if self.method == "auto":
@@ -184,16 +176,16 @@ class DensityStage:
             else:
                 counts[z.id] = float(detected.get(z.id, 0.0))
                 methods[z.id] = DETECTION
-        return ZoneCounts(counts, methods, ran)
+        return ZoneCounts(counts, methods)
 
     def _choose(
         self,
         zone: _ZoneLike,
-        mode: str,
+        mode: CountMethod,
         det_density: float,
         det_count: float,
         model_count: float | None,
-    ) -> str:
+    ) -> CountMethod:
         """The zone's next mode; ``model_count`` is None when the model did not run."""
         model_d = 0.0
         if model_count is not None and zone.area_m2 > 0:

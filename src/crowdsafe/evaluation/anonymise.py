@@ -27,6 +27,7 @@ and times only, never a box.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -44,6 +45,8 @@ __all__ = [
     "DROP_MIN",
     "FLAT_FLOOR",
     "GT_HEAD_FRACTION",
+    "AnonymisationReport",
+    "EnergyDrop",
     "evaluate_anonymisation",
     "gt_head_regions",
     "hf_energy",
@@ -56,6 +59,95 @@ DROP_MIN = 0.9
 """A head is covered when its high-frequency energy falls by at least this share."""
 FLAT_FLOOR = 1.0
 """Laplacian variance (grey levels squared) under which a region is flat: nothing to hide."""
+
+
+@dataclass(frozen=True)
+class EnergyDrop:
+    """The share of high-frequency energy removed, over the non-flat heads scored."""
+
+    min: float
+    p5: float
+    median: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "min": round(self.min, 4),
+            "p5": round(self.p5, 4),
+            "median": round(self.median, 4),
+        }
+
+
+@dataclass(frozen=True)
+class AnonymisationReport:
+    """Head coverage of one video (rule: see the module docstring); counts and times
+    only, never a box.
+
+    ``gt_heads`` are the heads scored, ``covered`` those anonymised, split into heads
+    of detected people and of ``missed_people``; a fraction is 0 where there is no head
+    to divide by.  Times are medians over frames, in milliseconds.
+    ``face_max_side_px`` is the face finder's working size (None without one).
+    :meth:`to_dict` is the JSON the CLI prints, rounded as it prints it.
+    """
+
+    video: str
+    frames: int
+    every: int
+    gt_heads: int
+    covered: int
+    gt_heads_of_detected_people: int
+    covered_of_detected: int
+    missed_people: int
+    covered_of_missed: int
+    flat_heads: int
+    heads_outside_frame: int
+    energy_drop: EnergyDrop
+    faces_per_frame: float
+    anonymise_ms_per_frame: float
+    face_ms_per_frame: float
+    face_max_side_px: int | None
+
+    @property
+    def covered_fraction(self) -> float:
+        return _fraction(self.covered, self.gt_heads)
+
+    @property
+    def covered_fraction_of_detected(self) -> float:
+        return _fraction(self.covered_of_detected, self.gt_heads_of_detected_people)
+
+    @property
+    def covered_fraction_of_missed(self) -> float:
+        return _fraction(self.covered_of_missed, self.missed_people)
+
+    @property
+    def criterion(self) -> str:
+        return (
+            f"head = top {GT_HEAD_FRACTION:g} of the GT box; covered when the variance of its "
+            f"Laplacian falls by >= {DROP_MIN:.0%}, or was below {FLAT_FLOOR:g} (flat)"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "video": self.video,
+            "frames": self.frames,
+            "every": self.every,
+            "gt_heads": self.gt_heads,
+            "covered": self.covered,
+            "covered_fraction": round(self.covered_fraction, 4),
+            "gt_heads_of_detected_people": self.gt_heads_of_detected_people,
+            "covered_of_detected": self.covered_of_detected,
+            "covered_fraction_of_detected": round(self.covered_fraction_of_detected, 4),
+            "missed_people": self.missed_people,
+            "covered_of_missed": self.covered_of_missed,
+            "covered_fraction_of_missed": round(self.covered_fraction_of_missed, 4),
+            "flat_heads": self.flat_heads,
+            "heads_outside_frame": self.heads_outside_frame,
+            "energy_drop": self.energy_drop.to_dict(),
+            "faces_per_frame": round(self.faces_per_frame, 2),
+            "anonymise_ms_per_frame": round(self.anonymise_ms_per_frame, 2),
+            "face_ms_per_frame": round(self.face_ms_per_frame, 2),
+            "face_max_side_px": self.face_max_side_px,
+            "criterion": self.criterion,
+        }
 
 
 def hf_energy(gray: npt.NDArray[np.uint8]) -> float:
@@ -103,14 +195,11 @@ def evaluate_anonymisation(
     *,
     every: int = 1,
     anonymiser: Anonymiser,
-) -> dict[str, object]:
+) -> AnonymisationReport:
     """Run detector + anonymiser on every ``every``-th frame and score head coverage.
 
-    Returns a JSON-ready dict: frame and head counts, covered counts and fractions (all
-    heads; heads of detected people; heads of missed people), the energy-drop
-    distribution (min, p5, median over non-flat heads), and median milliseconds per
-    frame of the whole anonymisation and of its face-finding part.  Raises ValueError
-    for ``every`` < 1 and FileNotFoundError for a missing video or ground truth.
+    Raises ValueError for ``every`` < 1 and FileNotFoundError for a missing video or
+    ground truth.
     """
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
@@ -161,39 +250,32 @@ def evaluate_anonymisation(
                 missed += 1
                 missed_covered += ok
     dist = np.asarray(drops) if drops else np.zeros(1)
-    return {
-        "video": str(video),
-        "frames": frames,
-        "every": every,
-        "gt_heads": heads,
-        "covered": covered,
-        "covered_fraction": _round(covered, heads),
-        "gt_heads_of_detected_people": det_heads,
-        "covered_of_detected": det_covered,
-        "covered_fraction_of_detected": _round(det_covered, det_heads),
-        "missed_people": missed,
-        "covered_of_missed": missed_covered,
-        "covered_fraction_of_missed": _round(missed_covered, missed),
-        "flat_heads": flat,
-        "heads_outside_frame": outside,
-        "energy_drop": {
-            "min": round(float(dist.min()), 4),
-            "p5": round(float(np.percentile(dist, 5)), 4),
-            "median": round(float(np.median(dist)), 4),
-        },
-        "faces_per_frame": round(faces_found / max(frames, 1), 2),
-        "anonymise_ms_per_frame": round(float(np.median(anon_ms)), 2) if anon_ms else 0.0,
-        "face_ms_per_frame": round(float(np.median(face_ms)), 2) if face_ms else 0.0,
-        "face_max_side_px": None if anonymiser.faces is None else anonymiser.faces.max_side_px,
-        "criterion": (
-            f"head = top {GT_HEAD_FRACTION:g} of the GT box; covered when the variance of its "
-            f"Laplacian falls by >= {DROP_MIN:.0%}, or was below {FLAT_FLOOR:g} (flat)"
+    return AnonymisationReport(
+        video=str(video),
+        frames=frames,
+        every=every,
+        gt_heads=heads,
+        covered=covered,
+        gt_heads_of_detected_people=det_heads,
+        covered_of_detected=det_covered,
+        missed_people=missed,
+        covered_of_missed=missed_covered,
+        flat_heads=flat,
+        heads_outside_frame=outside,
+        energy_drop=EnergyDrop(
+            min=float(dist.min()),
+            p5=float(np.percentile(dist, 5)),
+            median=float(np.median(dist)),
         ),
-    }
+        faces_per_frame=faces_found / max(frames, 1),
+        anonymise_ms_per_frame=float(np.median(anon_ms)) if anon_ms else 0.0,
+        face_ms_per_frame=float(np.median(face_ms)) if face_ms else 0.0,
+        face_max_side_px=None if anonymiser.faces is None else anonymiser.faces.max_side_px,
+    )
 
 
-def _round(num: int, den: int) -> float:
-    return round(num / den, 4) if den else 0.0
+def _fraction(num: int, den: int) -> float:
+    return num / den if den else 0.0
 
 
 def _every(source: VideoFileSource, every: int) -> Iterator[Frame]:

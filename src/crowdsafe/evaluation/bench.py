@@ -68,7 +68,7 @@ def run_bench(
             t0 = time.perf_counter()
             for frame in source.frames():
                 pipeline.step(frame)
-                if pipeline.stats.frames_analysed >= n:
+                if pipeline.health.frames_analysed >= n:
                     break
             pipeline.finish()
             pipe_fps.append(n / (time.perf_counter() - t0))

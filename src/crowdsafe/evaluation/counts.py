@@ -28,15 +28,34 @@ from crowdsafe.evaluation.mot import load_mot_boxes
 from crowdsafe.ingest.video import VideoFileSource
 from crowdsafe.types import Detections, Frame
 
-__all__ = ["CountReport", "evaluate_counts", "match_frame"]
+__all__ = ["CountReport", "FrameMatch", "evaluate_counts", "match_frame"]
 
 
 @dataclass(frozen=True)
 class FrameMatch:
-    tp: int
-    fp: int
-    fn: int
-    ignored: int
+    """Matched (true positive), false and missed detections of one frame or a sum of
+    frames; ``ignored`` are those outside the annotated size range."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    ignored: int = 0
+
+    def __add__(self, other: FrameMatch) -> FrameMatch:
+        return FrameMatch(
+            self.tp + other.tp,
+            self.fp + other.fp,
+            self.fn + other.fn,
+            self.ignored + other.ignored,
+        )
+
+    @property
+    def precision(self) -> float:
+        return _ratio(self.tp, self.tp + self.fp)
+
+    @property
+    def recall(self) -> float:
+        return _ratio(self.tp, self.tp + self.fn)
 
 
 def match_frame(
@@ -72,6 +91,11 @@ def match_frame(
 
 @dataclass(frozen=True)
 class CountReport:
+    """Detection quality of one video (rule: see the module docstring).  ``count_mae``
+    is persons per frame, ``ms_per_frame`` the detector's time; the ``_all_sizes``
+    figures count people of every size.  :meth:`to_dict` is the JSON the CLI prints,
+    floats rounded to 4 places."""
+
     video: str
     frames: int
     min_height_px: float
@@ -109,8 +133,7 @@ def evaluate_counts(
     if min_height_px is None:
         min_height_px = float(0.75 * np.percentile(heights, 1))
     source = VideoFileSource("eval", video)
-    tot = dict(tp=0, fp=0, fn=0)
-    tot_all = dict(tp=0, fp=0, fn=0)
+    tot = tot_all = FrameMatch()
     abs_err: list[float] = []
     abs_err_all: list[float] = []
     elapsed = 0.0
@@ -123,11 +146,8 @@ def evaluate_counts(
         det = detector.detect(frame)
         elapsed += time.perf_counter() - t0
         boxes = gt.get(number, empty)
-        m = match_frame(det, boxes, min_height_px)
-        m_all = match_frame(det, boxes, 0.0)
-        for k in tot:
-            tot[k] += getattr(m, k)
-            tot_all[k] += getattr(m_all, k)
+        tot += match_frame(det, boxes, min_height_px)
+        tot_all += match_frame(det, boxes, 0.0)
         det_h = det.xyxy[:, 3] - det.xyxy[:, 1]
         gt_h = boxes[:, 3] - boxes[:, 1]
         abs_err.append(
@@ -142,11 +162,11 @@ def evaluate_counts(
         video=str(video),
         frames=n,
         min_height_px=round(min_height_px, 1),
-        precision=_ratio(tot["tp"], tot["tp"] + tot["fp"]),
-        recall=_ratio(tot["tp"], tot["tp"] + tot["fn"]),
+        precision=tot.precision,
+        recall=tot.recall,
         count_mae=float(np.mean(abs_err)) if abs_err else 0.0,
-        precision_all_sizes=_ratio(tot_all["tp"], tot_all["tp"] + tot_all["fp"]),
-        recall_all_sizes=_ratio(tot_all["tp"], tot_all["tp"] + tot_all["fn"]),
+        precision_all_sizes=tot_all.precision,
+        recall_all_sizes=tot_all.recall,
         count_mae_all_sizes=float(np.mean(abs_err_all)) if abs_err_all else 0.0,
         ms_per_frame=1000.0 * elapsed / max(n, 1),
         gt_people=gt_people,

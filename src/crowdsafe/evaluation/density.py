@@ -16,24 +16,65 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from crowdsafe.density.selector import DENSITY, DETECTION, DensityStage
+from crowdsafe.density.selector import DensityStage
 from crowdsafe.evaluation.datasets import dataset_samples, list_items
 from crowdsafe.measure.zones import Zone
+from crowdsafe.types import CountMethod
 
 if TYPE_CHECKING:
     from crowdsafe.detect.nanodet import NanoDetDetector
     from crowdsafe.detect.tiled import TiledDetector
 
-__all__ = ["evaluate_density"]
+__all__ = ["DensityReport", "evaluate_density"]
 
 _MOT15_FPS = 25.0  # the TUD sequences' frame rate (seqinfo.ini)
+
+
+@dataclass(frozen=True)
+class DensityReport:
+    """Counting accuracy of one method on one dataset split.
+
+    ``mae`` and ``mse`` (the root of the mean squared error) and ``mean_error`` (signed:
+    above 0 over-counts) are persons per image, ``mean_count`` the annotated persons
+    per image, ``ms_per_image`` the counting time.  ``chosen`` (``method="auto"`` only)
+    counts the images each method counted.  :meth:`to_dict` is the JSON the CLI
+    prints, rounded as it prints it.
+    """
+
+    dataset: str
+    split: str
+    method: str
+    images: int
+    mae: float
+    mse: float
+    mean_error: float
+    mean_count: float
+    ms_per_image: float
+    chosen: Mapping[CountMethod, int] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "dataset": self.dataset,
+            "split": self.split,
+            "method": self.method,
+            "images": self.images,
+            "mae": round(self.mae, 3),
+            "mse": round(self.mse, 3),
+            "mean_error": round(self.mean_error, 3),
+            "mean_count": round(self.mean_count, 2),
+            "ms_per_image": round(self.ms_per_image, 1),
+        }
+        if self.chosen is not None:
+            out["chosen"] = {str(m): n for m, n in self.chosen.items()}
+        return out
 
 
 def evaluate_density(
@@ -47,10 +88,10 @@ def evaluate_density(
     limit: int | None = None,
     tile_px: int = 0,
     progress: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """Evaluate on ``dataset`` under ``root``; returns a JSON-ready dict with ``mae``,
-    ``mse`` (RMSE), ``images``, ``ms_per_image``, ``mean_count`` (annotated) and
-    ``method``.  ``keys`` limits it to those images; ``limit`` to the first N."""
+) -> DensityReport:
+    """Evaluate ``method`` (density, detection or auto) on ``dataset`` under ``root``.
+    ``keys`` limits it to those images; ``limit`` to the first N.  Raises ValueError
+    for an unknown method or when there is no image to evaluate."""
     list_items(dataset, root, split)  # a missing or malformed folder fails before any model loads
     if method not in ("density", "detection", "auto"):
         raise ValueError(f"unknown method {method!r}; expected density, detection or auto")
@@ -67,7 +108,7 @@ def evaluate_density(
         base = NanoDetDetector()
         detector = TiledDetector(base, tile_px) if tile_px else base
     stage: DensityStage | None = None
-    chosen: dict[str, int] = {DETECTION: 0, DENSITY: 0}
+    chosen = {CountMethod.DETECTION: 0, CountMethod.DENSITY: 0}
 
     def detect_count(image: np.ndarray, roi: np.ndarray | None) -> float:
         assert detector is not None
@@ -116,18 +157,18 @@ def evaluate_density(
     if n == 0:
         raise ValueError(f"no images of {dataset} to evaluate under {root}")
     err = np.asarray(errors)
-    return {
-        "dataset": dataset,
-        "split": split,
-        "method": method,
-        "images": n,
-        "mae": round(float(np.abs(err).mean()), 3),
-        "mse": round(math.sqrt(float((err**2).mean())), 3),
-        "mean_error": round(float(err.mean()), 3),
-        "mean_count": round(float(np.mean(truths)), 2),
-        "ms_per_image": round(1000.0 * elapsed / n, 1),
-        **({"chosen": chosen} if method == "auto" else {}),
-    }
+    return DensityReport(
+        dataset=dataset,
+        split=split,
+        method=method,
+        images=n,
+        mae=float(np.abs(err).mean()),
+        mse=math.sqrt(float((err**2).mean())),
+        mean_error=float(err.mean()),
+        mean_count=float(np.mean(truths)),
+        ms_per_image=1000.0 * elapsed / n,
+        chosen=chosen if method == "auto" else None,
+    )
 
 
 def _image_zone(image: np.ndarray, roi: np.ndarray | None) -> Zone:

@@ -223,8 +223,7 @@ def evaluate_line_set(
         t0 = time.perf_counter()
         detections: Detections = detector.detect(frame)
         t1 = time.perf_counter()
-        tracked = stage.tracker.update(detections, frame.t)
-        crossings = stage.counter.update(tracked, frame.t, _CAMERA)
+        crossings = stage.crossings(detections, frame.t, _CAMERA)
         t2 = time.perf_counter()
         _tally(crossings, counted)
         elapsed_s += t2 - t0

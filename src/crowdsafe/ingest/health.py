@@ -9,8 +9,13 @@ States::
 ``failed`` means the last attempt hit an error that retrying soon will not fix (bad
 credentials, not found, not a video); the reader still retries at its longest backoff,
 because a fixed password or a restarted camera should come back without a restart.
-Numbers are written by the reader and analysis threads and read by the API, so every
-read goes through :meth:`CameraHealth.snapshot` under a lock.
+One record per camera, written by two sides: the side that reads the source (frames
+received, the state; the :class:`~crowdsafe.ingest.reader.StreamReader`, or
+:meth:`CameraPipeline.run <crowdsafe.pipeline.CameraPipeline.run>` on its own) and the
+analysis side (frames analysed, lag: the pipeline).  Rates (``input_fps``,
+``analysed_fps``) are computed here only, over the last ``window_s`` seconds.  Numbers
+are written by the reader and analysis threads and read by the API, so every read goes
+through :meth:`CameraHealth.snapshot` (or a property) under a lock.
 """
 
 from __future__ import annotations
@@ -95,6 +100,17 @@ class CameraHealth:
         with self._lock:
             return self._state
 
+    @property
+    def frames_analysed(self) -> int:
+        """Frames analysed so far (cheaper than a :meth:`snapshot`)."""
+        with self._lock:
+            return self._frames_analysed
+
+    def now(self) -> float:
+        """The time on this record's clock (Unix seconds unless a test gave another):
+        the clock that ``at`` of :meth:`frame_received` and :meth:`frame_analysed` uses."""
+        return self._clock()
+
     def set_state(self, state: StreamState, error: str | None = None) -> None:
         with self._lock:
             if state is not self._state:
@@ -120,6 +136,8 @@ class CameraHealth:
                 self._decoded.popleft()
 
     def frame_analysed(self, at: float, lag_s: float) -> None:
+        """One frame analysed at ``at`` (this record's clock), ``lag_s`` seconds after it
+        was captured (0 where capture times are not wall-clock times)."""
         with self._lock:
             self._frames_analysed += 1
             self._analysed.append(at)

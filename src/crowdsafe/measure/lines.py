@@ -44,14 +44,14 @@ import numpy as np
 import numpy.typing as npt
 
 from crowdsafe.measure.los import flow_los
-from crowdsafe.types import Detections, LineCrossing, LineSample
+from crowdsafe.types import Detections, Direction, LineCrossing, LineSample
 
 __all__ = ["CountingLine", "FlowAggregator", "LineCounter"]
 
 FloatArray = npt.NDArray[np.float64]
 
-IN = "in"
-OUT = "out"
+IN = Direction.IN
+OUT = Direction.OUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +212,7 @@ class LineCounter:
         ids: npt.NDArray[np.int64],
         points: FloatArray,
         t: float,
-    ) -> tuple[_TrackSides, list[str]]:
+    ) -> tuple[_TrackSides, list[Direction]]:
         fresh = t - state.seen_t <= self.max_gap_s
         prev = _TrackSides(
             ids=state.ids[fresh],

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from crowdsafe.measure.geometry import points_in_polygon
 from crowdsafe.measure.los import space_los
 from crowdsafe.measure.uncertainty import estimate_density
-from crowdsafe.types import Detections, ZoneSample
+from crowdsafe.types import CountMethod, Detections, ZoneSample
 
 __all__ = ["BucketAggregator", "Zone", "ZoneCounter"]
 
@@ -64,7 +64,7 @@ class _Bucket:
     frames: int = 0
     totals: dict[str, float] = field(default_factory=dict)
     peaks: dict[str, float] = field(default_factory=dict)
-    methods: dict[str, str] = field(default_factory=dict)
+    methods: dict[str, CountMethod] = field(default_factory=dict)
 
 
 class BucketAggregator:
@@ -93,11 +93,11 @@ class BucketAggregator:
         self,
         t: float,
         counts: Mapping[str, float],
-        methods: Mapping[str, str] | None = None,
+        methods: Mapping[str, CountMethod] | None = None,
     ) -> list[ZoneSample]:
         """Add one analysed frame at time ``t`` (s); returns the samples of closed buckets.
 
-        ``methods`` names what counted each zone ("detection" when absent); a bucket
+        ``methods`` names what counted each zone (detection when absent); a bucket
         reports the method of its last frame."""
         start = self._start_of(t)
         closed: list[ZoneSample] = []
@@ -122,8 +122,8 @@ class BucketAggregator:
         samples = []
         for zone_id, zone in self.zones.items():
             mean = b.totals.get(zone_id, 0) / b.frames
-            method = b.methods.get(zone_id, "detection")
-            by_density = method == "density"
+            method = CountMethod(b.methods.get(zone_id, CountMethod.DETECTION))
+            by_density = method is CountMethod.DENSITY
             est = estimate_density(
                 mean,
                 zone.area_m2,

@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Generic, TypeVar, cast, get_type_hints
 
 from crowdsafe.errors import StoreError
-from crowdsafe.types import Alert, AlertLevel, AlertState, LevelOfService, LineSample, ZoneSample
+from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["SCHEMA_VERSION", "STORED_TYPES", "SQLiteStore"]
+
+_Row = TypeVar("_Row", ZoneSample, LineSample, Alert)
 
 SCHEMA_VERSION = 3
 
@@ -86,83 +91,59 @@ ALTER TABLE zone_samples ADD COLUMN method TEXT NOT NULL DEFAULT 'detection'
 """,
 }
 
-_COLUMNS = (
-    "camera_id, zone_id, t, count, count_max, area_m2, density_per_m2, los, frames, "
-    "density_low_per_m2, density_high_per_m2, method"
-)
-_LINE_COLUMNS = "camera_id, line_id, t, bucket_s, count_in, count_out, width_m, flow_per_m_min, los"
-_ALERT_COLUMNS = (
-    "id, rule, subject_kind, subject_id, camera_id, level, state, message, value, threshold, "
-    "opened_at, updated_at, acknowledged_at, resolved_at"
-)
+
+class _Codec(Generic[_Row]):
+    """Rows of one stored dataclass: its fields are the columns, declared once.
+
+    A field is written as its value (an enum as its string value) and read back as its
+    annotated type (``str``, ``int``, ``float``, an enum, or ``X | None``), so a sample
+    read from the database equals the one written.  ``tests/test_store.py`` checks that
+    the schema has a column for every field and none other.
+    """
+
+    def __init__(self, cls: type[_Row]) -> None:
+        hints = get_type_hints(cls)
+        self.cls: type[_Row] = cls
+        self.names = tuple(f.name for f in fields(cls))
+        self.columns = ", ".join(self.names)
+        self.marks = ", ".join("?" * len(self.names))
+        self._decoders = tuple(_decoder(hints[name]) for name in self.names)
+
+    def row(self, obj: _Row) -> tuple[Any, ...]:
+        return tuple(_encode(getattr(obj, name)) for name in self.names)
+
+    def read(self, row: Sequence[Any]) -> _Row:
+        values = (dec(v) for dec, v in zip(self._decoders, row, strict=True))
+        return self.cls(**dict(zip(self.names, values, strict=True)))
 
 
-def _row_to_sample(row: tuple[Any, ...]) -> ZoneSample:
-    cam, zone, t, count, cmax, area, dens, los, frames, low, high, method = row
-    return ZoneSample(
-        camera_id=str(cam),
-        zone_id=str(zone),
-        t=float(t),
-        count=float(count),
-        count_max=int(cmax),
-        area_m2=float(area),
-        density_per_m2=float(dens),
-        los=LevelOfService(str(los)),
-        frames=int(frames),
-        density_low_per_m2=float(low),
-        density_high_per_m2=float(high),
-        method=str(method),
-    )
+def _encode(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
-def _row_to_line(row: tuple[Any, ...]) -> LineSample:
-    cam, line, t, bucket, cin, cout, width, flow, los = row
-    return LineSample(
-        camera_id=str(cam),
-        line_id=str(line),
-        t=float(t),
-        bucket_s=float(bucket),
-        count_in=int(cin),
-        count_out=int(cout),
-        width_m=float(width),
-        flow_per_m_min=float(flow),
-        los=LevelOfService(str(los)),
-    )
+def _decoder(hint: Any) -> Callable[[Any], Any]:
+    """Turns a column value back into a field of type ``hint``."""
+    if isinstance(hint, UnionType):
+        (base,) = (a for a in hint.__args__ if a is not type(None))
+        inner = _decoder(base)
+        return lambda v: None if v is None else inner(v)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        enum = hint
+        return lambda v: enum(str(v))
+    if hint in (str, int, float):
+        return cast("Callable[[Any], Any]", hint)
+    raise TypeError(f"no column type for a field of type {hint!r}")
 
 
-def _row_to_alert(row: tuple[Any, ...]) -> Alert:
-    (
-        aid,
-        rule,
-        kind,
-        subject,
-        cam,
-        level,
-        state,
-        msg,
-        value,
-        thr,
-        opened,
-        updated,
-        acked,
-        resolved,
-    ) = row
-    return Alert(
-        id=str(aid),
-        rule=str(rule),
-        subject_kind=str(kind),
-        subject_id=str(subject),
-        camera_id=str(cam),
-        level=AlertLevel(str(level)),
-        state=AlertState(str(state)),
-        message=str(msg),
-        value=float(value),
-        threshold=float(thr),
-        opened_at=float(opened),
-        updated_at=float(updated),
-        acknowledged_at=None if acked is None else float(acked),
-        resolved_at=None if resolved is None else float(resolved),
-    )
+_ZONES = _Codec(ZoneSample)
+_LINES = _Codec(LineSample)
+_ALERTS = _Codec(Alert)
+STORED_TYPES: dict[str, type[ZoneSample | LineSample | Alert]] = {
+    "zone_samples": ZoneSample,
+    "line_samples": LineSample,
+    "alerts": Alert,
+}
+"""Each table that holds a stored type, and that type: its fields are the columns."""
 
 
 class SQLiteStore:
@@ -210,29 +191,9 @@ class SQLiteStore:
             version += 1
 
     def write_samples(self, samples: Sequence[ZoneSample]) -> None:
-        if not samples:
-            return
-        rows = [
-            (
-                s.camera_id,
-                s.zone_id,
-                s.t,
-                s.count,
-                s.count_max,
-                s.area_m2,
-                s.density_per_m2,
-                s.los.value,
-                s.frames,
-                s.density_low_per_m2,
-                s.density_high_per_m2,
-                s.method,
-            )
-            for s in samples
-        ]
         self._write(
-            f"INSERT OR REPLACE INTO zone_samples ({_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            f"INSERT OR REPLACE INTO zone_samples ({_ZONES.columns}) VALUES ({_ZONES.marks})",
+            [_ZONES.row(s) for s in samples],
         )
 
     def series(
@@ -242,8 +203,8 @@ class SQLiteStore:
         until: float | None = None,
         limit: int = 10_000,
     ) -> list[ZoneSample]:
-        rows = self._range("zone_samples", _COLUMNS, "zone_id", zone_id, since, until, limit)
-        return [_row_to_sample(r) for r in rows]
+        rows = self._range("zone_samples", _ZONES.columns, "zone_id", zone_id, since, until, limit)
+        return [_ZONES.read(r) for r in rows]
 
     def _range(
         self,
@@ -308,21 +269,8 @@ class SQLiteStore:
 
     def write_line_samples(self, samples: Sequence[LineSample]) -> None:
         self._write(
-            f"INSERT OR REPLACE INTO line_samples ({_LINE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    s.camera_id,
-                    s.line_id,
-                    s.t,
-                    s.bucket_s,
-                    s.count_in,
-                    s.count_out,
-                    s.width_m,
-                    s.flow_per_m_min,
-                    s.los.value,
-                )
-                for s in samples
-            ],
+            f"INSERT OR REPLACE INTO line_samples ({_LINES.columns}) VALUES ({_LINES.marks})",
+            [_LINES.row(s) for s in samples],
         )
 
     def line_series(
@@ -332,33 +280,14 @@ class SQLiteStore:
         until: float | None = None,
         limit: int = 10_000,
     ) -> list[LineSample]:
-        rows = self._range("line_samples", _LINE_COLUMNS, "line_id", line_id, since, until, limit)
-        return [_row_to_line(r) for r in rows]
+        rows = self._range("line_samples", _LINES.columns, "line_id", line_id, since, until, limit)
+        return [_LINES.read(r) for r in rows]
 
     def save_alert(self, alert: Alert) -> None:
         """Insert or update an alert (by id)."""
-        a = alert
         self._write(
-            f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    a.id,
-                    a.rule,
-                    a.subject_kind,
-                    a.subject_id,
-                    a.camera_id,
-                    a.level.value,
-                    a.state.value,
-                    a.message,
-                    a.value,
-                    a.threshold,
-                    a.opened_at,
-                    a.updated_at,
-                    a.acknowledged_at,
-                    a.resolved_at,
-                )
-            ],
+            f"INSERT OR REPLACE INTO alerts ({_ALERTS.columns}) VALUES ({_ALERTS.marks})",
+            [_ALERTS.row(alert)],
         )
 
     def alerts(
@@ -374,18 +303,18 @@ class SQLiteStore:
         marks = ",".join("?" * len(wanted))
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state IN ({marks}) "
+                f"SELECT {_ALERTS.columns} FROM alerts WHERE state IN ({marks}) "
                 "AND updated_at >= ? ORDER BY updated_at DESC LIMIT ?",
                 (*wanted, float("-inf") if since is None else since, limit),
             ).fetchall()
-        return [_row_to_alert(r) for r in rows]
+        return [_ALERTS.read(r) for r in rows]
 
     def get_alert(self, alert_id: str) -> Alert | None:
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)
+                f"SELECT {_ALERTS.columns} FROM alerts WHERE id = ?", (alert_id,)
             ).fetchone()
-        return None if row is None else _row_to_alert(row)
+        return None if row is None else _ALERTS.read(row)
 
     def columns(self) -> dict[str, list[str]]:
         """Every table and its columns: used by the privacy tests."""

@@ -51,6 +51,7 @@ docs/adr/0001-aggregates-only.md).
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -58,7 +59,7 @@ import numpy.typing as npt
 from crowdsafe.detect.nms import box_iou
 from crowdsafe.types import Detections
 
-__all__ = ["ByteTracker", "linear_assignment"]
+__all__ = ["ByteTracker", "TrackerSettings", "linear_assignment"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -197,6 +198,25 @@ def _process_noise(height: FloatArray, dt_s: float) -> FloatArray:
     return out
 
 
+class TrackerSettings(Protocol):
+    """The settings :meth:`ByteTracker.from_settings` reads (meanings and ranges: see
+    :class:`ByteTracker`).  A camera's ``tracking`` config section has them, and so does
+    any object with these attributes; the tracker does not depend on the config."""
+
+    @property
+    def high_score(self) -> float: ...
+    @property
+    def low_score(self) -> float: ...
+    @property
+    def match_iou(self) -> float: ...
+    @property
+    def min_hits(self) -> int: ...
+    @property
+    def max_lost_s(self) -> float: ...
+    @property
+    def recover_dist(self) -> float: ...
+
+
 class ByteTracker:
     """Follows the people of one camera from frame to frame (see the module docstring).
 
@@ -259,6 +279,19 @@ class ByteTracker:
         self.max_lost_s = float(max_lost_s)
         self.recover_dist = float(recover_dist)
         self.reset()
+
+    @classmethod
+    def from_settings(cls, settings: TrackerSettings) -> ByteTracker:
+        """A tracker with ``settings`` (a camera's ``tracking`` config section, or any
+        :class:`TrackerSettings`); raises ValueError as the constructor does."""
+        return cls(
+            high_score=settings.high_score,
+            low_score=settings.low_score,
+            match_iou=settings.match_iou,
+            min_hits=settings.min_hits,
+            max_lost_s=settings.max_lost_s,
+            recover_dist=settings.recover_dist,
+        )
 
     def reset(self) -> None:
         """Forget every track and restart ids from 1 (a new video, a camera cut)."""

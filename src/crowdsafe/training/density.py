@@ -118,7 +118,7 @@ def train_density(
     for name in cfg.datasets:
         validation[name] = evaluate_density(
             name, roots[name], split="train", keys=val_keys[name], model_path=out
-        )
+        ).to_dict()
         progress(f"  {name} validation: {json.dumps(validation[name])}")
     report = {
         "config": asdict(cfg),
