@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -76,3 +77,47 @@ def test_demo_serves_a_live_dashboard_and_stops_cleanly(tmp_path: Path) -> None:
     assert "crowdsafe: stopped" in out
     assert db.is_file()
     assert db.stat().st_size > 0
+
+
+def test_demo_stops_on_ctrl_c_while_a_dashboard_watches_the_live_feed(tmp_path: Path) -> None:
+    """An open live-feed stream (every open dashboard reads one) must not hold a stop."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crowdsafe.cli", "demo", "--port", str(port), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    reading = threading.Event()
+
+    def watch() -> None:  # a dashboard: reads the stream for as long as it lasts
+        try:
+            with httpx.stream("GET", base + "/api/live", timeout=60) as r:
+                for _ in r.iter_lines():
+                    reading.set()
+        except httpx.HTTPError:
+            pass
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "demo did not start serving within 60 s"
+            time.sleep(0.3)
+        threading.Thread(target=watch, daemon=True).start()
+        assert reading.wait(15), "the live feed sent nothing"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "crowdsafe: stopped" in out
+    assert "Traceback" not in out, out

@@ -4,7 +4,9 @@ Pipelines publish from their own threads; each subscriber is an asyncio queue on
 server's event loop, filled through ``call_soon_threadsafe``.  A slow client never
 slows the pipeline: its queue is bounded and the oldest message is dropped when full.
 Messages are ``(event name, JSON-ready dict)``: ``sample`` (a zone sample), ``line``
-(a line's flow sample) and ``alert`` (an alert event).
+(a line's flow sample) and ``alert`` (an alert event).  :meth:`LiveFeed.close` ends
+every stream with :data:`END`, so a server that is stopping does not wait for each
+open dashboard to go away.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from collections.abc import Sequence
 
 from crowdsafe.types import AlertEvent, LineSample, ZoneSample
 
-__all__ = ["LiveFeed", "Message"]
+__all__ = ["END", "LiveFeed", "Message"]
 
 Message = tuple[str, dict[str, object]]
+# The last message of every stream once the feed is closed; never sent to a client.
+END: Message = ("end", {})
 
 
 class LiveFeed:
@@ -29,6 +33,7 @@ class LiveFeed:
         self._latest: dict[str, ZoneSample] = {}
         self._latest_lines: dict[str, LineSample] = {}
         self._queue_size = queue_size
+        self._closed = False
 
     def latest(self) -> dict[str, ZoneSample]:
         with self._lock:
@@ -65,11 +70,24 @@ class LiveFeed:
                     break
 
     def subscribe(self) -> asyncio.Queue[Message]:
-        """A new queue of future messages; call from the event loop that will read it."""
+        """A new queue of future messages; call from the event loop that will read it.
+        After :meth:`close` the queue holds :data:`END` alone."""
         queue: asyncio.Queue[Message] = asyncio.Queue(self._queue_size)
         with self._lock:
+            if self._closed:
+                queue.put_nowait(END)
+                return queue
             self._subscribers.append((asyncio.get_running_loop(), queue))
         return queue
+
+    def close(self) -> None:
+        """End every stream (each subscriber gets :data:`END`) and refuse new ones;
+        publishing after this reaches no one.  Safe to call twice."""
+        with self._lock:
+            self._closed = True
+        self._send([END])
+        with self._lock:
+            self._subscribers = []
 
     def unsubscribe(self, queue: asyncio.Queue[Message]) -> None:
         with self._lock:

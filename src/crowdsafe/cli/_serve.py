@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from crowdsafe.config import CrowdsafeConfig
 
-__all__ = ["add_serve_options", "serve"]
+__all__ = ["SHUTDOWN_GRACE_S", "add_serve_options", "serve"]
+
+# How long a stop waits for open requests.  The dashboard keeps a live-feed stream open
+# for as long as it is shown: a stop ends those streams (LiveFeed.close), and this bound
+# cuts whatever request is still open after it, so a Ctrl-C never waits for a browser.
+SHUTDOWN_GRACE_S = 2
 
 
 def add_serve_options(parser: argparse.ArgumentParser, default_port: int | None) -> None:
@@ -48,7 +53,14 @@ def serve(config: CrowdsafeConfig, host: str, port: int, quiet: bool) -> int:
     runtime = Runtime(config)
     app = create_app(runtime)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
     )
     runtime.start()
     url = f"http://{host}:{port}/"
@@ -59,7 +71,9 @@ def serve(config: CrowdsafeConfig, host: str, port: int, quiet: bool) -> int:
     def status() -> None:
         tty = sys.stdout.isatty()
         last_print = 0.0
-        while not done.wait(1.0):
+        while not done.wait(0.5):
+            if server.should_exit:  # Ctrl-C or SIGTERM: end the dashboards' live streams
+                runtime.feed.close()
             if quiet:
                 continue
             line = runtime.status_line()

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from crowdsafe.api.deps import FeedDep
+from crowdsafe.feed import END
 
 __all__ = ["HEARTBEAT_S", "router"]
 
@@ -43,12 +44,15 @@ async def live(request: Request, feed: FeedDep) -> StreamingResponse:
             last = time.monotonic()
             while not await request.is_disconnected():
                 try:
-                    name, payload = await asyncio.wait_for(queue.get(), timeout=1.0)
+                    message = await asyncio.wait_for(queue.get(), timeout=1.0)
                 except TimeoutError:
                     if time.monotonic() - last > HEARTBEAT_S:
                         last = time.monotonic()
                         yield ": keep-alive\n\n"
                     continue
+                if message is END:  # the server is stopping
+                    break
+                name, payload = message
                 yield f"event: {name}\ndata: {json.dumps(payload)}\n\n"
         finally:
             feed.unsubscribe(queue)
