@@ -44,7 +44,7 @@ import numpy as np
 
 from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
 from crowdsafe.alerts.trend import fit_trend
-from crowdsafe.errors import CrowdsafeError
+from crowdsafe.errors import AlertNotFound, AlertStateError
 from crowdsafe.store.base import Store
 from crowdsafe.types import (
     Alert,
@@ -65,14 +65,6 @@ log = logging.getLogger(__name__)
 EventSink = Callable[[AlertEvent], None]
 _LOS_RANK = {level.value: i for i, level in enumerate(LevelOfService)}
 _RISE_WINDOW_S = 120.0
-
-
-class AlertNotFound(CrowdsafeError, KeyError):
-    """No alert has that id."""
-
-
-class AlertStateError(CrowdsafeError, ValueError):
-    """The alert cannot make that transition (e.g. acknowledging a resolved alert)."""
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Configuration of alert rules and alert sinks (part of the one YAML config tree).
 
-Defaults, and where they come from (DESIGN.md):
+Defaults, and where they come from:
 
 * density (persons/m²): advisory 2 (walking slows; top of Seoul's green band), warning 3
   (Seoul's orange band 3-4; involuntary contact from ~3.6), critical 5 (Seoul's red band

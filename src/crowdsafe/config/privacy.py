@@ -3,7 +3,7 @@ the only jobs a model may do.
 
 ``models:`` accepts exactly the roles in :data:`MODEL_ROLES`; any other key is refused
 with a message saying why (``config/load.py``), because crowdsafe counts people and
-never identifies them or infers anything about them (DESIGN.md, PRIVACY.md).
+never identifies them or infers anything about them (PRIVACY.md, ADR 0001).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class ModelConfig(StrictModel):
 
 
 # The only jobs a model may do in crowdsafe.  There is deliberately no role for faces
-# beyond finding them to blur them, nor for any personal attribute (DESIGN.md).
+# beyond finding them to blur them, nor for any personal attribute (PRIVACY.md).
 MODEL_ROLES = ("person_detector", "density_counter", "face_blur")
 
 

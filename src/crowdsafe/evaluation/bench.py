@@ -13,18 +13,23 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from crowdsafe.assembly import build_zones
+from crowdsafe.assembly import build_zones, counting_lines
+from crowdsafe.assembly.stages import build_pipeline
 from crowdsafe.config import CrowdsafeConfig
 from crowdsafe.detect.base import Detector
+from crowdsafe.ingest.health import CameraHealth
 from crowdsafe.ingest.video import VideoFileSource
-from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.store.sqlite import SQLiteStore
 from crowdsafe.types import Frame
 
 __all__ = ["run_bench", "run_camera_bench", "run_density_bench"]
+
+
+def _ignore(samples: Sequence[object]) -> None:
+    """Samples the benchmark makes go to its throw-away store only."""
 
 
 def _decode(video: Path, frames: int) -> list[Frame]:
@@ -63,7 +68,22 @@ def run_bench(
             raw_fps.append(n / (time.perf_counter() - t0))
 
             store = SQLiteStore(Path(tmp) / f"bench-{r}.db")
-            pipeline = CameraPipeline(camera.id, detector, zones, store, bucket_s=1.0)
+            # The camera's deployed pipeline (thresholds, line stage), built as the runtime
+            # builds it; the density model is measured on its own (`bench --density`).
+            pipeline = build_pipeline(
+                camera,
+                detector,
+                zones,
+                counting_lines(camera),
+                store,
+                bucket_s=config.storage.bucket_s,
+                line_bucket_s=config.storage.line_bucket_s,
+                on_samples=_ignore,
+                on_line_samples=_ignore,
+                density=None,
+                health=CameraHealth(camera.id, str(video)),
+                measures_lag=False,
+            )
             source = VideoFileSource(camera.id, video)
             t0 = time.perf_counter()
             for frame in source.frames():
