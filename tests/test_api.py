@@ -23,6 +23,7 @@ from crowdsafe.config import load_config
 from crowdsafe.detect.base import FakeDetector
 from crowdsafe.ingest.video import sample_video_path
 from crowdsafe.runtime import Runtime
+from crowdsafe.site import Site
 from crowdsafe.types import (
     Alert,
     AlertLevel,
@@ -89,8 +90,9 @@ def test_public_schemas_have_exactly_the_stored_fields_and_json(
 
 
 @contextmanager
-def serving(runtime: Runtime) -> Iterator[str]:
-    """Run the app for ``runtime`` on a free port of 127.0.0.1; yields its base URL."""
+def serving(runtime: Site) -> Iterator[str]:
+    """Run the app for ``runtime`` (any Site) on a free port of 127.0.0.1; yields its
+    base URL."""
     port = free_port()
     srv = uvicorn.Server(
         uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")

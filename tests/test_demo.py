@@ -16,6 +16,20 @@ import httpx
 from .test_api import free_port
 
 
+def wait_serving(proc: subprocess.Popen[str], base: str, timeout_s: float = 60) -> None:
+    """Wait until the demo in ``proc`` answers /healthz at ``base``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"demo did not start serving within {timeout_s} s"
+        time.sleep(0.3)
+
+
 def test_demo_serves_a_live_dashboard_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     db = tmp_path / "demo.db"
@@ -28,16 +42,7 @@ def test_demo_serves_a_live_dashboard_and_stops_cleanly(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "demo did not start serving within 60 s"
-            time.sleep(0.3)
+        wait_serving(proc, base)
 
         assert httpx.get(base + "/healthz").json()["site"] == "Demo campus"
         assert '<canvas id="chart"' in httpx.get(base + "/").text
@@ -101,16 +106,7 @@ def test_demo_stops_on_ctrl_c_while_a_dashboard_watches_the_live_feed(tmp_path: 
             pass
 
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "demo did not start serving within 60 s"
-            time.sleep(0.3)
+        wait_serving(proc, base)
         threading.Thread(target=watch, daemon=True).start()
         assert reading.wait(15), "the live feed sent nothing"
         proc.send_signal(signal.SIGINT)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from crowdsafe.alerts.base import SinkHealth
@@ -37,7 +35,7 @@ from crowdsafe.types import (
     LiveView,
     ZoneSample,
 )
-from tests.test_api import free_port
+from tests.test_api import serving
 from tests.test_forecast import fill_history
 
 LINES = """\
@@ -245,24 +243,13 @@ def test_an_unexpected_failure_answers_500_without_its_message(
 
 
 def test_the_live_feed_streams_a_fake_sites_samples(site: FakeSite) -> None:
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(site), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
     sample = ZoneSample("cam1", "left", time.time(), 2.0, 2, 50.0, 0.04, LevelOfService.A, 5)
     site.feed.publish([sample])
-    try:
-        with httpx.stream("GET", f"http://127.0.0.1:{port}/api/live", timeout=10) as r:
-            assert r.status_code == 200
-            assert r.headers["content-type"].startswith("text/event-stream")
-            data = next(line for line in r.iter_lines() if line.startswith("data: "))
-    finally:
-        srv.should_exit = True
-        thread.join(5)
+    with (
+        serving(site) as base,
+        httpx.stream("GET", f"{base}/api/live", timeout=10) as r,
+    ):
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        data = next(line for line in r.iter_lines() if line.startswith("data: "))
     assert json.loads(data[6:])["count"] == 2.0
