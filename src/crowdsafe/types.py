@@ -41,6 +41,7 @@ __all__ = [
     "LineCrossing",
     "LineSample",
     "LiveView",
+    "SubjectKind",
     "ZoneCounts",
     "ZoneSample",
 ]
@@ -315,18 +316,25 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"
 
 
+class SubjectKind(StrEnum):
+    """What an alert is about."""
+
+    ZONE = "zone"
+    LINE = "line"
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """A condition on a zone or a line that an operator must see.
 
-    ``subject_kind`` is ``"zone"`` or ``"line"``; ``value`` is the measured quantity that
-    triggered it (persons/m², persons/m/min, seconds to critical, ...) and ``threshold``
-    the level it crossed.  Times are Unix seconds.
+    ``subject_kind`` says whether ``subject_id`` is a zone or a line; ``value`` is the
+    measured quantity that triggered it (persons/m², persons/m/min, seconds to
+    critical, ...) and ``threshold`` the level it crossed.  Times are Unix seconds.
     """
 
     id: str
     rule: AlertRule
-    subject_kind: str
+    subject_kind: SubjectKind
     subject_id: str
     camera_id: str
     level: AlertLevel
@@ -343,7 +351,7 @@ class Alert:
         return {
             "id": self.id,
             "rule": str(self.rule),
-            "subject_kind": self.subject_kind,
+            "subject_kind": str(self.subject_kind),
             "subject_id": self.subject_id,
             "camera_id": self.camera_id,
             "level": self.level.value,

@@ -55,6 +55,7 @@ from crowdsafe.types import (
     AlertState,
     LevelOfService,
     LineSample,
+    SubjectKind,
     ZoneSample,
 )
 
@@ -84,7 +85,7 @@ class _Reading:
     """
 
     rule: AlertRule
-    kind: str
+    kind: SubjectKind
     subject_id: str
     subject_name: str
     camera_id: str
@@ -138,7 +139,7 @@ class AlertEngine:
         name = self.names.get(sample.line_id, sample.line_id)
         reading = _Reading(
             rule=AlertRule.FLOW,
-            kind="line",
+            kind=SubjectKind.LINE,
             subject_id=sample.line_id,
             subject_name=name,
             camera_id=sample.camera_id,
@@ -199,7 +200,7 @@ class AlertEngine:
         out = [
             _Reading(
                 rule=AlertRule.DENSITY,
-                kind="zone",
+                kind=SubjectKind.ZONE,
                 subject_id=s.zone_id,
                 subject_name=name,
                 camera_id=s.camera_id,
@@ -226,7 +227,7 @@ class AlertEngine:
             out.append(
                 _Reading(
                     rule=AlertRule.LOS,
-                    kind="zone",
+                    kind=SubjectKind.ZONE,
                     subject_id=s.zone_id,
                     subject_name=name,
                     camera_id=s.camera_id,
@@ -267,7 +268,7 @@ class AlertEngine:
             out.append(
                 _Reading(
                     rule=AlertRule.RISE,
-                    kind="zone",
+                    kind=SubjectKind.ZONE,
                     subject_id=s.zone_id,
                     subject_name=name,
                     camera_id=s.camera_id,
@@ -302,7 +303,7 @@ class AlertEngine:
             out.append(
                 _Reading(
                     rule=AlertRule.PREDICTIVE,
-                    kind="zone",
+                    kind=SubjectKind.ZONE,
                     subject_id=s.zone_id,
                     subject_name=name,
                     camera_id=s.camera_id,

@@ -18,6 +18,7 @@ from crowdsafe.types import (
     CountMethod,
     LevelOfService,
     LineSample,
+    SubjectKind,
     ZoneSample,
 )
 
@@ -125,7 +126,7 @@ class Health(_Out):
 class AlertPublic(_Out):
     id: str
     rule: AlertRule = Field(description="density, los, rise, predictive or flow.")
-    subject_kind: str = Field(description="zone or line.")
+    subject_kind: SubjectKind = Field(description="zone or line.")
     subject_id: str
     camera_id: str
     level: AlertLevel = Field(description="advisory, warning or critical.")
