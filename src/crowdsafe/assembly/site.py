@@ -63,24 +63,22 @@ class CameraParts:
 class SampleRouter:
     """Where samples go once measured: live feed, alert rules, retained sink state."""
 
-    def __init__(self, feed: LiveFeed, sinks: Sequence[AlertSink]) -> None:
+    def __init__(self, feed: LiveFeed, alerts: AlertEngine, sinks: Sequence[AlertSink]) -> None:
         self.feed = feed
+        self.alerts = alerts
         self.sinks = list(sinks)
-        self.alerts: AlertEngine | None = None  # set once the engine exists
 
     def zones(self, samples: Sequence[ZoneSample]) -> None:
         self.feed.publish(samples)
         for sample in samples:
-            if self.alerts is not None:
-                self.alerts.observe_zone(sample)
+            self.alerts.observe_zone(sample)
             for sink in self.sinks:
                 sink.publish_state(sample)
 
     def lines(self, samples: Sequence[LineSample]) -> None:
         self.feed.publish_lines(samples)
         for sample in samples:
-            if self.alerts is not None:
-                self.alerts.observe_line(sample)
+            self.alerts.observe_line(sample)
 
 
 @dataclass
@@ -171,13 +169,12 @@ def assemble(
     location = store_location(config) if store is None else "(given)"
     the_feed = feed or LiveFeed()
     the_sinks = build_sinks(config.alerts.sinks) if sinks is None else sinks
-    router = SampleRouter(the_feed, the_sinks)
     engine = _alert_engine(
         config,
         the_store,
         [the_feed.publish_alert, *on_alert_event, *(s.send for s in the_sinks)],
     )
-    router.alerts = engine
+    router = SampleRouter(the_feed, engine, the_sinks)
     privacy = config.privacy
     snapshots = (
         SnapshotStore(config.resolve(privacy.snapshot_dir), privacy.snapshot_retention_h * 3600)
