@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from crowdsafe.config import MODEL_ROLES, CrowdsafeConfig
+from crowdsafe.config import MODEL_ROLES, CrowdsafeConfig, DetectorConfig, NanoDetConfig
 from crowdsafe.density.counter import DensityCounter
 from crowdsafe.detect.base import Detector
 from crowdsafe.errors import ConfigError
@@ -33,8 +33,10 @@ __all__ = [
     "ModelRole",
     "build_anonymiser",
     "build_density_model",
+    "build_detector",
     "build_detectors",
     "build_store",
+    "detector_kind",
     "model_path",
     "store_location",
 ]
@@ -56,50 +58,101 @@ def model_path(config: CrowdsafeConfig, role: ModelRole) -> Path | None:
 class DetectorKind:
     """How one ``detector.kind`` is built and what it can do.
 
-    ``build(model_path, score_threshold)`` makes the shared detector; ``tile(detector,
-    tile_px)`` wraps it to detect in overlapping tiles as well as the whole frame, and
-    is None for a kind that cannot (its cameras' ``tile_px`` is then refused with a
-    warning, not ignored silently)."""
+    ``build(section, model_path, score_threshold, threads)`` makes a detector from a
+    camera's ``detector:`` section; ``tile(detector, tile_px)`` wraps it to detect in
+    overlapping tiles as well as the whole frame, and is None for a kind that cannot
+    (its cameras' ``tile_px`` is then refused with a warning, not ignored silently).
+    Cameras whose sections have the same ``share_key`` share one detector."""
 
-    build: Callable[[Path | None, float], Detector]
+    build: Callable[[DetectorConfig, Path | None, float, int | None], Detector]
     tile: Callable[[Detector, int], Detector] | None = None
+    share_key: Callable[[DetectorConfig], tuple[object, ...]] = lambda section: ()
 
 
-def _nanodet(path: Path | None, score_threshold: float) -> Detector:
+def _yolox(
+    section: DetectorConfig, path: Path | None, score: float, threads: int | None
+) -> Detector:
+    from crowdsafe.detect.yolox import YoloxDetector
+
+    return YoloxDetector(path, score_threshold=score, threads=threads)
+
+
+def _nanodet(
+    section: DetectorConfig, path: Path | None, score: float, threads: int | None
+) -> Detector:
     from crowdsafe.detect.nanodet import NanoDetDetector
 
-    return NanoDetDetector(path, score_threshold=score_threshold)
+    assert isinstance(section, NanoDetConfig)
+    return NanoDetDetector(
+        path, score_threshold=score, threads=threads, letterboxed=section.letterbox
+    )
 
 
-def _tile_nanodet(detector: Detector, tile_px: int) -> Detector:
+def _tile(detector: Detector, tile_px: int) -> Detector:
     from crowdsafe.detect.nanodet import NanoDetDetector
     from crowdsafe.detect.tiled import TiledDetector
+    from crowdsafe.detect.yolox import YoloxDetector
 
-    assert isinstance(detector, NanoDetDetector), "built by _nanodet"
+    assert isinstance(detector, YoloxDetector | NanoDetDetector), "built by this module"
     return TiledDetector(detector, tile_px)
 
 
+def _letterbox_key(section: DetectorConfig) -> tuple[object, ...]:
+    assert isinstance(section, NanoDetConfig)
+    return (section.letterbox,)
+
+
 DETECTOR_KINDS: dict[str, DetectorKind] = {
-    "nanodet": DetectorKind(build=_nanodet, tile=_tile_nanodet),
+    "yolox-nano": DetectorKind(build=_yolox, tile=_tile),
+    "nanodet": DetectorKind(build=_nanodet, tile=_tile, share_key=_letterbox_key),
 }
+
+
+def detector_kind(name: str) -> DetectorKind:
+    """The registered kind ``name``; ConfigError naming the kinds otherwise."""
+    spec = DETECTOR_KINDS.get(name)
+    if spec is None:  # the config's own validation names the line; this is a backstop
+        known = ", ".join(sorted(DETECTOR_KINDS))
+        raise ConfigError(f"detector.kind: unknown kind '{name}'; the kinds are {known}")
+    return spec
+
+
+def build_detector(
+    section: DetectorConfig,
+    *,
+    score_threshold: float | None = None,
+    threads: int | None = None,
+    model: Path | None = None,
+) -> Detector:
+    """One detector for a ``detector:`` section (at its own score threshold unless
+    given), tiled when the section's ``tile_px`` asks for it: what a camera runs, for
+    the tools that evaluate or benchmark one."""
+    spec = detector_kind(getattr(section, "kind", ""))
+    score = section.score_threshold if score_threshold is None else score_threshold
+    found = spec.build(section, model, score, threads)
+    if section.tile_px and spec.tile is not None:
+        return spec.tile(found, section.tile_px)
+    return found
 
 
 def build_detectors(
     config: CrowdsafeConfig, thresholds: dict[str, float]
 ) -> dict[str, tuple[Detector, DetectorKind]]:
-    """One detector per ``detector.kind`` the cameras use, keeping every score at or
-    above the lowest threshold (``thresholds``: camera id -> score) of its cameras."""
-    lowest: dict[str, float] = {}
-    for cam in config.cameras:
-        name = cam.detector.kind
-        lowest[name] = min(lowest.get(name, 1.0), thresholds[cam.id])
+    """Camera id -> (its shared detector, its kind).  Cameras of one kind (and the same
+    model settings) share one detector, which keeps every score at or above the lowest
+    threshold (``thresholds``: camera id -> score) of those cameras."""
+    groups: dict[tuple[object, ...], list[str]] = {}
+    sections = {cam.id: cam.detector for cam in config.cameras}
+    for cam_id, section in sections.items():
+        key = (section.kind, *detector_kind(section.kind).share_key(section))
+        groups.setdefault(key, []).append(cam_id)
+    path = model_path(config, "person_detector")
     out: dict[str, tuple[Detector, DetectorKind]] = {}
-    for kind, score in lowest.items():
-        spec = DETECTOR_KINDS.get(kind)
-        if spec is None:  # the config's own validation names the line; this is a backstop
-            known = ", ".join(sorted(DETECTOR_KINDS))
-            raise ConfigError(f"detector.kind: unknown kind '{kind}'; the kinds are {known}")
-        out[kind] = (spec.build(model_path(config, "person_detector"), score), spec)
+    for cam_ids in groups.values():
+        section = sections[cam_ids[0]]
+        spec = detector_kind(section.kind)
+        shared = spec.build(section, path, min(thresholds[c] for c in cam_ids), None)
+        out.update({c: (shared, spec) for c in cam_ids})
     return out
 
 

@@ -130,8 +130,7 @@ def _camera_detectors(
     thresholds = {c.id: detect_threshold(c) for c in config.cameras}
     if detector is not None:
         return {c.id: (detector, None) for c in config.cameras}
-    built = build_detectors(config, thresholds)
-    return {c.id: built[c.detector.kind] for c in config.cameras}
+    return dict(build_detectors(config, thresholds))
 
 
 def _tiled(camera: CameraConfig, detector: Detector, kind: DetectorKind | None) -> Detector:

@@ -26,23 +26,29 @@ from crowdsafe.errors import UsageError
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from crowdsafe.config import TrackingConfig
+    from crowdsafe.config import DetectorConfig, TrackingConfig
     from crowdsafe.detect.base import Detector
-    from crowdsafe.detect.nanodet import NanoDetDetector
 
 __all__ = [
+    "DEFAULT_DETECTOR",
     "Subcommands",
+    "add_detector",
     "add_json",
     "add_mot_sequence",
     "add_threads",
     "add_tile_px",
     "demo_config_path",
     "detector",
+    "detector_section",
     "eval_detector",
     "mot_sequence",
     "report",
     "tracking_settings",
 ]
+
+# The config's default detector kind (config/analysis.py, DetectorSection); a test keeps
+# the two equal, so --help need not import the config to print it.
+DEFAULT_DETECTOR = "yolox-nano"
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``add_subparsers`` returns; each command module's ``register`` adds to one."""
@@ -94,29 +100,53 @@ def report(result: dict[str, object], json_only: bool) -> int:
     return 0
 
 
-def detector(score_threshold: float, threads: int | None) -> NanoDetDetector:
-    """The shipped person detector, NanoDet-m on ONNX Runtime."""
-    from crowdsafe.detect.nanodet import NanoDetDetector
+def add_detector(parser: argparse.ArgumentParser) -> None:
+    """``--detector KIND``: which person detector kind runs, as a camera's
+    ``detector.kind`` (default: the config's default kind)."""
+    parser.add_argument(
+        "--detector",
+        default=DEFAULT_DETECTOR,
+        metavar="KIND",
+        help=f"person detector kind, as a camera's detector.kind (default {DEFAULT_DETECTOR})",
+    )
 
-    return NanoDetDetector(score_threshold=score_threshold, threads=threads)
+
+def detector_section(kind: str, **settings: object) -> DetectorConfig:
+    """A camera's ``detector:`` section of ``kind`` with ``settings``, checked by the
+    config's own model.  Raises UsageError naming the option that is wrong."""
+    from pydantic import ValidationError
+
+    from crowdsafe.config import DETECTOR_SECTIONS
+
+    section_cls = DETECTOR_SECTIONS.get(kind)
+    if section_cls is None:
+        known = ", ".join(DETECTOR_SECTIONS)
+        raise UsageError(f"--detector: unknown kind '{kind}'; the kinds are {known}")
+    try:
+        return section_cls.model_validate(settings)
+    except ValidationError as exc:
+        raise UsageError(f"--tile-px: {_settings_problems(exc, keys=False)}") from None
+
+
+def detector(
+    section: DetectorConfig, score_threshold: float | None, threads: int | None
+) -> Detector:
+    """The detector a camera with ``section`` runs, built as the runtime builds it."""
+    from crowdsafe.assembly import build_detector
+
+    return build_detector(section, score_threshold=score_threshold, threads=threads)
 
 
 def eval_detector(args: argparse.Namespace) -> Detector:
-    """The detector an ``eval`` command asked for: NanoDet-m, tiled when ``--tile-px``
-    is set (checked as a camera's ``detector.tile_px``).
+    """The detector an ``eval`` command asked for: ``--detector`` (the default kind
+    unless given), tiled when ``--tile-px`` is set (checked as a camera's
+    ``detector.tile_px``), at ``--score-threshold`` or the kind's default.
 
-    Raises UsageError when ``--tile-px`` would be refused in a config."""
-    from pydantic import ValidationError
-
-    from crowdsafe.config import DetectorConfig
-    from crowdsafe.detect.tiled import TiledDetector
-
-    try:
-        DetectorConfig.model_validate({"tile_px": args.tile_px})
-    except ValidationError as exc:
-        raise UsageError(f"--tile-px: {_settings_problems(exc, keys=False)}") from None
-    found = detector(args.score_threshold, args.threads)
-    return TiledDetector(found, args.tile_px) if args.tile_px else found
+    Raises UsageError when ``--detector`` or ``--tile-px`` would be refused in a config."""
+    section = detector_section(args.detector, tile_px=args.tile_px)
+    if args.score_threshold is None:
+        args.score_threshold = section.score_threshold
+    return detector(section, args.score_threshold, args.threads)
 
 
 def tracking_settings(pairs: list[str]) -> TrackingConfig:

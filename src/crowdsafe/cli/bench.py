@@ -74,7 +74,7 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     config = load_config(args.config or demo_config_path())
-    found = detector(config.cameras[0].detector.score_threshold, args.threads)
+    found = detector(config.cameras[0].detector, None, args.threads)
     log = None if args.json else print
     if args.cameras:
         result = run_camera_bench(

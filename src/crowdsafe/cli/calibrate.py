@@ -41,7 +41,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     except KeyError:
         known = ", ".join(c.id for c in config.cameras)
         raise UsageError(f"unknown camera '{args.camera}'; the config has: {known}") from None
-    blur = None if out is None else detector(camera.detector.score_threshold, None)
+    blur = None if out is None else detector(camera.detector, None, None)
     report = calibrate(config, args.camera, out=out, detector=blur, frame_index=args.frame)
     result = report.to_dict()
     if not args.json:

@@ -11,10 +11,12 @@ import argparse
 
 from crowdsafe.cli._common import (
     Subcommands,
+    add_detector,
     add_json,
     add_mot_sequence,
     add_threads,
     detector,
+    detector_section,
     mot_sequence,
     report,
 )
@@ -35,6 +37,7 @@ def register(evaluations: Subcommands) -> None:
         help="detector threshold for blurring (default: the runtime's, 0.1)",
     )
     anon.add_argument("--heads-only", action="store_true", help="without the face model")
+    add_detector(anon)
     add_threads(anon)
     add_json(anon)
     anon.set_defaults(handler=_eval_anonymise)
@@ -48,7 +51,7 @@ def _eval_anonymise(args: argparse.Namespace) -> int:
     video, gt = mot_sequence(args)
     anonymiser = Anonymiser(None if args.heads_only else FaceFinder())
     result = evaluate_anonymisation(
-        detector(args.score_threshold, args.threads),
+        detector(detector_section(args.detector), args.score_threshold, args.threads),
         video,
         gt,
         every=args.every,

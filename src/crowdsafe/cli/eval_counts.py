@@ -11,6 +11,7 @@ import argparse
 
 from crowdsafe.cli._common import (
     Subcommands,
+    add_detector,
     add_json,
     add_mot_sequence,
     add_threads,
@@ -35,7 +36,13 @@ def register(evaluations: Subcommands) -> None:
         default=None,
         help="smallest person height evaluated, px (default: from the gt)",
     )
-    counts.add_argument("--score-threshold", type=float, default=0.35)
+    counts.add_argument(
+        "--score-threshold",
+        type=float,
+        default=None,
+        help="minimum person score (default: the detector kind's, as in a config)",
+    )
+    add_detector(counts)
     add_tile_px(counts)
     add_threads(counts)
     add_json(counts)
@@ -54,5 +61,9 @@ def _eval_counts(args: argparse.Namespace) -> int:
         min_height_px=args.min_height,
         progress=not args.json,
     ).to_dict()
-    result["settings"] = {"score_threshold": args.score_threshold, "tile_px": args.tile_px}
+    result["settings"] = {
+        "detector": args.detector,
+        "score_threshold": args.score_threshold,
+        "tile_px": args.tile_px,
+    }
     return report(result, args.json)

@@ -14,6 +14,7 @@ import argparse
 
 from crowdsafe.cli._common import (
     Subcommands,
+    add_detector,
     add_json,
     add_mot_sequence,
     add_threads,
@@ -49,6 +50,7 @@ def register(evaluations: Subcommands) -> None:
         help="detector threshold (default: the tracker's low_score, 0.1 unless set with "
         "--tracking: its low-score stage uses weak detections)",
     )
+    add_detector(lines)
     add_tile_px(lines)
     lines.add_argument(
         "--tracking",
@@ -82,6 +84,7 @@ def _eval_lines(args: argparse.Namespace) -> int:
             detector, video, gt, lines, every=args.every, tracking=tracking
         ).to_dict()
     result["settings"] = {
+        "detector": args.detector,
         "score_threshold": args.score_threshold,
         "tile_px": args.tile_px,
         "tracking": tracking.model_dump(),

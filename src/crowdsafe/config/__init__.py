@@ -29,11 +29,13 @@ from __future__ import annotations
 
 from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
 from crowdsafe.config.analysis import (
+    DETECTOR_SECTIONS,
     DensityConfig,
     DetectorConfig,
     DetectorSection,
     NanoDetConfig,
     TrackingConfig,
+    YoloxNanoConfig,
 )
 from crowdsafe.config.camera import (
     CalibrationConfig,
@@ -54,6 +56,7 @@ from crowdsafe.forecast.settings import EventConfig, ForecastConfig, StaffingCon
 from crowdsafe.strict import LosLetter
 
 __all__ = [
+    "DETECTOR_SECTIONS",
     "MODEL_ROLES",
     "SAMPLE_PREFIX",
     "AlertsConfig",
@@ -82,6 +85,7 @@ __all__ = [
     "StorageSection",
     "ThresholdsConfig",
     "TrackingConfig",
+    "YoloxNanoConfig",
     "ZoneConfig",
     "is_sample",
     "load_config",

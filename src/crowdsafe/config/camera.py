@@ -15,8 +15,8 @@ from crowdsafe.alerts.settings import LevelsConfig
 from crowdsafe.config.analysis import (
     DensityConfig,
     DetectorSection,
-    NanoDetConfig,
     TrackingConfig,
+    YoloxNanoConfig,
 )
 from crowdsafe.config.source import SourceConfig
 from crowdsafe.errors import CalibrationError
@@ -149,7 +149,7 @@ class CameraConfig(StrictModel):
         10.0, gt=0.0, le=60.0, description="Frames analysed per second of video, at most."
     )
     detector: DetectorSection = Field(
-        default_factory=NanoDetConfig, description="The person detector, by kind."
+        default_factory=YoloxNanoConfig, description="The person detector, by kind."
     )
     density: DensityConfig = Field(default_factory=DensityConfig)
     calibration: CalibrationConfig

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from crowdsafe.detect.letterbox import Letterbox, letterbox
 from crowdsafe.detect.nms import nms
 from crowdsafe.errors import ModelError
 from crowdsafe.types import Detections, Frame
@@ -64,6 +65,7 @@ class NanoDetDetector:
         iou_threshold: float = 0.5,
         threads: int | None = None,
         min_box_height_px: float = 0.0,
+        letterboxed: bool = False,
     ) -> None:
         import onnxruntime as ort
 
@@ -97,6 +99,7 @@ class NanoDetDetector:
         self.score_threshold = score_threshold
         self.iou_threshold = iou_threshold
         self.min_box_height_px = min_box_height_px
+        self.letterboxed = letterboxed
 
     def _read_levels(self, path: Path) -> list[_Level]:
         by_cells: dict[int, dict[int, str]] = {}
@@ -116,11 +119,24 @@ class NanoDetDetector:
             levels.append(_Level(stride, named[80], named[44], centres))
         return levels
 
+    def _fit(self, image: npt.NDArray[np.uint8]) -> Letterbox:
+        """The BGR frame in the model's square input: letterboxed, or stretched (a
+        Letterbox whose scales differ per axis and that has no padding)."""
+        size = self.input_size
+        bgr = image[:, :, ::-1]
+        if self.letterboxed:
+            return letterbox(bgr, size)
+        height, width = image.shape[:2]
+        resized = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_LINEAR)
+        return Letterbox(resized.astype(np.uint8), size / width, size / height, width, height)
+
     def preprocess(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """RGB uint8 (H, W, 3) -> normalised NCHW float32 at the model's input size."""
-        size = self.input_size
-        resized = cv2.resize(image[:, :, ::-1], (size, size), interpolation=cv2.INTER_LINEAR)
-        x = (resized.astype(np.float32) - _MEAN_BGR) / _STD_BGR
+        return self._normalise(self._fit(image).image)
+
+    @staticmethod
+    def _normalise(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        x = (bgr.astype(np.float32) - _MEAN_BGR) / _STD_BGR
         return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
 
     def detect(self, frame: Frame) -> Detections:
@@ -128,8 +144,8 @@ class NanoDetDetector:
 
     def detect_image(self, image: npt.NDArray[np.uint8]) -> Detections:
         """Detect people in an RGB image; boxes in that image's pixels."""
-        height, width = image.shape[:2]
-        outputs = self._session.run(None, {self._input_name: self.preprocess(image)})
+        fitted = self._fit(image)
+        outputs = self._session.run(None, {self._input_name: self._normalise(fitted.image)})
         named = dict(zip((o.name for o in self._session.get_outputs()), outputs, strict=True))
         boxes: list[npt.NDArray[np.float32]] = []
         scores: list[npt.NDArray[np.float32]] = []
@@ -147,11 +163,8 @@ class NanoDetDetector:
             scores.append(score[keep])
         if not boxes:
             return Detections()
-        xyxy = np.concatenate(boxes).astype(np.float32)
+        xyxy = fitted.to_frame(np.concatenate(boxes))
         score_all = np.concatenate(scores).astype(np.float32)
-        xyxy *= np.array([width / self.input_size, height / self.input_size] * 2, dtype=np.float32)
-        np.clip(xyxy[:, 0::2], 0, width, out=xyxy[:, 0::2])
-        np.clip(xyxy[:, 1::2], 0, height, out=xyxy[:, 1::2])
         tall_enough = (xyxy[:, 3] - xyxy[:, 1]) >= self.min_box_height_px
         xyxy, score_all = xyxy[tall_enough], score_all[tall_enough]
         kept = nms(xyxy, score_all, self.iou_threshold)

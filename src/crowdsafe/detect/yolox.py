@@ -1,0 +1,132 @@
+"""YOLOX-Nano person detector on ONNX Runtime (CPU).
+
+The model is YOLOX-Nano at 416x416 (COCO, 80 classes, Apache-2.0; Ge et al. 2021),
+shipped in ``models/yolox_nano/`` with its provenance.  Only the person class (COCO
+index 0) is kept.
+
+Input and output, as the export defines them (checked against its source repository's
+runner): BGR float32 in 0-255 with no normalisation, letterboxed into the square input
+with grey 114 at the bottom and right.  One output ``(1, N, 85)`` over the anchor points
+of the strides 8, 16 and 32 (52² + 26² + 13² = 3549 at 416), each row ``(x, y, w, h)``
+as grid offsets -- centre ``(x + col) * stride``, size ``exp(w) * stride`` -- then
+objectness and 80 class scores, all already through a sigmoid; a person's score is
+objectness times the person class score.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from crowdsafe.detect.letterbox import letterbox
+from crowdsafe.detect.nms import nms
+from crowdsafe.errors import ModelError
+from crowdsafe.types import Detections, Frame
+
+__all__ = ["STRIDES", "YoloxDetector", "default_model_path"]
+
+STRIDES = (8, 16, 32)
+_PERSON = 0
+_OBJ, _CLS = 4, 5
+
+
+def default_model_path() -> Path:
+    """The YOLOX-Nano ONNX file shipped inside the package."""
+    folder = resources.files("crowdsafe.detect") / "models" / "yolox_nano"
+    return Path(str(folder / "yolox_nano_416x416.onnx"))
+
+
+def anchor_grid(size: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Each anchor point's (col, row) and stride for a ``size`` x ``size`` input, in the
+    order of the model's output rows (stride 8 first, row-major)."""
+    cells, strides = [], []
+    for s in STRIDES:
+        side = size // s
+        ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
+        cells.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
+        strides.append(np.full(side * side, s, dtype=np.float32))
+    return np.concatenate(cells), np.concatenate(strides)[:, None]
+
+
+class YoloxDetector:
+    """Person detector: letterbox -> YOLOX -> decode -> NMS, all vectorised.
+
+    ``score_threshold`` is the minimum person score kept (0..1); ``iou_threshold``
+    the NMS overlap; ``threads`` the ONNX Runtime intra-op threads (default: all
+    cores up to 4).  Boxes come back in the frame's own pixel coordinates.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        score_threshold: float = 0.3,
+        iou_threshold: float = 0.45,
+        threads: int | None = None,
+        min_box_height_px: float = 0.0,
+    ) -> None:
+        import onnxruntime as ort
+
+        if not 0.0 <= score_threshold < 1.0:
+            raise ValueError(f"score_threshold must be in [0, 1), got {score_threshold}")
+        if not 0.0 < iou_threshold <= 1.0:
+            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+        path = Path(model_path) if model_path is not None else default_model_path()
+        if not path.is_file():
+            raise ModelError(f"detector model not found: {path}")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No busy-waiting between frames: the decoder threads of other cameras need
+        # those cycles, and spinning would make CPU-per-camera figures meaningless.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self._session = ort.InferenceSession(
+                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelError(f"cannot load detector model {path}: {exc}") from exc
+        inp = self._session.get_inputs()[0]
+        shape = inp.shape
+        if len(shape) != 4 or shape[1] != 3 or not isinstance(shape[2], int):
+            raise ModelError(f"{path}: expected an NCHW input of 3 channels, got {shape}")
+        self._input_name = inp.name
+        self.input_size = int(shape[2])
+        self._cells, self._strides = anchor_grid(self.input_size)
+        out_shape = self._session.get_outputs()[0].shape
+        if list(out_shape[1:]) != [len(self._cells), 85]:
+            raise ModelError(
+                f"{path}: expected output (1, {len(self._cells)}, 85) for a "
+                f"{self.input_size} px input, got {out_shape}"
+            )
+        self.score_threshold = score_threshold
+        self.iou_threshold = iou_threshold
+        self.min_box_height_px = min_box_height_px
+
+    def detect(self, frame: Frame) -> Detections:
+        return self.detect_image(frame.image)
+
+    def detect_image(self, image: npt.NDArray[np.uint8]) -> Detections:
+        """Detect people in an RGB image; boxes in that image's pixels."""
+        boxed = letterbox(image[:, :, ::-1], self.input_size)  # the model reads BGR
+        x = np.ascontiguousarray(boxed.image.transpose(2, 0, 1)[None], dtype=np.float32)
+        (out,) = self._session.run(None, {self._input_name: x})
+        rows = out[0]
+        score = rows[:, _OBJ] * rows[:, _CLS + _PERSON]
+        keep = np.flatnonzero(score >= self.score_threshold)
+        if keep.size == 0:
+            return Detections()
+        stride = self._strides[keep]
+        centre = (rows[keep, 0:2] + self._cells[keep]) * stride
+        half = np.exp(rows[keep, 2:4]) * stride / 2
+        xyxy = boxed.to_frame(np.concatenate([centre - half, centre + half], axis=1))
+        score = score[keep].astype(np.float32)
+        tall_enough = (xyxy[:, 3] - xyxy[:, 1]) >= self.min_box_height_px
+        xyxy, score = xyxy[tall_enough], score[tall_enough]
+        kept = nms(xyxy, score, self.iou_threshold)
+        return Detections(xyxy=xyxy[kept], score=score[kept])

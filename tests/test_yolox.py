@@ -1,0 +1,129 @@
+"""YOLOX-Nano: the shipped file, letterboxing both ways round, decoding, real people."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from crowdsafe.detect.base import Detector
+from crowdsafe.detect.letterbox import PAD_VALUE, letterbox
+from crowdsafe.detect.yolox import YoloxDetector, anchor_grid, default_model_path
+from crowdsafe.errors import ModelError
+from crowdsafe.evaluation.counts import match_frame
+from crowdsafe.evaluation.mot import load_mot_boxes
+from crowdsafe.ingest.video import VideoFileSource
+
+from .conftest import MOT15, requires_mot15
+
+
+@pytest.fixture(scope="module")
+def yolox() -> YoloxDetector:
+    return YoloxDetector(threads=2)
+
+
+def test_shipped_model_matches_its_provenance_note() -> None:
+    model = default_model_path()
+    note = (model.parent / "PROVENANCE.md").read_text()
+    assert hashlib.sha256(model.read_bytes()).hexdigest() in note
+    licence = (model.parent / "LICENSE-Apache-2.0").read_bytes()
+    assert hashlib.sha256(licence).hexdigest() in note
+    assert b"Apache License" in licence
+
+
+def test_detector_satisfies_the_protocol_and_reads_its_input_size(yolox: YoloxDetector) -> None:
+    assert isinstance(yolox, Detector)
+    assert yolox.input_size == 416
+    cells, strides = anchor_grid(416)
+    assert len(cells) == 52 * 52 + 26 * 26 + 13 * 13 == 3549
+    assert strides[0, 0] == 8 and strides[-1, 0] == 32
+    assert tuple(cells[52 * 52 + 1]) == (1.0, 0.0)  # second cell of the stride-16 grid
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 480), (480, 640), (1920, 1080), (333, 777)])
+def test_letterbox_maps_a_drawn_box_back_exactly(width: int, height: int) -> None:
+    image = np.zeros((height, width, 3), np.uint8)
+    box = np.array([[width * 0.2, height * 0.3, width * 0.6, height * 0.9]], np.float32)
+    x1, y1, x2, y2 = (int(v) for v in box[0])
+    image[y1:y2, x1:x2] = 255
+    boxed = letterbox(image, 416)
+    assert boxed.image.shape == (416, 416, 3)
+    # the padding is grey 114 at the right or the bottom, never at the top or left
+    assert (boxed.image[0, 0] == 0).all()
+    if width > height:
+        assert (boxed.image[-1, :, :] == PAD_VALUE).all()
+    elif height > width:
+        assert (boxed.image[:, -1, :] == PAD_VALUE).all()
+    ys, xs = np.nonzero(boxed.image[:, :, 0] > 127)
+    found = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
+    back = boxed.to_frame(found)
+    # one input pixel is 1/scale frame pixels: the drawn box comes back within one
+    assert np.abs(back - [[x1, y1, x2, y2]]).max() <= 1.0 / min(boxed.scale_x, boxed.scale_y)
+    exact = boxed.to_frame(box * np.array([boxed.scale_x, boxed.scale_y] * 2, np.float32))
+    np.testing.assert_allclose(exact, box, rtol=0, atol=1e-3)
+
+
+def test_letterbox_refuses_an_empty_image() -> None:
+    with pytest.raises(ValueError, match="empty image"):
+        letterbox(np.zeros((0, 10, 3), np.uint8), 416)
+
+
+@requires_mot15()
+def test_the_same_people_are_found_in_a_landscape_and_a_portrait_frame(
+    yolox: YoloxDetector,
+) -> None:
+    """A 480x480 crop on a grey 640x480 canvas and on a grey 480x640 canvas give the
+    model the same input; the boxes must come back the same, in each frame's pixels."""
+    frame = next(VideoFileSource("tud", MOT15 / "TUD-Stadtmitte" / "TUD-Stadtmitte.mp4").frames())
+    crop = frame.image[:, 80:560]
+    landscape = np.full((480, 640, 3), PAD_VALUE, np.uint8)
+    landscape[:, :480] = crop
+    portrait = np.full((640, 480, 3), PAD_VALUE, np.uint8)
+    portrait[:480, :] = crop
+    a, b = yolox.detect_image(landscape), yolox.detect_image(portrait)
+    assert len(a) >= 3  # people were found
+    np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)
+    np.testing.assert_allclose(a.score, b.score, atol=1e-6)
+    # and in the original frame, at the crop's offset
+    whole = yolox.detect_image(frame.image)
+    shifted = a.xyxy + np.array([80, 0, 80, 0], np.float32)
+    centres = (shifted[:, :2] + shifted[:, 2:]) / 2
+    inside = (centres[:, 0] > 120) & (centres[:, 0] < 520)  # away from the crop's edges
+    for box in shifted[inside]:
+        assert np.abs(whole.xyxy - box).max(axis=1).min() < 25, box
+
+
+@requires_mot15()
+def test_finds_people_where_the_ground_truth_says(yolox: YoloxDetector) -> None:
+    seq = MOT15 / "TUD-Stadtmitte"
+    gt = load_mot_boxes(seq / "gt" / "gt.txt")
+    tp = fp = fn = 0
+    for frame in VideoFileSource("tud", seq / "TUD-Stadtmitte.mp4").frames():
+        if frame.index % 20:
+            continue
+        m = match_frame(yolox.detect(frame), gt[frame.index + 1], min_height_px=90)
+        tp, fp, fn = tp + m.tp, fp + m.fp, fn + m.fn
+    assert tp + fn > 50
+    assert tp / (tp + fn) >= 0.78, (tp, fp, fn)
+    assert tp / (tp + fp) >= 0.85, (tp, fp, fn)  # measured on these 9 frames: 47, 6, 12
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"score_threshold": 1.0}, ValueError, "score_threshold must be in"),
+        ({"iou_threshold": 0.0}, ValueError, "iou_threshold must be in"),
+        ({"model_path": "/no/such.onnx"}, ModelError, "detector model not found"),
+    ],
+)
+def test_bad_settings_are_refused(kwargs: dict[str, object], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        YoloxDetector(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_model_of_another_layout_is_refused(tmp_path: object) -> None:
+    from crowdsafe.detect.nanodet import default_model_path as nanodet_path
+
+    with pytest.raises(ModelError, match="expected output"):
+        YoloxDetector(nanodet_path())
