@@ -145,10 +145,15 @@ def test_eval_counts_with_tiles_finds_people_the_whole_frame_misses() -> None:
     results = {}
     for tile_px in ("0", "400"):
         r = crowdsafe(
-            "eval", "counts", "--video", str(video), "--every", "10", "--tile-px", tile_px, "--json"
-        )
+            "eval", "counts", "--video", str(video), "--every", "10", "--tile-px", tile_px,
+            "--detector", "nanodet", "--json",
+        )  # fmt: skip
         results[tile_px] = json_result(r)
-    assert results["400"]["settings"] == {"score_threshold": 0.35, "tile_px": 400}
+    assert results["400"]["settings"] == {
+        "detector": "nanodet",
+        "score_threshold": 0.35,
+        "tile_px": 400,
+    }
     assert results["0"]["frames"] == results["400"]["frames"] == 8
     # Measured: recall 0.70 on the whole 640x480 frame, 0.775 with four 400-px tiles
     # (the same 40 annotated people; a deterministic model, so the gap is not noise).
@@ -162,7 +167,7 @@ def test_eval_lines_applies_and_reports_the_tracking_settings() -> None:
     for high_score in ("0.35", "0.9"):
         r = crowdsafe(
             "eval", "lines", "--video", str(video), "--line", "280,300,280,479",
-            "--tracking", f"high_score={high_score}", "--json",
+            "--tracking", f"high_score={high_score}", "--detector", "nanodet", "--json",
         )  # fmt: skip
         runs[high_score] = json_result(r)
     usual, strict = runs["0.35"], runs["0.9"]

@@ -247,11 +247,11 @@ def test_bad_tracking_settings_are_refused(config_text: str, setting: str, messa
 @pytest.mark.parametrize(
     ("old", "new", "kinds", "error"),
     [
-        # no kind or backend given: the shipped implementations, as before they had kinds
+        # no kind or backend given: the defaults (YOLOX-Nano, SQLite)
         (
             "    calibration:\n",
             "    detector: {score_threshold: 0.4}\n    calibration:\n",
-            ("nanodet", "sqlite"),
+            ("yolox-nano", "sqlite"),
             None,
         ),
         (
@@ -260,13 +260,13 @@ def test_bad_tracking_settings_are_refused(config_text: str, setting: str, messa
             ("nanodet", "sqlite"),
             None,
         ),
-        ("storage:\n", "storage:\n  backend: sqlite\n", ("nanodet", "sqlite"), None),
+        ("storage:\n", "storage:\n  backend: sqlite\n", ("yolox-nano", "sqlite"), None),
         (
             "    calibration:\n",
             "    detector:\n      kind: yolox\n    calibration:\n",
             None,
             r"crowdsafe.yaml:11: cameras\[0\].detector.kind: unknown kind 'yolox'; "
-            r"it must be one of 'nanodet'",
+            r"it must be one of 'yolox-nano', 'nanodet'",
         ),
         (
             "storage:\n",

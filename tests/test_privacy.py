@@ -139,13 +139,15 @@ def test_no_code_path_infers_personal_attributes() -> None:
                 names.append(node.arg)
             found += [f"{path.name}:{n}" for n in names if forbidden(n)]
     assert found == []
-    # the only model files shipped: the person detector, the density-map counter
-    # (whose output is persons per image cell, nothing about anyone) and CenterFace, whose
-    # face boxes are only pixelated (privacy/faces.py cuts its landmark head)
+    # the only model files shipped: the person detectors (YOLOX-Nano, NanoDet-m; person
+    # class only), the density-map counter (whose output is persons per image cell,
+    # nothing about anyone) and CenterFace, whose face boxes are only pixelated
+    # (privacy/faces.py cuts its landmark head)
     assert sorted(p.name for p in SRC.rglob("*.onnx")) == [
         "centerface.onnx",
         "density-nanodet.onnx",
         "nanodet-m-416.onnx",
+        "yolox_nano_416x416.onnx",
     ]
 
 
