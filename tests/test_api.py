@@ -181,7 +181,8 @@ def test_zones_cameras_and_series(server: tuple[str, Runtime]) -> None:
     latest = left["latest"]
     # the density is the detector-corrected estimate: count x precision / recall / area
     assert latest["density_per_m2"] == pytest.approx(
-        latest["count"] * 0.95 / 0.84 / left["area_m2"], rel=1e-3  # YOLOX-Nano's figures
+        latest["count"] * 0.95 / 0.84 / left["area_m2"],
+        rel=1e-3,  # YOLOX-Nano's figures
     )
     assert latest["density_low_per_m2"] < latest["density_per_m2"] < latest["density_high_per_m2"]
     cams = httpx.get(f"{base}/api/cameras").json()
