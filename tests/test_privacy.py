@@ -148,6 +148,8 @@ def test_no_code_path_infers_personal_attributes() -> None:
         "density-nanodet.onnx",
         "nanodet-m-416.onnx",
         "yolox_nano_416x416.onnx",
+        "yolox_nano_512x512.onnx",
+        "yolox_nano_640x640.onnx",
     ]
 
 

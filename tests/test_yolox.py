@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from crowdsafe.detect.base import Detector
 from crowdsafe.detect.letterbox import PAD_VALUE, letterbox
-from crowdsafe.detect.yolox import YoloxDetector, anchor_grid, default_model_path
+from crowdsafe.detect.yolox import INPUT_SIZES, YoloxDetector, anchor_grid, default_model_path
 from crowdsafe.errors import ModelError
 from crowdsafe.evaluation.counts import match_frame
 from crowdsafe.evaluation.mot import load_mot_boxes
@@ -23,10 +24,12 @@ def yolox() -> YoloxDetector:
     return YoloxDetector(threads=2)
 
 
-def test_shipped_model_matches_its_provenance_note() -> None:
-    model = default_model_path()
+@pytest.mark.parametrize("size", INPUT_SIZES)
+def test_shipped_models_match_their_provenance_note(size: int) -> None:
+    model = default_model_path(size)
     note = (model.parent / "PROVENANCE.md").read_text()
     assert hashlib.sha256(model.read_bytes()).hexdigest() in note
+    assert YoloxDetector(model, threads=1).input_size == size
     licence = (model.parent / "LICENSE-Apache-2.0").read_bytes()
     assert hashlib.sha256(licence).hexdigest() in note
     assert b"Apache License" in licence
@@ -122,7 +125,27 @@ def test_bad_settings_are_refused(kwargs: dict[str, object], error: type, messag
         YoloxDetector(**kwargs)  # type: ignore[arg-type]
 
 
-def test_a_model_of_another_layout_is_refused(tmp_path: object) -> None:
+@pytest.mark.parametrize("size", [512, 640])
+def test_the_larger_inputs_are_the_shipped_graph_redeclared_by_the_tool(size: int) -> None:
+    """tools/resize_yolox.py reproduces the committed file byte for byte."""
+    import importlib.util
+
+    onnx = pytest.importorskip("onnx")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "resize_yolox.py"
+    spec = importlib.util.spec_from_file_location("resize_yolox", tool)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rebuilt = module.resized(onnx.load(str(default_model_path(416))), size)
+    assert rebuilt.SerializeToString() == default_model_path(size).read_bytes()
+
+
+def test_an_input_size_that_is_not_shipped_is_refused() -> None:
+    with pytest.raises(ValueError, match="ships at 416, 512, 640 px, not 500"):
+        default_model_path(500)
+
+
+def test_a_model_of_another_layout_is_refused() -> None:
     from crowdsafe.detect.nanodet import default_model_path as nanodet_path
 
     with pytest.raises(ModelError, match="expected output"):

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from crowdsafe.config import MODEL_ROLES, CrowdsafeConfig, DetectorConfig, NanoDetConfig
+from crowdsafe.config import (
+    MODEL_ROLES,
+    CrowdsafeConfig,
+    DetectorConfig,
+    NanoDetConfig,
+    YoloxNanoConfig,
+)
 from crowdsafe.density.counter import DensityCounter
 from crowdsafe.detect.base import Detector
 from crowdsafe.errors import ConfigError
@@ -72,9 +78,11 @@ class DetectorKind:
 def _yolox(
     section: DetectorConfig, path: Path | None, score: float, threads: int | None
 ) -> Detector:
-    from crowdsafe.detect.yolox import YoloxDetector
+    from crowdsafe.detect.yolox import YoloxDetector, default_model_path
 
-    return YoloxDetector(path, score_threshold=score, threads=threads)
+    assert isinstance(section, YoloxNanoConfig)
+    model = path or default_model_path(section.input_px)
+    return YoloxDetector(model, score_threshold=score, threads=threads)
 
 
 def _nanodet(
@@ -102,8 +110,13 @@ def _letterbox_key(section: DetectorConfig) -> tuple[object, ...]:
     return (section.letterbox,)
 
 
+def _input_key(section: DetectorConfig) -> tuple[object, ...]:
+    assert isinstance(section, YoloxNanoConfig)
+    return (section.input_px,)
+
+
 DETECTOR_KINDS: dict[str, DetectorKind] = {
-    "yolox-nano": DetectorKind(build=_yolox, tile=_tile),
+    "yolox-nano": DetectorKind(build=_yolox, tile=_tile, share_key=_input_key),
     "nanodet": DetectorKind(build=_nanodet, tile=_tile, share_key=_letterbox_key),
 }
 

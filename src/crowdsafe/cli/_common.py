@@ -40,7 +40,9 @@ __all__ = [
     "demo_config_path",
     "detector",
     "detector_section",
+    "detector_settings",
     "eval_detector",
+    "input_px",
     "mot_sequence",
     "report",
     "tracking_settings",
@@ -109,6 +111,13 @@ def add_detector(parser: argparse.ArgumentParser) -> None:
         metavar="KIND",
         help=f"person detector kind, as a camera's detector.kind (default {DEFAULT_DETECTOR})",
     )
+    parser.add_argument(
+        "--input-px",
+        type=int,
+        default=None,
+        help="YOLOX-Nano's input size, as a camera's detector.input_px (416, 512 or 640; "
+        "default 512)",
+    )
 
 
 def detector_section(kind: str, **settings: object) -> DetectorConfig:
@@ -125,7 +134,13 @@ def detector_section(kind: str, **settings: object) -> DetectorConfig:
     try:
         return section_cls.model_validate(settings)
     except ValidationError as exc:
-        raise UsageError(f"--tile-px: {_settings_problems(exc, keys=False)}") from None
+        option = "--input-px" if "input_px" in str(exc) else "--tile-px"
+        raise UsageError(f"{option}: {_settings_problems(exc, keys=False)}") from None
+
+
+def input_px(args: argparse.Namespace) -> dict[str, object]:
+    """``--input-px`` as a section setting, when given."""
+    return {} if args.input_px is None else {"input_px": args.input_px}
 
 
 def detector(
@@ -143,10 +158,19 @@ def eval_detector(args: argparse.Namespace) -> Detector:
     ``detector.tile_px``), at ``--score-threshold`` or the kind's default.
 
     Raises UsageError when ``--detector`` or ``--tile-px`` would be refused in a config."""
-    section = detector_section(args.detector, tile_px=args.tile_px)
+    section = detector_section(args.detector, tile_px=args.tile_px, **input_px(args))
     if args.score_threshold is None:
         args.score_threshold = section.score_threshold
+    args.input_px = getattr(section, "input_px", None)  # reported with the settings
     return detector(section, args.score_threshold, args.threads)
+
+
+def detector_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The detector settings an eval report repeats (after :func:`eval_detector`)."""
+    out: dict[str, object] = {"detector": args.detector}
+    if args.input_px is not None:
+        out["input_px"] = args.input_px
+    return out | {"score_threshold": args.score_threshold, "tile_px": args.tile_px}
 
 
 def tracking_settings(pairs: list[str]) -> TrackingConfig:

@@ -17,6 +17,7 @@ from crowdsafe.cli._common import (
     add_threads,
     detector,
     detector_section,
+    input_px,
     mot_sequence,
     report,
 )
@@ -51,7 +52,9 @@ def _eval_anonymise(args: argparse.Namespace) -> int:
     video, gt = mot_sequence(args)
     anonymiser = Anonymiser(None if args.heads_only else FaceFinder())
     result = evaluate_anonymisation(
-        detector(detector_section(args.detector), args.score_threshold, args.threads),
+        detector(
+            detector_section(args.detector, **input_px(args)), args.score_threshold, args.threads
+        ),
         video,
         gt,
         every=args.every,

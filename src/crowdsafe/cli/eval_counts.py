@@ -16,6 +16,7 @@ from crowdsafe.cli._common import (
     add_mot_sequence,
     add_threads,
     add_tile_px,
+    detector_settings,
     eval_detector,
     mot_sequence,
     report,
@@ -61,9 +62,5 @@ def _eval_counts(args: argparse.Namespace) -> int:
         min_height_px=args.min_height,
         progress=not args.json,
     ).to_dict()
-    result["settings"] = {
-        "detector": args.detector,
-        "score_threshold": args.score_threshold,
-        "tile_px": args.tile_px,
-    }
+    result["settings"] = detector_settings(args)
     return report(result, args.json)

@@ -19,6 +19,7 @@ from crowdsafe.cli._common import (
     add_mot_sequence,
     add_threads,
     add_tile_px,
+    detector_settings,
     eval_detector,
     mot_sequence,
     report,
@@ -84,9 +85,7 @@ def _eval_lines(args: argparse.Namespace) -> int:
             detector, video, gt, lines, every=args.every, tracking=tracking
         ).to_dict()
     result["settings"] = {
-        "detector": args.detector,
-        "score_threshold": args.score_threshold,
-        "tile_px": args.tile_px,
+        **detector_settings(args),
         "tracking": tracking.model_dump(),
     }
     return report(result, args.json)

@@ -27,17 +27,25 @@ from crowdsafe.detect.nms import nms
 from crowdsafe.errors import ModelError
 from crowdsafe.types import Detections, Frame
 
-__all__ = ["STRIDES", "YoloxDetector", "default_model_path"]
+__all__ = ["INPUT_SIZES", "STRIDES", "YoloxDetector", "anchor_grid", "default_model_path"]
 
 STRIDES = (8, 16, 32)
 _PERSON = 0
 _OBJ, _CLS = 4, 5
 
 
-def default_model_path() -> Path:
-    """The YOLOX-Nano ONNX file shipped inside the package."""
+# The input sizes shipped: the original 416 px export, and the same graph declared at
+# 512 and 640 px by tools/resize_yolox.py (weights and nodes unchanged).
+INPUT_SIZES = (416, 512, 640)
+
+
+def default_model_path(input_px: int = 416) -> Path:
+    """The YOLOX-Nano ONNX file shipped inside the package for a ``input_px`` input."""
+    if input_px not in INPUT_SIZES:
+        sizes = ", ".join(map(str, INPUT_SIZES))
+        raise ValueError(f"YOLOX-Nano ships at {sizes} px, not {input_px}")
     folder = resources.files("crowdsafe.detect") / "models" / "yolox_nano"
-    return Path(str(folder / "yolox_nano_416x416.onnx"))
+    return Path(str(folder / f"yolox_nano_{input_px}x{input_px}.onnx"))
 
 
 def anchor_grid(size: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:

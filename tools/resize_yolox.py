@@ -1,0 +1,89 @@
+"""Make a YOLOX-Nano ONNX with a larger square input from the shipped 416 px export.
+
+Dev-only: `python tools/resize_yolox.py 640` writes
+`src/crowdsafe/detect/models/yolox_nano/yolox_nano_640x640.onnx` and prints its sha256.
+
+Why this is exact: every shape in the shipped graph is derived at run time -- the head's
+three Reshapes take ``[1, 85, -1]``, the two upsampling Resizes take scales, the Focus
+slices step by 2 to the end -- so only the declared input ``[1, 3, 416, 416]`` and output
+``[1, 3549, 85]`` name the size.  This script rewrites those two declarations (and drops
+the stored intermediate shapes, which ONNX Runtime infers again), changes no weight and no
+node, and checks that the rewritten graph, given a 416 px input, computes exactly what the
+original computes; and that at the new size it gives the (1, N, 85) output of
+N = (S/8)² + (S/16)² + (S/32)² anchor points.  Needs the `onnx` package (`.[dev]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "src" / "crowdsafe" / "detect" / "models" / "yolox_nano"
+SOURCE = FOLDER / "yolox_nano_416x416.onnx"
+SOURCE_SHA256 = "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14"
+
+
+def resized(model: object, size: int) -> object:
+    import onnx
+
+    assert isinstance(model, onnx.ModelProto)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    dims = out.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_value = size
+    dims[3].dim_value = size
+    cells = sum((size // s) ** 2 for s in (8, 16, 32))
+    out.graph.output[0].type.tensor_type.shape.dim[1].dim_value = cells
+    del out.graph.value_info[:]
+    onnx.checker.check_model(out)
+    return out
+
+
+def run(model: object, x: np.ndarray) -> np.ndarray:
+    import onnx
+    import onnxruntime as ort
+
+    assert isinstance(model, onnx.ModelProto)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"images": x})
+    return np.asarray(y)
+
+
+def main() -> int:
+    import onnx
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("size", type=int, help="input side in pixels, a multiple of 32")
+    args = parser.parse_args()
+    if args.size % 32 or not 320 <= args.size <= 1280:
+        parser.error(f"size must be a multiple of 32 in 320..1280, got {args.size}")
+    data = SOURCE.read_bytes()
+    if hashlib.sha256(data).hexdigest() != SOURCE_SHA256:
+        sys.exit(f"{SOURCE} is not the shipped file (sha256 differs)")
+    original = onnx.load_from_string(data)
+    rng = np.random.default_rng(0)
+    x416 = rng.uniform(0, 255, (1, 3, 416, 416)).astype(np.float32)
+    same = resized(original, 416)
+    diff = float(np.abs(run(same, x416) - run(original, x416)).max())
+    if diff != 0.0:
+        sys.exit(f"the rewritten graph differs from the original at 416 px (max {diff})")
+    model = resized(original, args.size)
+    y = run(model, rng.uniform(0, 255, (1, 3, args.size, args.size)).astype(np.float32))
+    cells = sum((args.size // s) ** 2 for s in (8, 16, 32))
+    if y.shape != (1, cells, 85):
+        sys.exit(f"unexpected output {y.shape} at {args.size} px")
+    target = FOLDER / f"yolox_nano_{args.size}x{args.size}.onnx"
+    blob = model.SerializeToString()  # type: ignore[attr-defined]
+    target.write_bytes(blob)
+    print(f"{target.relative_to(ROOT)}: {len(blob)} bytes, sha256 {hashlib.sha256(blob).hexdigest()}")
+    print(f"checked: identical to the original at 416 px (max |diff| {diff}); output {y.shape}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
