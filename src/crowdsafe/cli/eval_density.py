@@ -13,7 +13,14 @@ import json
 import sys
 from pathlib import Path
 
-from crowdsafe.cli._common import Subcommands, add_json, report
+from crowdsafe.cli._common import (
+    Subcommands,
+    add_detector,
+    add_json,
+    detector_section,
+    input_px,
+    report,
+)
 from crowdsafe.errors import CrowdsafeError
 
 __all__ = ["register"]
@@ -54,6 +61,7 @@ def register(evaluations: Subcommands) -> None:
         help="only the training-split images the model held out for validation "
         "(listed in its .report.json)",
     )
+    add_detector(dens)
     add_json(dens)
     dens.set_defaults(handler=_eval_density)
 
@@ -78,6 +86,7 @@ def _eval_density(args: argparse.Namespace) -> int:
         limit=args.limit,
         tile_px=args.tile_px,
         progress=progress,
+        detector_section=detector_section(args.detector, tile_px=args.tile_px, **input_px(args)),
     )
     return report(result.to_dict(), args.json)
 

@@ -27,11 +27,11 @@ import numpy as np
 from crowdsafe.density.selector import DensityStage
 from crowdsafe.evaluation.datasets import dataset_samples, list_items
 from crowdsafe.measure.zones import Zone
-from crowdsafe.types import CountMethod
+from crowdsafe.types import CountMethod, Frame
 
 if TYPE_CHECKING:
-    from crowdsafe.detect.nanodet import NanoDetDetector
-    from crowdsafe.detect.tiled import TiledDetector
+    from crowdsafe.config import DetectorConfig
+    from crowdsafe.detect.base import Detector
 
 __all__ = ["DensityReport", "evaluate_density"]
 
@@ -88,31 +88,33 @@ def evaluate_density(
     limit: int | None = None,
     tile_px: int = 0,
     progress: Callable[[int], None] | None = None,
+    detector_section: DetectorConfig | None = None,
 ) -> DensityReport:
     """Evaluate ``method`` (density, detection or auto) on ``dataset`` under ``root``.
-    ``keys`` limits it to those images; ``limit`` to the first N.  Raises ValueError
-    for an unknown method or when there is no image to evaluate."""
+    ``keys`` limits it to those images; ``limit`` to the first N.  Detection runs the
+    detector a camera with ``detector_section`` runs (default: the default kind, with
+    ``tile_px``), built as the runtime builds it.  Raises ValueError for an unknown
+    method or when there is no image to evaluate."""
     list_items(dataset, root, split)  # a missing or malformed folder fails before any model loads
     if method not in ("density", "detection", "auto"):
         raise ValueError(f"unknown method {method!r}; expected density, detection or auto")
     counter = None
-    detector: NanoDetDetector | TiledDetector | None = None
+    detector: Detector | None = None
     if method in ("density", "auto"):
         from crowdsafe.density.counter import DensityCounter
 
         counter = DensityCounter(model_path)
     if method in ("detection", "auto"):
-        from crowdsafe.detect.nanodet import NanoDetDetector
-        from crowdsafe.detect.tiled import TiledDetector
+        from crowdsafe.assembly import build_detector
+        from crowdsafe.config import YoloxNanoConfig
 
-        base = NanoDetDetector()
-        detector = TiledDetector(base, tile_px) if tile_px else base
+        detector = build_detector(detector_section or YoloxNanoConfig(tile_px=tile_px))
     stage: DensityStage | None = None
     chosen = {CountMethod.DETECTION: 0, CountMethod.DENSITY: 0}
 
     def detect_count(image: np.ndarray, roi: np.ndarray | None) -> float:
         assert detector is not None
-        det = detector.detect_image(image)
+        det = detector.detect(Frame("eval", 0.0, image))
         if roi is None:
             return float(len(det))
         fx = ((det.xyxy[:, 0] + det.xyxy[:, 2]) / 2).astype(np.int64)
