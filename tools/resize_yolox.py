@@ -80,7 +80,9 @@ def main() -> int:
     target = FOLDER / f"yolox_nano_{args.size}x{args.size}.onnx"
     blob = model.SerializeToString()  # type: ignore[attr-defined]
     target.write_bytes(blob)
-    print(f"{target.relative_to(ROOT)}: {len(blob)} bytes, sha256 {hashlib.sha256(blob).hexdigest()}")
+    print(
+        f"{target.relative_to(ROOT)}: {len(blob)} bytes, sha256 {hashlib.sha256(blob).hexdigest()}"
+    )
     print(f"checked: identical to the original at 416 px (max |diff| {diff}); output {y.shape}")
     return 0
 
