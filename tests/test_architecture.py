@@ -168,3 +168,13 @@ def test_models_are_read_by_role_and_the_roles_are_counting_or_anonymising(
     assert all(model_path(config, role) is None for role in MODEL_ROLES)  # shipped models
     with pytest.raises(ConfigError, match="unknown model role 'age_estimator'"):
         model_path(config, "age_estimator")  # type: ignore[arg-type]
+
+
+def test_the_clis_default_detector_is_the_configs(config_text: str) -> None:
+    """--help prints the default kind without importing the config; keep them equal."""
+    from crowdsafe.assembly import DETECTOR_KINDS
+    from crowdsafe.cli._common import DEFAULT_DETECTOR
+    from crowdsafe.config import DETECTOR_SECTIONS
+
+    assert parse_config(config_text).cameras[0].detector.kind == DEFAULT_DETECTOR
+    assert set(DETECTOR_KINDS) == set(DETECTOR_SECTIONS)  # every section kind can be built
