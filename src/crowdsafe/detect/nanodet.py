@@ -13,7 +13,6 @@ bins, in units of the stride, measured from the cell centre.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy.typing as npt
 
 from crowdsafe.detect.letterbox import Letterbox, letterbox
 from crowdsafe.detect.nms import nms
+from crowdsafe.detect.session import open_detector_model
 from crowdsafe.errors import ModelError
 from crowdsafe.types import Detections, Frame
 
@@ -67,34 +67,13 @@ class NanoDetDetector:
         min_box_height_px: float = 0.0,
         letterboxed: bool = False,
     ) -> None:
-        import onnxruntime as ort
-
-        if not 0.0 <= score_threshold < 1.0:
-            raise ValueError(f"score_threshold must be in [0, 1), got {score_threshold}")
-        if not 0.0 < iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
         path = Path(model_path) if model_path is not None else default_model_path()
-        if not path.is_file():
-            raise ModelError(f"detector model not found: {path}")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # No busy-waiting between frames: the decoder threads of other cameras need
-        # those cycles, and spinning would make CPU-per-camera figures meaningless.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self._session = ort.InferenceSession(
-                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelError(f"cannot load detector model {path}: {exc}") from exc
-        inp = self._session.get_inputs()[0]
-        self._input_name = inp.name
-        shape = inp.shape
-        if len(shape) != 4 or shape[1] != 3 or not isinstance(shape[2], int):
-            raise ModelError(f"{path}: expected an NCHW input of 3 channels, got {shape}")
-        self.input_size = int(shape[2])
+        model = open_detector_model(
+            path, score_threshold=score_threshold, iou_threshold=iou_threshold, threads=threads
+        )
+        self._session = model.session
+        self._input_name = model.input_name
+        self.input_size = model.input_size
         self._levels = self._read_levels(path)
         self.score_threshold = score_threshold
         self.iou_threshold = iou_threshold
