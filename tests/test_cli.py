@@ -167,18 +167,21 @@ def test_eval_lines_applies_and_reports_the_tracking_settings() -> None:
     for high_score in ("0.35", "0.9"):
         r = crowdsafe(
             "eval", "lines", "--video", str(video), "--line", "280,300,280,479",
-            "--tracking", f"high_score={high_score}", "--detector", "nanodet", "--json",
+            "--tracking", f"high_score={high_score}", "--tracking", "direction_weight=0",
+            "--detector", "nanodet", "--json",
         )  # fmt: skip
         runs[high_score] = json_result(r)
     usual, strict = runs["0.35"], runs["0.9"]
     assert usual["settings"]["tracking"]["high_score"] == 0.35
     assert strict["settings"]["tracking"]["high_score"] == 0.9
+    assert usual["settings"]["tracking"]["direction_weight"] == 0.0  # repeated: all apply
     # Unset settings keep the config defaults, and the detector threshold follows the
     # tracker's low_score unless --score-threshold is given.
     assert strict["settings"]["tracking"]["max_lost_s"] == 2.0
     assert strict["settings"]["score_threshold"] == strict["settings"]["tracking"]["low_score"]
     assert (usual["gt_in"], usual["gt_out"]) == (strict["gt_in"], strict["gt_out"]) == (4, 1)
     # The setting reaches the tracker: NanoDet-m is never 90 % sure of a person here, so
-    # no track starts and nothing is counted, where the default counts all 5 crossings.
+    # no track starts and nothing is counted, where 0.35 counts all 5 crossings (by
+    # overlap alone, as measured before the direction term).
     assert (usual["counted_in"], usual["counted_out"]) == (4, 1)
     assert (strict["counted_in"], strict["counted_out"]) == (0, 0)

@@ -201,6 +201,8 @@ def test_empty_frames() -> None:
         ({"max_lost_s": float("nan")}, "max_lost_s must be a finite number of seconds >= 0"),
         ({"recover_dist": -0.5}, "recover_dist must be a finite number of box heights >= 0"),
         ({"recover_dist": float("nan")}, "recover_dist must be a finite number of box heights"),
+        ({"direction_weight": -0.1}, "direction_weight must be in [0, 2], got -0.1"),
+        ({"direction_weight": float("nan")}, "direction_weight must be in [0, 2], got nan"),
     ],
 )
 def test_arguments_are_validated(kwargs: dict[str, float], message: str) -> None:
@@ -212,7 +214,13 @@ def test_a_tracker_takes_a_cameras_tracking_settings() -> None:
     from crowdsafe.config import TrackingConfig
 
     settings = TrackingConfig(
-        high_score=0.55, low_score=0.2, match_iou=0.3, min_hits=2, max_lost_s=1.5, recover_dist=1.0
+        high_score=0.55,
+        low_score=0.2,
+        match_iou=0.3,
+        min_hits=2,
+        max_lost_s=1.5,
+        recover_dist=1.0,
+        direction_weight=0.4,
     )
     names = list(settings.model_dump())
     tracker = ByteTracker.from_settings(settings)
@@ -276,6 +284,47 @@ def test_recovery_gives_each_lost_track_its_nearest_box() -> None:
     centre_y = {i: float(b[1] + b[3]) / 2 for i, b in zip(ids_of(after), after.xyxy, strict=True)}
     assert centre_y[1] == pytest.approx(198.0, abs=5.0)
     assert centre_y[2] == pytest.approx(243.0, abs=5.0)
+
+
+def _stalled_then_parted(
+    tracker: ByteTracker, speed_px_s: float, stall_frames: int
+) -> tuple[list[int], dict[int, float]]:
+    """One person walks right at ``speed_px_s`` (25 fps, 1 s), then is seen as a wider,
+    unmoving box for ``stall_frames`` frames (merged with someone walking the other
+    way), then two people appear: one 8 px behind where the track stalled, one 14 px
+    ahead.  The one behind overlaps the stalled track more.  Returns (the ids of the
+    last walking frame, each reported id's centre x relative to the stall)."""
+    fps = 25.0
+    walking = Detections()
+    for k in range(25):
+        walking = tracker.update(dets([box(100.0 + speed_px_s * k / fps, 200.0)]), k / fps)
+    x = 100.0 + speed_px_s * 24 / fps
+    for j in range(stall_frames):
+        tracker.update(dets([box(x, 200.0, w=60.0)]), (25 + j) / fps)
+    parted = dets([box(x - 8.0, 200.0), box(x + 14.0, 200.0)])
+    out = tracker.update(parted, (25 + stall_frames) / fps)
+    centres = {i: float(b[0] + b[2]) / 2 - x for i, b in zip(ids_of(out), out.xyxy, strict=True)}
+    return ids_of(walking), centres
+
+
+@pytest.mark.parametrize(
+    ("direction_weight", "speed_px_s", "track_1_at"),
+    [
+        (0.0, 100.0, -8.0),  # overlap alone: the walker's track takes the person behind
+        (0.9, 100.0, 14.0),  # its walking direction: the person ahead
+        (0.9, 2.0, -8.0),  # standing (2 px/s): no direction, overlap decides
+    ],
+)
+def test_a_track_keeps_its_walking_direction_where_two_people_part(
+    direction_weight: float, speed_px_s: float, track_1_at: float
+) -> None:
+    # TUD-Stadtmitte's remaining line errors were this: two people crossing in opposite
+    # directions merge into one box for a few frames, which stalls the Kalman velocity.
+    tracker = ByteTracker(direction_weight=direction_weight)
+    before, centres = _stalled_then_parted(tracker, speed_px_s, stall_frames=8)
+    assert before == [1]
+    assert centres[1] == pytest.approx(track_1_at, abs=4.0)
+    assert len(centres) == 2  # the other person starts a new track either way
 
 
 def test_update_refuses_a_non_finite_time() -> None:

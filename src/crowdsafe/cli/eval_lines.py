@@ -59,8 +59,8 @@ def register(evaluations: Subcommands) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="a tracker setting, as in a camera's tracking: block (high_score, low_score, "
-        "match_iou, min_hits, max_lost_s, recover_dist); repeat for several.  Unset "
-        "ones keep the config defaults",
+        "match_iou, min_hits, max_lost_s, recover_dist, direction_weight); repeat for "
+        "several.  Unset ones keep the config defaults",
     )
     add_threads(lines)
     add_json(lines)

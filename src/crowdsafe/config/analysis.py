@@ -230,6 +230,14 @@ class TrackingConfig(StrictModel):
         "last seen take that track back (people found again after an occlusion keep their "
         "track, so a line between the two sightings still counts them). 0: off.",
     )
+    direction_weight: float = Field(
+        0.9,
+        ge=0.0,
+        le=2.0,
+        description="Weight of each track's recent walking direction when detections are "
+        "matched to tracks, so two people crossing in opposite directions keep their own "
+        "tracks (and a counting line counts both). 0: overlap only.",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> TrackingConfig:
