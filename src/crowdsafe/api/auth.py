@@ -225,7 +225,8 @@ _SCHEMES = {
 
 def install(app: FastAPI, auth: Authenticator) -> None:
     """Check every request (:class:`AuthMiddleware`) and declare it in the OpenAPI
-    document: the security schemes, each operation's requirement, role, 401 and 403."""
+    document: the security schemes, each operation's requirement and role (``x-role``),
+    its 401, and its 403 where one can happen (a role above viewer, or a CSRF check)."""
     routes = app.router.routes
     for i, shared in enumerate(routes):
         if not isinstance(shared, APIRoute):
@@ -241,14 +242,13 @@ def install(app: FastAPI, auth: Authenticator) -> None:
         browser: dict[str, list[str]] = {"session": [], "csrf": []} if unsafe else {"session": []}
         extra: dict[str, Any] = {"security": [{"bearer": []}, browser], "x-role": role.value}
         route.openapi_extra = {**(shared.openapi_extra or {}), **extra}
-        forbidden = shared.responses.get(403, {}).get("description")
+        answers = {401: _401}
+        if role is not Role.VIEWER or unsafe:  # every login has a viewer's rights
+            forbidden = shared.responses.get(403, {}).get("description")
+            answers[403] = _403 if forbidden is None else f"{forbidden} Or: {_403}"
         route.responses = {
             **shared.responses,
-            401: {"model": ErrorBody, "description": _401},
-            403: {
-                "model": ErrorBody,
-                "description": _403 if forbidden is None else f"{forbidden} Or: {_403}",
-            },
+            **{s: {"model": ErrorBody, "description": d} for s, d in answers.items()},
         }
         route.response_fields = {
             **shared.response_fields,
@@ -256,7 +256,7 @@ def install(app: FastAPI, auth: Authenticator) -> None:
                 s: create_model_field(
                     name=f"Response_{s}_{route.unique_id}", type_=ErrorBody, mode="serialization"
                 )
-                for s in (401, 403)
+                for s in answers
             },
         }
     make = app.openapi
