@@ -168,14 +168,11 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     def _needed(self, scope: Scope) -> Role | None:
-        partial: BaseRoute | None = None
         for route in self.routes:
             match, _ = route.matches(scope)
             if match is Match.FULL:
                 path = getattr(route, "path_format", getattr(route, "path", ""))
                 return needed_role(scope["method"], path, self.auth.policy.metrics_open)
-            if match is Match.PARTIAL and partial is None:
-                partial = route
         # A wrong method (405) or an unknown path (404) is answered to a logged-in client.
         return Role.VIEWER
 

@@ -31,7 +31,7 @@ from crowdsafe.auth.policy import AuthPolicy
 from crowdsafe.auth.ratelimit import SlidingWindow
 from crowdsafe.auth.roles import AuthVia, Principal, Role
 from crowdsafe.auth.store import AuditAction, AuthStore
-from crowdsafe.errors import LoginThrottled
+from crowdsafe.errors import AuthError, LoginThrottled
 
 __all__ = ["ANONYMOUS", "SESSION_COOKIE", "Authenticator"]
 
@@ -104,7 +104,7 @@ class Authenticator:
     # -- logging in and out -----------------------------------------------------------
 
     def login(self, name: str, password: str, client: str) -> tuple[Principal, str]:
-        """(principal, signed cookie value) for a right password; PermissionError else.
+        """(principal, signed cookie value) for a right password; AuthError else.
 
         Raises LoginThrottled (with the seconds to wait) after too many failures for the
         name or too many attempts from ``client``; a refused attempt is not tried at all,
@@ -124,7 +124,7 @@ class Authenticator:
             # the user field must not end up in the audit trail.
             known = self.store.role_of(name) is not None
             self.store.record(name if known else "(unknown user)", AuditAction.LOGIN_FAILED)
-            raise PermissionError("wrong user name or password")
+            raise AuthError("wrong user name or password")
         self._per_user.clear(name)
         self.store.record(name, AuditAction.LOGIN)
         return self.start_session(name, role)

@@ -18,7 +18,7 @@ from crowdsafe.api.auth_schemas import LoginRequest, SessionPublic
 from crowdsafe.api.deps import AuthDep, PrincipalDep
 from crowdsafe.api.errors import ErrorBody
 from crowdsafe.auth import SESSION_COOKIE, Authenticator, Principal
-from crowdsafe.errors import LoginThrottled
+from crowdsafe.errors import AuthError, LoginThrottled
 
 __all__ = ["router"]
 
@@ -64,7 +64,7 @@ def login(body: LoginRequest, request: Request, response: Response, auth: AuthDe
         raise HTTPException(
             429, str(exc), headers={"Retry-After": str(exc.retry_after_s)}
         ) from None
-    except PermissionError as exc:
+    except AuthError as exc:  # a wrong name or password (LoginThrottled is caught above)
         raise HTTPException(401, str(exc)) from None
     set_session_cookie(response, cookie, request, auth)
     return _public(auth, who)
