@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import yaml
@@ -89,13 +88,11 @@ def test_alerts_reach_webhook_and_mqtt_and_survive_a_broker_outage(
     try:
         with serving(rt) as base:
             wait_for(
-                lambda: any(a["rule"] == "density" for a in httpx.get(base + "/api/alerts").json()),
+                lambda: any(a["rule"] == "density" for a in base.get("/api/alerts").json()),
                 15,
                 "a density alert",
             )
-            alert = next(
-                a for a in httpx.get(base + "/api/alerts").json() if a["rule"] == "density"
-            )
+            alert = next(a for a in base.get("/api/alerts").json() if a["rule"] == "density")
             assert alert["level"] == "warning"
             assert alert["state"] == "open"
             assert "Front pen" in alert["message"]
@@ -130,7 +127,7 @@ def test_alerts_reach_webhook_and_mqtt_and_survive_a_broker_outage(
             assert json.loads(state_sub.messages()[0].payload)["zone_id"] == "pen"
 
             # an operator acknowledges it
-            acked = httpx.post(f"{base}/api/alerts/{alert['id']}/acknowledge")
+            acked = base.post(f"/api/alerts/{alert['id']}/acknowledge")
             assert acked.status_code == 200
             assert acked.json()["state"] == "acknowledged"
             wait_for(
@@ -140,32 +137,32 @@ def test_alerts_reach_webhook_and_mqtt_and_survive_a_broker_outage(
                 10,
                 "the acknowledgement",
             )
-            missing = httpx.post(f"{base}/api/alerts/nope/acknowledge")
+            missing = base.post("/api/alerts/nope/acknowledge")
             assert missing.status_code == 404
             assert "no alert with id" in missing.text
 
             # the broker goes down: the pipeline keeps going, health says so
             broker.stop()
             wait_for(
-                lambda: httpx.get(base + "/healthz").json()["sinks"].get("mqtt") == "disconnected",
+                lambda: base.get("/healthz").json()["sinks"].get("mqtt") == "disconnected",
                 10,
                 "the sink to notice the broker is gone",
             )
-            assert httpx.get(base + "/healthz").json()["status"] == "degraded"
+            assert base.get("/healthz").json()["status"] == "degraded"
             before = rt.cameras["gate"].health.snapshot().frames_analysed
-            resolved = httpx.post(f"{base}/api/alerts/{alert['id']}/resolve")
+            resolved = base.post(f"/api/alerts/{alert['id']}/resolve")
             assert resolved.status_code == 200
             assert resolved.json()["state"] == "resolved"
-            again = httpx.post(f"{base}/api/alerts/{alert['id']}/acknowledge")
+            again = base.post(f"/api/alerts/{alert['id']}/acknowledge")
             assert again.status_code == 409
             assert "already resolved" in again.text
             time.sleep(1.0)
             assert rt.cameras["gate"].health.snapshot().frames_analysed > before
-            sinks = {s["name"]: s for s in httpx.get(base + "/api/sinks").json()}
+            sinks = {s["name"]: s for s in base.get("/api/sinks").json()}
             assert sinks["mqtt"]["connected"] is False
             assert sinks["mqtt"]["queue_depth"] >= 1
             assert "metrics"
-            assert 'crowdsafe_sink_connected{sink="mqtt"} 0.0' in httpx.get(base + "/metrics").text
+            assert 'crowdsafe_sink_connected{sink="mqtt"} 0.0' in base.get("/metrics").text
 
             # ... and comes back: what was queued is delivered
             delivered = sinks["mqtt"]["delivered"]
@@ -174,7 +171,7 @@ def test_alerts_reach_webhook_and_mqtt_and_survive_a_broker_outage(
 
             def mqtt_health() -> dict[str, object]:
                 found: dict[str, object] = next(
-                    h for h in httpx.get(base + "/api/sinks").json() if h["name"] == "mqtt"
+                    h for h in base.get("/api/sinks").json() if h["name"] == "mqtt"
                 )
                 return found
 
@@ -187,7 +184,7 @@ def test_alerts_reach_webhook_and_mqtt_and_survive_a_broker_outage(
                 15,
                 "the queued messages to be delivered",
             )
-            assert httpx.get(base + "/healthz").json()["sinks"]["mqtt"] == "ok"
+            assert base.get("/healthz").json()["sinks"]["mqtt"] == "ok"
             fresh = subscribe(broker.port, "site/zones/pen/state")
             wait_for(lambda: bool(fresh.messages()), 10, "the zone state after the restart")
             assert json.loads(fresh.messages()[0].payload)["t"] >= restarted_at - 2.0

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from crowdsafe.api.app import create_app
 from crowdsafe.api.schemas import AlertPublic, LineSamplePublic, ZoneSamplePublic
@@ -36,6 +36,8 @@ from crowdsafe.types import (
     LineSample,
     ZoneSample,
 )
+
+from .authn import Served, bearer
 
 # The default detector's measured figures, which the zone intervals use.
 DETECTOR = YoloxNanoConfig()
@@ -93,13 +95,14 @@ def test_public_schemas_have_exactly_the_stored_fields_and_json(
 
 
 @contextmanager
-def serving(runtime: Site) -> Iterator[str]:
-    """Run the app for ``runtime`` (any Site) on a free port of 127.0.0.1; yields its
-    base URL."""
+def serving(runtime: Site, app: FastAPI | None = None) -> Iterator[Served]:
+    """Run ``app`` (default: the app for ``runtime``, any Site) on a free port of
+    127.0.0.1; yields its base URL, which also sends requests with an admin token
+    (``tests/authn.py``)."""
     port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = app or create_app(runtime)
+    headers = bearer(app)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -107,14 +110,14 @@ def serving(runtime: Site) -> Iterator[str]:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield Served(f"http://127.0.0.1:{port}", headers)
     finally:
         srv.should_exit = True
         thread.join(5)
 
 
 @pytest.fixture
-def server(tmp_path: Path, config_text: str) -> Iterator[tuple[str, Runtime]]:
+def server(tmp_path: Path, config_text: str) -> Iterator[tuple[Served, Runtime]]:
     path = tmp_path / "c.yaml"
     path.write_text(config_text.replace("realtime: false", "realtime: true"))
     runtime = Runtime(load_config(path), detector=FakeDetector(walkers))
@@ -126,9 +129,9 @@ def server(tmp_path: Path, config_text: str) -> Iterator[tuple[str, Runtime]]:
             runtime.close()
 
 
-def read_events(base: str, n: int, timeout_s: float = 15.0) -> list[dict[str, object]]:
+def read_events(base: Served, n: int, timeout_s: float = 15.0) -> list[dict[str, object]]:
     events: list[dict[str, object]] = []
-    with httpx.stream("GET", f"{base}/api/live", timeout=timeout_s) as r:
+    with base.stream("GET", "/api/live", timeout=timeout_s) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.headers["cache-control"] == "no-store"
@@ -143,7 +146,7 @@ def read_events(base: str, n: int, timeout_s: float = 15.0) -> list[dict[str, ob
     return events
 
 
-def test_live_feed_streams_changing_zone_samples(server: tuple[str, Runtime]) -> None:
+def test_live_feed_streams_changing_zone_samples(server: tuple[Served, Runtime]) -> None:
     base, _ = server
     events = read_events(base, 12)
     left = [e for e in events if e["zone_id"] == "left"]
@@ -169,13 +172,13 @@ def test_live_feed_streams_changing_zone_samples(server: tuple[str, Runtime]) ->
     }
 
 
-def test_zones_cameras_and_series(server: tuple[str, Runtime]) -> None:
+def test_zones_cameras_and_series(server: tuple[Served, Runtime]) -> None:
     base, runtime = server
     deadline = time.monotonic() + 15
     while len(runtime.store.series("left")) < 3:
         assert time.monotonic() < deadline, "no samples stored"
         time.sleep(0.2)
-    zones = httpx.get(f"{base}/api/zones").json()
+    zones = base.get("/api/zones").json()
     assert [z["id"] for z in zones] == ["left", "right"]
     left = zones[0]
     assert left["name"] == "Left half"
@@ -187,23 +190,23 @@ def test_zones_cameras_and_series(server: tuple[str, Runtime]) -> None:
         latest["count"] * DETECTOR.precision / DETECTOR.recall / left["area_m2"], rel=1e-3
     )
     assert latest["density_low_per_m2"] < latest["density_per_m2"] < latest["density_high_per_m2"]
-    cams = httpx.get(f"{base}/api/cameras").json()
+    cams = base.get("/api/cameras").json()
     assert cams[0]["id"] == "cam1"
     assert cams[0]["health"]["state"] == "live"
     assert cams[0]["zones"] == ["left", "right"]
     assert cams[0]["health"]["frames_analysed"] > 0
     assert zones[0]["status"] == "ok"
 
-    series = httpx.get(f"{base}/api/zones/left/series").json()["samples"]
+    series = base.get("/api/zones/left/series").json()["samples"]
     assert len(series) >= 3
     ts = [s["t"] for s in series]
     assert ts == sorted(ts)
     assert all(b - a == pytest.approx(1.0) for a, b in itertools.pairwise(ts))
     since, until = ts[1], ts[2]
-    window = httpx.get(f"{base}/api/zones/left/series", params={"since": since, "until": until})
+    window = base.get("/api/zones/left/series", params={"since": since, "until": until})
     assert [s["t"] for s in window.json()["samples"]] == [since]
 
-    health = httpx.get(f"{base}/healthz").json()
+    health = base.get("/healthz").json()
     assert health == {"status": "ok", "site": "Test site", "cameras": {"cam1": "live"}, "sinks": {}}
 
 
@@ -218,25 +221,25 @@ def test_zones_cameras_and_series(server: tuple[str, Runtime]) -> None:
     ],
 )
 def test_malformed_requests_get_clear_errors(
-    server: tuple[str, Runtime], url: str, status: int, fragment: str
+    server: tuple[Served, Runtime], url: str, status: int, fragment: str
 ) -> None:
     base, _ = server
-    r = httpx.get(base + url)
+    r = base.get(url)
     assert r.status_code == status
     assert fragment in r.text
 
 
-def test_dashboard_page_and_assets(server: tuple[str, Runtime]) -> None:
+def test_dashboard_page_and_assets(server: tuple[Served, Runtime]) -> None:
     base, _ = server
-    page = httpx.get(base + "/")
+    page = base.get("/")
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert '<script src="/dashboard.js">' in page.text
-    js = httpx.get(base + "/dashboard.js")
+    js = base.get("/dashboard.js")
     assert js.status_code == 200
     assert "EventSource" in js.text
     assert "/api/live" in js.text
-    assert httpx.get(base + "/dashboard.css").status_code == 200
+    assert base.get("/dashboard.css").status_code == 200
     # no video element: the only pictures are the server-anonymised live.jpg stills
     assert "<video" not in page.text
     assert "/live.jpg" in js.text
@@ -250,13 +253,13 @@ def test_a_failed_camera_shows_in_health(tmp_path: Path, config_text: str) -> No
     try:
         with serving(runtime) as base:
             deadline = time.monotonic() + 10
-            while httpx.get(base + "/healthz").json()["cameras"]["cam1"] != "failed":
+            while base.get("/healthz").json()["cameras"]["cam1"] != "failed":
                 assert time.monotonic() < deadline, "camera never reported failed"
                 time.sleep(0.1)
-            health = httpx.get(base + "/healthz").json()
-            cam = httpx.get(base + "/api/cameras/cam1/health").json()
-            zones = httpx.get(base + "/api/zones").json()
-            missing = httpx.get(base + "/api/cameras/nope/health")
+            health = base.get("/healthz").json()
+            cam = base.get("/api/cameras/cam1/health").json()
+            zones = base.get("/api/zones").json()
+            missing = base.get("/api/cameras/nope/health")
     finally:
         runtime.close()
     assert health["status"] == "degraded"

@@ -20,6 +20,7 @@ SRC = Path(crowdsafe.__file__).parent
 # serves it, nor to the offline wing that measures it.
 STAGES = (
     "alerts",
+    "auth",
     "density",
     "detect",
     "feed",

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import httpx
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -278,7 +277,7 @@ def test_every_route_and_every_written_file_holds_no_raw_pixels_or_person_data(
             if "GET" not in getattr(route, "methods", set()) or path in ("/api/live",):
                 continue
             url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
-            r = httpx.get(base + url, timeout=60)
+            r = base.get(url, timeout=60)
             assert r.status_code == 200, (url, r.status_code, r.text[:200])
             kind = r.headers["content-type"]
             if kind.startswith("image/"):
@@ -315,7 +314,7 @@ def test_every_route_and_every_written_file_holds_no_raw_pixels_or_person_data(
 def test_live_view_can_be_switched_off(tmp_path: Path, config_text: str) -> None:
     rt = Runtime(parse_config(config_text + "privacy: {live_view: false}\n", base_dir=tmp_path))
     with serving(rt) as base:
-        r = httpx.get(base + "/api/cameras/cam1/live.jpg")
+        r = base.get("/api/cameras/cam1/live.jpg")
     rt.close()
     assert r.status_code == 403 and "switched off" in r.text
 
@@ -412,7 +411,7 @@ def test_a_close_up_face_served_by_the_live_view_is_no_longer_a_face(tmp_path: P
     try:
         wait_for(lambda: rt.cameras["door"].last_view is not None, 15, "a frame")
         with serving(rt) as base:
-            r = httpx.get(base + "/api/cameras/door/live.jpg")
+            r = base.get("/api/cameras/door/live.jpg")
     finally:
         rt.close()
     assert r.status_code == 200

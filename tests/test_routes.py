@@ -13,14 +13,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from crowdsafe.alerts.base import SinkHealth
 from crowdsafe.api.app import create_app
+from crowdsafe.api.auth import needed_role
 from crowdsafe.assembly import build_zones, counting_lines
+from crowdsafe.auth import Role
 from crowdsafe.config import parse_config
 from crowdsafe.ingest.health import StreamState
 from crowdsafe.site import FakeSite
@@ -35,6 +36,7 @@ from crowdsafe.types import (
     LiveView,
     ZoneSample,
 )
+from tests.authn import bearer
 from tests.test_api import serving
 from tests.test_forecast import fill_history
 
@@ -104,7 +106,8 @@ def site(tmp_path: Path, config_text: str) -> Iterator[FakeSite]:
 
 @pytest.fixture
 def client(site: FakeSite) -> Iterator[TestClient]:
-    with TestClient(create_app(site)) as c:
+    app = create_app(site)
+    with TestClient(app, headers=bearer(app)) as c:
         yield c
 
 
@@ -206,6 +209,21 @@ def test_the_openapi_document_lists_exactly_the_statuses_routes_answer(
     for method, path, status, _ in CASES:
         exercised.setdefault((method, path), set()).add(status)
     exercised[("GET", "/api/live")] = {200}  # streamed: see the test below
+    # Logging in and the audit trail: tests/test_auth.py exercises each of these.
+    exercised[("POST", "/api/session")] = {200, 401, 422, 429}
+    exercised[("GET", "/api/session")] = {200}
+    exercised[("DELETE", "/api/session")] = {204}
+    exercised[("GET", "/api/audit")] = {200, 422}
+    exercised[("GET", "/api/alerts/{alert_id}/audit")] = {200, 404}
+    # Every route but the login answers 401 without one, and 403 where it needs more
+    # than a viewer or is a browser's state-changing request (tests/test_auth.py walks
+    # every route for both).
+    for (method, path), statuses in exercised.items():
+        needed = needed_role(method, path)
+        if needed is not None:
+            statuses.add(401)
+            if needed is not Role.VIEWER or method not in ("GET", "HEAD"):
+                statuses.add(403)
     assert documented == exercised
 
 
@@ -235,7 +253,8 @@ def test_an_unexpected_failure_answers_500_without_its_message(
             raise RuntimeError("secret=hunter2 in /etc/crowdsafe")
 
     broken = Broken(store=site.store, zone_list=site.zone_list)
-    with TestClient(create_app(broken), raise_server_exceptions=False) as c:
+    app = create_app(broken)
+    with TestClient(app, raise_server_exceptions=False, headers=bearer(app)) as c:
         r = c.get("/api/cameras")
     assert r.status_code == 500
     assert r.json() == {"detail": "internal error; see the server log"}
@@ -247,7 +266,7 @@ def test_the_live_feed_streams_a_fake_sites_samples(site: FakeSite) -> None:
     site.feed.publish([sample])
     with (
         serving(site) as base,
-        httpx.stream("GET", f"{base}/api/live", timeout=10) as r,
+        base.stream("GET", "/api/live", timeout=10) as r,
     ):
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")

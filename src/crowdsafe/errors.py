@@ -16,6 +16,8 @@ also from the built-in exception a caller would naturally catch, so that
     │                                     the reader reconnects, the camera's health shows it)
     ├── ModelError(RuntimeError)          a model file is missing or does not match
     ├── StoreError(RuntimeError)          the database cannot be opened or written
+    ├── AuthError(ValueError)             a user, password or token change is refused
+    │   └── LoginThrottled                too many login attempts; try again later
     ├── NotFound(LookupError)             an id that names nothing
     │   ├── UnknownZone                   a zone id no camera of the config has
     │   └── AlertNotFound(KeyError)       no alert has that id
@@ -32,12 +34,14 @@ from __future__ import annotations
 __all__ = [
     "AlertNotFound",
     "AlertStateError",
+    "AuthError",
     "CalibrationError",
     "ConfigError",
     "CrowdsafeError",
     "DatasetError",
     "IngestError",
     "InsufficientHistory",
+    "LoginThrottled",
     "ModelError",
     "NotFound",
     "SourceNotFound",
@@ -91,6 +95,20 @@ class ModelError(CrowdsafeError, RuntimeError):
 
 class StoreError(CrowdsafeError, RuntimeError):
     """The database cannot be opened or written."""
+
+
+class AuthError(CrowdsafeError, ValueError):
+    """A user, password or token change is refused (a user that exists already, a password
+    too short); an unknown user or token is :class:`NotFound`."""
+
+
+class LoginThrottled(AuthError):
+    """Too many login attempts for a user name or from a client address (the API answers
+    429 with ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class NotFound(CrowdsafeError, LookupError):

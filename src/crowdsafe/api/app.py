@@ -6,6 +6,10 @@ answer every error with one body shape (:mod:`crowdsafe.api.errors`).  Numbers a
 served as JSON and as a live feed of server-sent events; the only pixels served are
 the anonymised live view and alert snapshots (faces and heads pixelated on the server,
 ``Cache-Control: no-store``).
+
+Every route but ``/healthz`` and the login needs a role (:mod:`crowdsafe.api.auth`).
+Without an :class:`~crowdsafe.auth.Authenticator` the app gets an empty in-memory one:
+it refuses everyone, so an app is never open by accident (tests add a token to it).
 """
 
 from __future__ import annotations
@@ -13,20 +17,25 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from crowdsafe import __version__
+from crowdsafe.api import auth as api_auth
 from crowdsafe.api import errors
 from crowdsafe.api.routes import ROUTERS
+from crowdsafe.auth import Authenticator
 from crowdsafe.site import Site
 
 __all__ = ["create_app"]
 
 
-def create_app(site: Site) -> FastAPI:
-    """An app serving ``site``'s cameras, zones, lines, alerts, forecasts and live feed."""
+def create_app(site: Site, auth: Authenticator | None = None) -> FastAPI:
+    """An app serving ``site``'s cameras, zones, lines, alerts, forecasts and live feed
+    to the users and tokens of ``auth``."""
     app = FastAPI(title="crowdsafe", version=__version__, docs_url="/api/docs", redoc_url=None)
     app.state.site = site
+    app.state.auth = auth = auth or Authenticator.in_memory()
     # The routes themselves, not include_router(): FastAPI >= 0.16x keeps an included
     # router as one lazy entry, and the privacy test (and any tool) walks app.routes.
     for router in ROUTERS:
         app.router.routes.extend(router.routes)
     errors.install(app)
+    api_auth.install(app, auth)
     return app

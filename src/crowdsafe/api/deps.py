@@ -2,20 +2,30 @@
 
 Routes take ``site: SiteDep`` (or ``store: StoreDep``...) and never reach for a global:
 ``create_app(site)`` puts the site on the app, and a test passes a
-:class:`~crowdsafe.site.FakeSite`.  A later role check is one more dependency here.
+:class:`~crowdsafe.site.FakeSite`.  The login and role check happen before any route
+(:mod:`crowdsafe.api.auth`); a route that audits what it does takes ``who: PrincipalDep``.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 
+from crowdsafe.auth import Authenticator, Principal
 from crowdsafe.feed import LiveFeed
 from crowdsafe.site import Site
 from crowdsafe.store.base import Store
 
-__all__ = ["FeedDep", "HoursQuery", "SiteDep", "StoreDep", "get_site"]
+__all__ = [
+    "AuthDep",
+    "FeedDep",
+    "HoursQuery",
+    "PrincipalDep",
+    "SiteDep",
+    "StoreDep",
+    "get_site",
+]
 
 
 def get_site(request: Request) -> Site:
@@ -31,7 +41,22 @@ def get_feed(request: Request) -> LiveFeed:
     return get_site(request).feed
 
 
+def get_auth(request: Request) -> Authenticator:
+    auth: Authenticator = request.app.state.auth
+    return auth
+
+
+def get_principal(request: Request) -> Principal:
+    """Who the request acts as, put there by the auth middleware."""
+    who: Principal | None = getattr(request.state, "principal", None)
+    if who is None:  # only a public route gets here without one, and none asks
+        raise HTTPException(401, "not logged in")
+    return who
+
+
 SiteDep = Annotated[Site, Depends(get_site)]
 StoreDep = Annotated[Store, Depends(get_store)]
 FeedDep = Annotated[LiveFeed, Depends(get_feed)]
+AuthDep = Annotated[Authenticator, Depends(get_auth)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 HoursQuery = Annotated[int | None, Query(ge=1, le=168, description="Hours ahead.")]

@@ -2,11 +2,11 @@
 
 Each command module (``demo``, ``run``, ``check``, ``calibrate``, ``eval_counts``,
 ``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``train``,
-``bench``) registers its own parser next to its handler with ``register(subparsers)``;
-this module only builds the tree and dispatches. ``crowdsafe --help`` lists every command
-from the registered parsers themselves, so the list cannot drift from what the command
-accepts. Command modules import their heavy dependencies inside their handlers, so the
-help stays instant.
+``bench``, ``users``, ``tokens``) registers its own parser next to its handler with
+``register(subparsers)``; this module only builds the tree and dispatches. ``crowdsafe
+--help`` lists every command from the registered parsers themselves, so the list cannot
+drift from what the command accepts. Command modules import their heavy dependencies
+inside their handlers, so the help stays instant.
 
 :func:`main` is the one place that turns an outcome into an exit status: 0 success,
 1 runtime failure (a handler returns it, e.g. a server that could not start), 2 bad
@@ -36,7 +36,9 @@ from crowdsafe.cli import (
     eval_forecast,
     eval_lines,
     run,
+    tokens,
     train,
+    users,
 )
 from crowdsafe.cli._common import Subcommands, demo_config_path
 from crowdsafe.errors import CrowdsafeError
@@ -81,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
         evaluation.register(evaluations)
     train.register(_group(commands, "train", "train a model"))
     bench.register(commands)
+    users.register(_group(commands, "users", "manage the dashboard's users"))
+    tokens.register(_group(commands, "tokens", "manage API tokens"))
     # The table replaces argparse's list of the top-level commands, which would leave out
     # those under eval and train; the usage line is argparse's own, taken before.
     p.usage = p.format_usage().removeprefix("usage: ").strip()

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from crowdsafe.cli._exposure import Exposure
     from crowdsafe.config import CrowdsafeConfig
 
 __all__ = ["SHUTDOWN_GRACE_S", "add_serve_options", "serve"]
@@ -43,15 +44,20 @@ def add_serve_options(parser: argparse.ArgumentParser, default_port: int | None)
     parser.add_argument("--quiet", action="store_true", help="no live status line")
 
 
-def serve(config: CrowdsafeConfig, host: str, port: int, quiet: bool) -> int:
-    """Run the config's cameras with the dashboard on ``host:port`` until stopped."""
+def serve(
+    config: CrowdsafeConfig, host: str, port: int, quiet: bool, exposure: Exposure | None = None
+) -> int:
+    """Run the config's cameras with the dashboard on ``host:port`` until stopped, behind
+    ``exposure``'s logins (default: ``crowdsafe run``'s, :mod:`crowdsafe.cli._exposure`)."""
     import uvicorn
 
     from crowdsafe.api.app import create_app
+    from crowdsafe.cli._exposure import expose
     from crowdsafe.runtime import Runtime
 
+    exposure = exposure or expose(config, host)  # refuses an open API before anything runs
     runtime = Runtime(config)
-    app = create_app(runtime)
+    app = create_app(runtime, exposure.auth)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -60,11 +66,14 @@ def serve(config: CrowdsafeConfig, host: str, port: int, quiet: bool) -> int:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+            **exposure.uvicorn_options,
         )
     )
     runtime.start()
-    url = f"http://{host}:{port}/"
+    url = f"{exposure.scheme}://{host}:{port}/{exposure.login_query}"
     print(f"crowdsafe: dashboard at {url}  (Ctrl-C to stop)", flush=True)
+    for note in exposure.notes:
+        print(f"crowdsafe: {note}", flush=True)
     print(f"crowdsafe: storing zone samples in {runtime.store_path}", flush=True)
     done = threading.Event()
 
@@ -96,6 +105,7 @@ def serve(config: CrowdsafeConfig, host: str, port: int, quiet: bool) -> int:
     finally:
         done.set()
         runtime.close()
+        exposure.close()
         if sys.stdout.isatty():
             sys.stdout.write("\n")
         print("crowdsafe: stopped", flush=True)

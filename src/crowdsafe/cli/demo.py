@@ -2,6 +2,8 @@
 
 Everything the demo writes (its database, its snapshots) goes beside the database it is
 given, or into a temporary folder removed on exit, never into the installed package.
+The demo is not an open API either: it prints a one-time admin login link with its URL
+(``cli/_exposure.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def register(commands: Subcommands) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from crowdsafe.cli._exposure import expose_demo
     from crowdsafe.config import load_config
 
     config = load_config(demo_config_path())
@@ -43,7 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
         }
     )
     try:
-        return serve(config, args.host, args.port, args.quiet)
+        return serve(config, args.host, args.port, args.quiet, expose_demo(config))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

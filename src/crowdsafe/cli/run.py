@@ -1,7 +1,9 @@
 """``crowdsafe run CONFIG``: a config's cameras with the live dashboard.
 
 The server's address comes from the config (``server:``) unless ``--host``/``--port``
-say otherwise, so a deployment's address lives in the file an operator reviews.
+say otherwise, so a deployment's address lives in the file an operator reviews.  Off
+loopback it needs a user or token to exist (``crowdsafe users add``), or
+``--insecure-no-auth`` (``cli/_exposure.py``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,19 @@ def register(commands: Subcommands) -> None:
     run = commands.add_parser("run", help="run the cameras of a config with a live dashboard")
     run.add_argument("config", help="YAML config file")
     add_serve_options(run, None)
+    run.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="serve without any login (a closed lab network only; logged loudly)",
+    )
     run.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from crowdsafe.cli._exposure import expose
     from crowdsafe.config import load_config
 
     config = load_config(args.config)
     host = args.host or config.server.host
     port = args.port or config.server.port
-    return serve(config, host, port, args.quiet)
+    return serve(config, host, port, args.quiet, expose(config, host, args.insecure_no_auth))

@@ -18,6 +18,7 @@ never import this package::
     config/storage.py     StorageConfig and its backends
     config/privacy.py     PrivacyConfig, ModelsConfig (the only model roles)
     config/server.py      ServerConfig
+    config/auth.py        AuthConfig (logins, tokens, audit, proxy trust, TLS)
     alerts/settings.py    AlertsConfig (rules and sinks)
     forecast/settings.py  ForecastConfig (events, staffing)
 
@@ -37,6 +38,7 @@ from crowdsafe.config.analysis import (
     TrackingConfig,
     YoloxNanoConfig,
 )
+from crowdsafe.config.auth import AuthConfig, TlsConfig
 from crowdsafe.config.camera import (
     CalibrationConfig,
     CameraConfig,
@@ -60,6 +62,7 @@ __all__ = [
     "MODEL_ROLES",
     "SAMPLE_PREFIX",
     "AlertsConfig",
+    "AuthConfig",
     "CalibrationConfig",
     "CameraConfig",
     "CrowdsafeConfig",
@@ -84,6 +87,7 @@ __all__ = [
     "StorageConfig",
     "StorageSection",
     "ThresholdsConfig",
+    "TlsConfig",
     "TrackingConfig",
     "YoloxNanoConfig",
     "ZoneConfig",

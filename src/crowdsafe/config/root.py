@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from crowdsafe.alerts.settings import AlertsConfig
+from crowdsafe.config.auth import AuthConfig
 from crowdsafe.config.camera import CameraConfig
 from crowdsafe.config.privacy import MODEL_ROLES, ModelsConfig, PrivacyConfig
 from crowdsafe.config.server import ServerConfig
@@ -33,6 +34,7 @@ class CrowdsafeConfig(StrictModel):
         default_factory=SqliteStorageConfig, description="Where aggregates are stored, by backend."
     )
     server: ServerConfig = Field(default_factory=ServerConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="Logins, tokens, audit, TLS.")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules, sinks.")
     forecast: ForecastConfig = Field(
         default_factory=ForecastConfig, description="Planning forecast, nowcast, staffing."
@@ -78,6 +80,12 @@ class CrowdsafeConfig(StrictModel):
         """A path from the config, relative to the config file's folder."""
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+    def auth_store_path(self) -> Path:
+        """The auth store: ``auth.path``, or ``auth.db`` beside the storage database."""
+        if self.auth.path is not None:
+            return self.resolve(self.auth.path)
+        return self.resolve(self.storage.path).parent / "auth.db"
 
     def camera(self, camera_id: str) -> CameraConfig:
         for cam in self.cameras:

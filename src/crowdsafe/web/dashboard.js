@@ -6,6 +6,35 @@ const WINDOW_S = 600;
 const COLOURS = ["#4e9af1", "#f1a94e", "#b07cf7", "#4ef1c4", "#f14e8a", "#c7f14e"];
 const zones = new Map();   // zone id -> {info, el, points: [[t, density]]}
 let lastSampleAt = 0;
+// Who is logged in (GET /api/session): the role decides which controls are shown, and
+// the CSRF token goes with every state-changing request (the session cookie alone is
+// not enough, so a page of another site cannot act for the operator).
+let session = { user: "", role: "viewer", csrf_token: null };
+const RANKS = { viewer: 1, operator: 2, admin: 3 };
+const canOperate = () => RANKS[session.role] >= RANKS.operator;
+
+async function loadSession() {
+  const r = await fetch("/api/session");
+  if (r.status === 401) { window.location.assign("/login"); return false; }
+  session = await r.json();
+  const who = document.getElementById("whoami");
+  who.textContent = `${session.user} (${session.role}) `;
+  if (session.via === "session") {
+    const out = document.createElement("button");
+    out.id = "logout";
+    out.textContent = "Log out";
+    out.onclick = async () => {
+      await fetch("/api/session", { method: "DELETE", headers: csrfHeaders() });
+      window.location.assign("/login");
+    };
+    who.append(out);
+  }
+  return true;
+}
+
+function csrfHeaders() {
+  return session.csrf_token ? { "X-CSRF-Token": session.csrf_token } : {};
+}
 
 function fmt(x, digits) { return Number(x).toFixed(digits); }
 
@@ -101,6 +130,7 @@ async function loadZones() {
 
 function refreshLive(cams) {
   const box = document.getElementById("live");
+  if (!canOperate()) { box.hidden = true; return; }  // the live view needs an operator
   for (const c of cams) {
     let fig = document.getElementById("live-" + c.id);
     if (!fig) {
@@ -184,8 +214,21 @@ async function loadLines() {
 }
 
 async function act(id, what) {
-  await fetch(`/api/alerts/${encodeURIComponent(id)}/${what}`, { method: "POST" });
+  const r = await fetch(`/api/alerts/${encodeURIComponent(id)}/${what}`, { method: "POST", headers: csrfHeaders() });
+  if (!r.ok) {
+    const body = await r.json().catch(() => ({}));
+    alert(`${what} failed: ${body.detail || r.status}`);
+  }
   loadAlerts();
+}
+
+// "by alice" from the alert's audit trail (operators see who acted on an alert).
+async function actedBy(id, action) {
+  if (!canOperate()) return "";
+  const r = await fetch(`/api/alerts/${encodeURIComponent(id)}/audit`);
+  if (!r.ok) return "";
+  const entry = (await r.json()).find((e) => e.action === action);
+  return entry ? " by " + entry.actor : "";
 }
 
 async function loadAlerts() {
@@ -208,20 +251,25 @@ async function loadAlerts() {
     msg.textContent = a.message;
     li.append(lvl, msg);
     if (a.state === "open") {
-      const ack = document.createElement("button");
-      ack.textContent = "Acknowledge";
-      ack.onclick = () => act(a.id, "acknowledge");
-      li.append(ack);
+      if (canOperate()) {
+        const ack = document.createElement("button");
+        ack.textContent = "Acknowledge";
+        ack.onclick = () => act(a.id, "acknowledge");
+        li.append(ack);
+      }
     } else {
       const note = document.createElement("span");
       note.className = "acked";
       note.textContent = "acknowledged " + new Date(a.acknowledged_at * 1000).toLocaleTimeString();
       li.append(note);
+      actedBy(a.id, "alert_acknowledge").then((by) => { note.textContent += by; });
     }
-    const res = document.createElement("button");
-    res.textContent = "Resolve";
-    res.onclick = () => act(a.id, "resolve");
-    li.append(res);
+    if (canOperate()) {
+      const res = document.createElement("button");
+      res.textContent = "Resolve";
+      res.onclick = () => act(a.id, "resolve");
+      li.append(res);
+    }
     ul.append(li);
   }
 }
@@ -295,17 +343,20 @@ fetch("/healthz").then((r) => r.json()).then((h) => {
   document.getElementById("site").textContent = "· " + h.site;
   document.title = h.site + " — crowdsafe";
 });
-Promise.all([loadZones(), loadLines()]).then(() => {
-  connect();
-  loadNowcasts();
-  loadPlan();
+loadSession().then((ok) => {
+  if (!ok) return;
+  Promise.all([loadZones(), loadLines()]).then(() => {
+    connect();
+    loadNowcasts();
+    loadPlan();
+  });
+  setInterval(loadNowcasts, 30000);
+  setInterval(loadPlan, 300000);
+  loadAlerts();
+  setInterval(loadAlerts, 5000);
+  loadCameras();
+  setInterval(loadCameras, 2000);
 });
-setInterval(loadNowcasts, 30000);
-setInterval(loadPlan, 300000);
-loadAlerts();
-setInterval(loadAlerts, 5000);
-loadCameras();
-setInterval(loadCameras, 2000);
 setInterval(draw, 1000);
 setInterval(() => {
   document.getElementById("clock").textContent = new Date().toLocaleTimeString() +

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crowdsafe.api.routes import alerts, cameras, forecast, health, lines, live, web, zones
+from crowdsafe.api.routes import (
+    alerts,
+    audit,
+    cameras,
+    forecast,
+    health,
+    lines,
+    live,
+    session,
+    web,
+    zones,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -17,4 +28,6 @@ ROUTERS: list[APIRouter] = [
     forecast.router,
     live.router,
     web.router,
+    session.router,
+    audit.router,
 ]

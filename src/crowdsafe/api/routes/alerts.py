@@ -1,4 +1,6 @@
-"""Alerts: the list, an operator's acknowledge and resolve, the anonymised snapshot."""
+"""Alerts: the list, an operator's acknowledge and resolve, the anonymised snapshot.
+
+An acknowledge or resolve is audited with the operator's name (``routes/audit.py``)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from crowdsafe.alerts.engine import AlertNotFound, AlertStateError
-from crowdsafe.api.deps import SiteDep, StoreDep
+from crowdsafe.api.deps import AuthDep, PrincipalDep, SiteDep, StoreDep
 from crowdsafe.api.errors import documented
 from crowdsafe.api.routes.cameras import NO_STORE
 from crowdsafe.api.schemas import AlertPublic
+from crowdsafe.auth import AuditAction
 from crowdsafe.types import Alert, AlertState
 
 __all__ = ["router"]
@@ -52,15 +55,19 @@ def _transition(action: Callable[[str], Alert], alert_id: str) -> AlertPublic:
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic, responses=documented(404, 409))
-def acknowledge(alert_id: str, site: SiteDep) -> AlertPublic:
+def acknowledge(alert_id: str, site: SiteDep, who: PrincipalDep, auth: AuthDep) -> AlertPublic:
     """An operator has seen the alert; it stays active until resolved."""
-    return _transition(site.alerts.acknowledge, alert_id)
+    alert = _transition(site.alerts.acknowledge, alert_id)
+    auth.record(who, AuditAction.ALERT_ACKNOWLEDGE, alert_id)
+    return alert
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertPublic, responses=documented(404, 409))
-def resolve(alert_id: str, site: SiteDep) -> AlertPublic:
+def resolve(alert_id: str, site: SiteDep, who: PrincipalDep, auth: AuthDep) -> AlertPublic:
     """The situation is over; a resolved alert cannot change again."""
-    return _transition(site.alerts.resolve, alert_id)
+    alert = _transition(site.alerts.resolve, alert_id)
+    auth.record(who, AuditAction.ALERT_RESOLVE, alert_id)
+    return alert
 
 
 @router.get(
