@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -93,13 +93,12 @@ def test_public_schemas_have_exactly_the_stored_fields_and_json(
 
 
 @contextmanager
-def serving(runtime: Site) -> Iterator[str]:
-    """Run the app for ``runtime`` (any Site) on a free port of 127.0.0.1; yields its
-    base URL."""
+def serving(runtime: Site, hosts: Sequence[str] = ()) -> Iterator[str]:
+    """Run the app for ``runtime`` (any Site) on a free port of 127.0.0.1, answering
+    ``hosts`` besides the loopback names; yields its base URL."""
     port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(runtime, hosts)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

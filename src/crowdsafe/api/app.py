@@ -5,24 +5,58 @@ site through an injected dependency (:mod:`crowdsafe.api.deps`), hold no SQL, an
 answer every error with one body shape (:mod:`crowdsafe.api.errors`).  Numbers are
 served as JSON and as a live feed of server-sent events; the only pixels served are
 the anonymised live view and alert snapshots (faces and heads pixelated on the server,
-``Cache-Control: no-store``).
+``Cache-Control: no-store``).  Every request passes :mod:`crowdsafe.api.security` first
+(the ``Host`` it names, where an unsafe one comes from) and every answer carries its
+headers; the API docs are served from the package (:mod:`crowdsafe.api.routes.docs`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from crowdsafe import __version__
 from crowdsafe.api import errors
 from crowdsafe.api.routes import ROUTERS
+from crowdsafe.api.security import SecurityMiddleware
 from crowdsafe.site import Site
 
 __all__ = ["create_app"]
 
+_DESCRIPTION = (
+    "Counts, densities, flows, alerts and forecasts of a crowdsafe site. Every error "
+    'answers `{"detail": "..."}`. Besides the statuses each operation lists, a '
+    "request naming a `Host` the server does not answer to gets 400, and a state-changing "
+    "request sent by a browser from another origin gets 403."
+)
 
-def create_app(site: Site) -> FastAPI:
-    """An app serving ``site``'s cameras, zones, lines, alerts, forecasts and live feed."""
-    app = FastAPI(title="crowdsafe", version=__version__, docs_url="/api/docs", redoc_url=None)
+
+class _App(FastAPI):
+    """FastAPI with :class:`SecurityMiddleware` outside everything, even the handler of
+    unexpected errors, so that a 500 carries the security headers too."""
+
+    def __init__(self, hosts: Iterable[str]) -> None:
+        super().__init__(
+            title="crowdsafe",
+            version=__version__,
+            description=_DESCRIPTION,
+            docs_url=None,  # served from the package, see routes/docs.py
+            redoc_url=None,
+        )
+        self.allowed_hosts = tuple(hosts)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityMiddleware(super().build_middleware_stack(), self.allowed_hosts)
+
+
+def create_app(site: Site, hosts: Iterable[str] = ()) -> FastAPI:
+    """An app serving ``site``'s cameras, zones, lines, alerts, forecasts and live feed.
+
+    ``hosts``: the names (or ``*.domain``) it answers to besides the loopback names; a
+    request naming any other ``Host`` is refused (see :mod:`crowdsafe.api.security`)."""
+    app = _App(hosts)
     app.state.site = site
     # The routes themselves, not include_router(): FastAPI >= 0.16x keeps an included
     # router as one lazy entry, and the privacy test (and any tool) walks app.routes.

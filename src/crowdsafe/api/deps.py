@@ -15,7 +15,7 @@ from crowdsafe.feed import LiveFeed
 from crowdsafe.site import Site
 from crowdsafe.store.base import Store
 
-__all__ = ["FeedDep", "HoursQuery", "SiteDep", "StoreDep", "get_site"]
+__all__ = ["FeedDep", "HoursQuery", "Since", "SiteDep", "StoreDep", "Until", "get_site"]
 
 
 def get_site(request: Request) -> Site:
@@ -35,3 +35,14 @@ SiteDep = Annotated[Site, Depends(get_site)]
 StoreDep = Annotated[Store, Depends(get_store)]
 FeedDep = Annotated[LiveFeed, Depends(get_feed)]
 HoursQuery = Annotated[int | None, Query(ge=1, le=168, description="Hours ahead.")]
+
+# Times in a query: finite (``nan`` compares false with everything, so a window with it
+# would silently hold nothing), and between 1970 and the year 2286.
+Since = Annotated[
+    float | None,
+    Query(ge=0, le=1e10, allow_inf_nan=False, description="Unix seconds, inclusive."),
+]
+Until = Annotated[
+    float | None,
+    Query(ge=0, le=1e10, allow_inf_nan=False, description="Unix seconds, exclusive."),
+]

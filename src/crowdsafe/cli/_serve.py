@@ -51,7 +51,7 @@ def serve(config: CrowdsafeConfig, host: str, port: int, quiet: bool) -> int:
     from crowdsafe.runtime import Runtime
 
     runtime = Runtime(config)
-    app = create_app(runtime)
+    app = create_app(runtime, config.server.host_names(host))
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crowdsafe.api.routes import alerts, cameras, forecast, health, lines, live, web, zones
+from crowdsafe.api.routes import (
+    alerts,
+    cameras,
+    docs,
+    forecast,
+    health,
+    lines,
+    live,
+    web,
+    zones,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -17,4 +27,5 @@ ROUTERS: list[APIRouter] = [
     forecast.router,
     live.router,
     web.router,
+    docs.router,
 ]
