@@ -137,7 +137,7 @@ class SecurityMiddleware:
             await self.app(scope, receive, send_with_headers)
             return
         status, detail = refusal
-        body = json.dumps({"detail": detail}).encode()
+        body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
         await send_with_headers(
             {
                 "type": "http.response.start",
