@@ -88,7 +88,10 @@ def run_schemathesis(base: str, report: Path) -> tuple[int, str]:
     ]
     for name, value in HEADERS:
         command += ["--header", f"{name}: {value}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    # Run in the test's folder: schemathesis keeps a cache (.schemathesis/) where it runs.
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=900, check=False, cwd=report.parent
+    )
     return done.returncode, done.stdout + done.stderr
 
 
@@ -115,6 +118,7 @@ def test_schemathesis_finds_no_failure_with_all_checks_and_phases(
     assert cases["with_failures"] == cases["errored"] == 0
     assert run["failures"] == [] and run["errors"] == []
     assert not any(run["warnings"].values()), run["warnings"]
+    print(output)  # shown with -s: the phases, the stateful scenarios and links covered
     print(
         f"schemathesis {run['schemathesis_version']}: {ops['tested']} operations, "
         f"{cases['generated']} test cases, {cases['with_failures']} failures, "

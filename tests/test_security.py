@@ -9,13 +9,16 @@ Acknowledge button still gets through the origin check.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from starlette.routing import Route
 
+from crowdsafe.api.app import create_app
 from crowdsafe.api.security import host_allowed, host_name
 from crowdsafe.config.server import ServerConfig
 from crowdsafe.site import FakeSite
@@ -162,6 +165,23 @@ def test_every_answer_carries_the_security_headers(
         assert set(r.json()) == {"detail"}
     if status == 503:
         assert r.headers["retry-after"] == "1"
+
+
+def test_every_registered_route_checks_the_host_and_carries_the_headers(
+    base: str, site: FakeSite
+) -> None:
+    """Walks the app's routes, so a route added later cannot slip past the middleware."""
+    walked = 0
+    for route in create_app(site).routes:
+        assert isinstance(route, Route), route  # a mount would need its own look
+        path = re.sub(r"\{\w+\}", "x", route.path)
+        for method in sorted(route.methods or ()):
+            for host, refused in (("evil.example", True), ("localhost", False)):
+                with httpx.stream(method, base + path, headers={"Host": host}) as r:
+                    assert (r.status_code == 400) is refused, (method, path, host)
+                    assert_security_headers(r)
+            walked += 1
+    assert walked >= 24  # every API operation, /metrics, the dashboard's and docs' files
 
 
 def test_the_live_feed_streams_through_the_middleware(site: FakeSite, base: str) -> None:
