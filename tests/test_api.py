@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -95,12 +95,14 @@ def test_public_schemas_have_exactly_the_stored_fields_and_json(
 
 
 @contextmanager
-def serving(runtime: Site, app: FastAPI | None = None) -> Iterator[Served]:
-    """Run ``app`` (default: the app for ``runtime``, any Site) on a free port of
-    127.0.0.1; yields its base URL, which also sends requests with an admin token
-    (``tests/authn.py``)."""
+def serving(
+    runtime: Site, app: FastAPI | None = None, hosts: Sequence[str] = ()
+) -> Iterator[Served]:
+    """Run ``app`` (default: the app for ``runtime``, any Site, answering ``hosts``
+    besides the loopback names) on a free port of 127.0.0.1; yields its base URL, which
+    also sends requests with an admin token (``tests/authn.py``)."""
     port = free_port()
-    app = app or create_app(runtime)
+    app = app or create_app(runtime, hosts=hosts)
     headers = bearer(app)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -215,7 +217,11 @@ def test_zones_cameras_and_series(server: tuple[Served, Runtime]) -> None:
     [
         ("/api/zones/nope/series", 404, "unknown zone 'nope'; known zones: left, right"),
         ("/api/zones/left/series?since=abc", 422, "since"),
-        ("/api/zones/left/series?since=10&until=5", 422, "until (5.0) must be later than since"),
+        ("/api/zones/left/series?since=10&until=5", 200, '"samples":[]'),  # an empty window
+        ("/api/zones/left/series?since=nan", 422, "query.since: Input should be a finite"),
+        ("/api/zones/left/series?until=-inf", 422, "query.until: Input should be a finite"),
+        ("/api/alerts?since=inf", 422, "query.since: Input should be a finite number"),
+        ("/api/alerts?since=-1", 422, "query.since: Input should be greater than or equal"),
         ("/api/zones/left/series?limit=0", 422, "limit"),
         ("/api/nothing", 404, "Not Found"),
     ],

@@ -58,6 +58,9 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("GET", "/"): _V,
     ("GET", "/dashboard.js"): _V,
     ("GET", "/api/docs"): _V,
+    ("GET", "/api/docs/api-docs.js"): _V,
+    ("GET", "/api/docs/swagger-ui-bundle.js"): _V,
+    ("GET", "/api/docs/swagger-ui.css"): _V,
     ("GET", "/openapi.json"): _V,
     ("GET", "/metrics"): _V,  # a token (Prometheus) unless auth.metrics_open
     ("GET", "/api/sinks"): _V,

@@ -22,8 +22,10 @@ __all__ = [
     "FeedDep",
     "HoursQuery",
     "PrincipalDep",
+    "Since",
     "SiteDep",
     "StoreDep",
+    "Until",
     "get_site",
 ]
 
@@ -60,3 +62,14 @@ FeedDep = Annotated[LiveFeed, Depends(get_feed)]
 AuthDep = Annotated[Authenticator, Depends(get_auth)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 HoursQuery = Annotated[int | None, Query(ge=1, le=168, description="Hours ahead.")]
+
+# Times in a query: finite (``nan`` compares false with everything, so a window with it
+# would silently hold nothing), and between 1970 and the year 2286.
+Since = Annotated[
+    float | None,
+    Query(ge=0, le=1e10, allow_inf_nan=False, description="Unix seconds, inclusive."),
+]
+Until = Annotated[
+    float | None,
+    Query(ge=0, le=1e10, allow_inf_nan=False, description="Unix seconds, exclusive."),
+]

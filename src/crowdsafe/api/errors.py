@@ -23,12 +23,12 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["ErrorBody", "documented", "install", "not_found"]
+__all__ = ["RETRY_AFTER_S", "ErrorBody", "documented", "install", "not_found", "unavailable"]
 
 log = logging.getLogger(__name__)
 
 _MEANINGS = {
-    403: "Switched off by the site's privacy settings.",
+    403: "Refused: switched off by the site's privacy settings, or sent from another site.",
     404: "No such item; the message lists the known ones.",
     409: "The item is not in a state that allows this (or has too little history).",
     422: "A parameter is malformed or out of range; the message names it.",
@@ -42,9 +42,32 @@ class ErrorBody(BaseModel):
     detail: str = Field(description="What is wrong, naming the value and what is valid.")
 
 
+# A 503 is "not yet": it says when to ask again, so a client need not guess a back-off.
+RETRY_AFTER_S = 1
+_HEADERS: dict[int, dict[str, Any]] = {
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before asking again.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+
+
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route that answers ``statuses`` besides success."""
-    return {s: {"model": ErrorBody, "description": _MEANINGS[s]} for s in statuses}
+    out: dict[int | str, dict[str, Any]] = {}
+    for s in statuses:
+        out[s] = {"model": ErrorBody, "description": _MEANINGS[s]}
+        if s in _HEADERS:
+            out[s]["headers"] = _HEADERS[s]
+    return out
+
+
+def unavailable(detail: str) -> StarletteHTTPException:
+    """A 503 (not available yet) with the ``Retry-After`` its documentation promises."""
+    return StarletteHTTPException(503, detail, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def not_found(kind: str, item_id: str, known: list[str]) -> StarletteHTTPException:

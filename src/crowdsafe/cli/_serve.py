@@ -57,7 +57,7 @@ def serve(
 
     exposure = exposure or expose(config, host)  # refuses an open API before anything runs
     runtime = Runtime(config)
-    app = create_app(runtime, exposure.auth)
+    app = create_app(runtime, exposure.auth, config.server.host_names(host))
     server = uvicorn.Server(
         uvicorn.Config(
             app,

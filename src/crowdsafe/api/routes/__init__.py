@@ -8,6 +8,7 @@ from crowdsafe.api.routes import (
     alerts,
     audit,
     cameras,
+    docs,
     forecast,
     health,
     lines,
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     web.router,
     session.router,
     audit.router,
+    docs.router,
 ]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from crowdsafe.alerts.engine import AlertNotFound, AlertStateError
-from crowdsafe.api.deps import AuthDep, PrincipalDep, SiteDep, StoreDep
+from crowdsafe.api.deps import AuthDep, PrincipalDep, Since, SiteDep, StoreDep
 from crowdsafe.api.errors import documented
 from crowdsafe.api.routes.cameras import NO_STORE
 from crowdsafe.api.schemas import AlertPublic
@@ -32,10 +32,10 @@ StateQuery = Annotated[
 def alerts(
     store: StoreDep,
     state: StateQuery = "active",
-    since: Annotated[float | None, Query(description="Updated since, Unix s.")] = None,
+    since: Since = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> list[AlertPublic]:
-    """Alerts in ``state``, most recently updated first."""
+    """Alerts in ``state`` updated at or after ``since``, most recently updated first."""
     if state == "active":
         states = [AlertState.OPEN, AlertState.ACKNOWLEDGED]
     elif state == "all":
@@ -54,7 +54,9 @@ def _transition(action: Callable[[str], Alert], alert_id: str) -> AlertPublic:
         raise HTTPException(409, str(exc)) from None
 
 
-@router.post("/{alert_id}/acknowledge", response_model=AlertPublic, responses=documented(404, 409))
+@router.post(
+    "/{alert_id}/acknowledge", response_model=AlertPublic, responses=documented(403, 404, 409)
+)
 def acknowledge(alert_id: str, site: SiteDep, who: PrincipalDep, auth: AuthDep) -> AlertPublic:
     """An operator has seen the alert; it stays active until resolved."""
     alert = _transition(site.alerts.acknowledge, alert_id)
@@ -62,7 +64,7 @@ def acknowledge(alert_id: str, site: SiteDep, who: PrincipalDep, auth: AuthDep) 
     return alert
 
 
-@router.post("/{alert_id}/resolve", response_model=AlertPublic, responses=documented(404, 409))
+@router.post("/{alert_id}/resolve", response_model=AlertPublic, responses=documented(403, 404, 409))
 def resolve(alert_id: str, site: SiteDep, who: PrincipalDep, auth: AuthDep) -> AlertPublic:
     """The situation is over; a resolved alert cannot change again."""
     alert = _transition(site.alerts.resolve, alert_id)

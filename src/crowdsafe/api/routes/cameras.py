@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
 from crowdsafe.api.deps import SiteDep
-from crowdsafe.api.errors import documented, not_found
+from crowdsafe.api.errors import documented, not_found, unavailable
 from crowdsafe.api.schemas import CameraHealthPublic, CameraPublic
 from crowdsafe.site import CameraInfo, Site
 
@@ -58,5 +58,5 @@ def live_view(camera_id: str, site: SiteDep) -> Response:
         raise HTTPException(403, "the live view is switched off (privacy.live_view: false)")
     jpeg = site.anonymised_jpeg(camera_id)
     if jpeg is None:
-        raise HTTPException(503, f"camera '{camera_id}' has no analysed frame yet")
+        raise unavailable(f"camera '{camera_id}' has no analysed frame yet")
     return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crowdsafe.api.deps import SiteDep, StoreDep
+from crowdsafe.api.deps import Since, SiteDep, StoreDep, Until
 from crowdsafe.api.errors import documented
-from crowdsafe.api.routes.zones import Limit, Since, Until, check_window
+from crowdsafe.api.routes.zones import Limit, check_known
 from crowdsafe.api.schemas import LinePublic, LineSamplePublic, LineSeriesPublic
 
 __all__ = ["router"]
@@ -42,8 +42,9 @@ def line_series(
     until: Until = None,
     limit: Limit = 10_000,
 ) -> LineSeriesPublic:
-    """The line's stored flow samples in ``[since, until)``, oldest first."""
-    check_window("line", line_id, [ln.id for ln in site.lines()], since, until)
+    """The line's stored flow samples in ``[since, until)``, oldest first (empty when
+    ``until <= since``)."""
+    check_known("line", line_id, [ln.id for ln in site.lines()])
     samples = store.line_series(line_id, since, until, limit)
     return LineSeriesPublic(
         line_id=line_id,

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
-from crowdsafe.api.deps import SiteDep, StoreDep
+from crowdsafe.api.deps import Since, SiteDep, StoreDep, Until
 from crowdsafe.api.errors import documented, not_found
 from crowdsafe.api.schemas import SeriesPublic, ZonePublic, ZoneSamplePublic
 
-__all__ = ["Limit", "Since", "Until", "check_window", "router"]
+__all__ = ["Limit", "check_known", "router"]
 
 router = APIRouter(prefix="/api/zones")
 
-Since = Annotated[float | None, Query(description="Unix seconds, inclusive.")]
-Until = Annotated[float | None, Query(description="Unix seconds, exclusive.")]
 Limit = Annotated[int, Query(ge=1, le=100_000)]
 
 
-def check_window(
-    kind: str, item_id: str, known: list[str], since: float | None, until: float | None
-) -> None:
-    """404 for an unknown zone or line (naming the known ones), 422 for an empty window."""
+def check_known(kind: str, item_id: str, known: list[str]) -> None:
+    """404 for an unknown zone or line, naming the known ones."""
     if item_id not in known:
         raise not_found(kind, item_id, known)
-    if since is not None and until is not None and until <= since:
-        raise HTTPException(422, f"until ({until}) must be later than since ({since})")
 
 
 @router.get("", response_model=list[ZonePublic])
@@ -59,8 +53,9 @@ def series(
     until: Until = None,
     limit: Limit = 10_000,
 ) -> SeriesPublic:
-    """The zone's stored samples in ``[since, until)``, oldest first, at most ``limit``."""
-    check_window("zone", zone_id, [z.id for z in site.zones()], since, until)
+    """The zone's stored samples in ``[since, until)``, oldest first, at most ``limit``
+    (the newest).  A window with ``until <= since`` is empty: it has no samples."""
+    check_known("zone", zone_id, [z.id for z in site.zones()])
     samples = store.series(zone_id, since, until, limit)
     return SeriesPublic(
         zone_id=zone_id,
