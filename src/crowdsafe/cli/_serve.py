@@ -1,9 +1,12 @@
 """Serving a config: the runtime, the dashboard and the live status line of ``demo`` and ``run``.
 
-A Ctrl-C (or SIGTERM) is how an operator stops crowdsafe, so it is a clean exit with
-status 0; the runtime is closed whatever ends the server, so readers and the store are
-never left open. Status 1 means the server never started (the port is taken, say): a
-runtime failure, not bad input.
+The port is bound before anything else, so a port in use or a bad host is a one-line
+error with exit status 2 before a model is loaded, and the dashboard's address is
+printed only once it is ours (``_listen.py``).  SIGINT (Ctrl-C) and SIGTERM (systemd,
+containers) are how crowdsafe is stopped, so both are a clean exit with status 0 after
+the runtime is closed: open zone and line buckets stored, alert queues drained for a
+bounded time, the store closed.  The runtime is closed whatever ends the server.
+Status 1 means the server never started for another reason (its start-up failed).
 """
 
 from __future__ import annotations
@@ -44,62 +47,68 @@ def add_serve_options(parser: argparse.ArgumentParser, default_port: int | None)
 
 
 def serve(config: CrowdsafeConfig, host: str, port: int, quiet: bool) -> int:
-    """Run the config's cameras with the dashboard on ``host:port`` until stopped."""
+    """Run the config's cameras with the dashboard on ``host:port`` until stopped.
+
+    Raises UsageError (exit 2) when ``host:port`` cannot be listened on, before any
+    camera is opened.  Returns 0 after a stop by SIGINT or SIGTERM (see ``_listen.py``)."""
     import uvicorn
 
     from crowdsafe.api.app import create_app
+    from crowdsafe.cli._listen import StopSignals, listen, server_class, url_host
     from crowdsafe.runtime import Runtime
 
-    runtime = Runtime(config)
-    app = create_app(runtime)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    with StopSignals() as signals:
+        sockets = listen(host, port)  # first: a port in use costs no model load
+        try:
+            runtime = Runtime(config)
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+        app = create_app(runtime)
+        server = server_class()(
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+            )
         )
-    )
-    runtime.start()
-    url = f"http://{host}:{port}/"
-    print(f"crowdsafe: dashboard at {url}  (Ctrl-C to stop)", flush=True)
-    print(f"crowdsafe: storing zone samples in {runtime.store_path}", flush=True)
-    done = threading.Event()
+        signals.forward_to(server.handle_exit)
+        runtime.start()
+        url = f"http://{url_host(host)}:{port}/"
+        print(f"crowdsafe: dashboard at {url}  (Ctrl-C to stop)", flush=True)
+        print(f"crowdsafe: storing zone samples in {runtime.store_path}", flush=True)
+        done = threading.Event()
 
-    def status() -> None:
-        tty = sys.stdout.isatty()
-        last_print = 0.0
-        while not done.wait(0.5):
-            if server.should_exit:  # Ctrl-C or SIGTERM: end the dashboards' live streams
-                runtime.feed.close()
-            if quiet:
-                continue
-            line = runtime.status_line()
-            if tty:
-                width = shutil.get_terminal_size((120, 20)).columns
-                sys.stdout.write("\r" + line[: width - 1].ljust(width - 1))
-                sys.stdout.flush()
-            elif time.monotonic() - last_print >= 5.0:
-                last_print = time.monotonic()
-                print(line, flush=True)
+        def status() -> None:
+            tty = sys.stdout.isatty()
+            last_print = 0.0
+            while not done.wait(0.5):
+                if server.should_exit:  # Ctrl-C or SIGTERM: end the dashboards' live streams
+                    runtime.feed.close()
+                if quiet:
+                    continue
+                line = runtime.status_line()
+                if tty:
+                    width = shutil.get_terminal_size((120, 20)).columns
+                    sys.stdout.write("\r" + line[: width - 1].ljust(width - 1))
+                    sys.stdout.flush()
+                elif time.monotonic() - last_print >= 5.0:
+                    last_print = time.monotonic()
+                    print(line, flush=True)
 
-    ticker = threading.Thread(target=status, name="status", daemon=True)
-    ticker.start()
-    try:
-        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal;
-        # a Ctrl-C is how an operator stops crowdsafe, so it is a clean exit here.
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        done.set()
-        runtime.close()
-        if sys.stdout.isatty():
-            sys.stdout.write("\n")
-        print("crowdsafe: stopped", flush=True)
-    if not server.started:
-        print(f"crowdsafe: could not serve on {host}:{port} (is the port in use?)", file=sys.stderr)
+        ticker = threading.Thread(target=status, name="status", daemon=True)
+        ticker.start()
+        try:
+            server.run(sockets=sockets)
+        finally:
+            done.set()
+            runtime.close()  # flushes open buckets, drains alert queues, closes the store
+            if sys.stdout.isatty():
+                sys.stdout.write("\n")
+            print("crowdsafe: stopped", flush=True)
+    if not server.started and not signals.stop_requested.is_set():
+        print(f"crowdsafe: could not serve on {url_host(host)}:{port}", file=sys.stderr)
         return 1
     return 0
