@@ -180,3 +180,46 @@ def test_a_kill_loses_at_most_one_zone_bucket_and_10_s_of_flow(
     # The open line bucket was checkpointed every CHECKPOINT_S s of frame time: what is
     # missing since the stored flow ends (or since analysis began) is 10 s at most.
     assert killed_at - max(flow_end or first, first) <= 10.0, (killed_at, first, flow_end)
+
+
+@contextlib.contextmanager
+def taken_port() -> Iterator[int]:
+    """A port another program listens on."""
+    import socket
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield other.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--port", "{taken}"), "127.0.0.1:{taken}: the port is in use by another program"),
+        (("--port", "70000"), "127.0.0.1:70000: a TCP port is 1 to 65535"),
+        (("--port", "0"), "127.0.0.1:0: a TCP port is 1 to 65535"),
+        (("--host", "no-such-host.invalid"), "host 'no-such-host.invalid' does not resolve"),
+        # TEST-NET-1 (RFC 5737): never an address of this machine
+        (("--host", "192.0.2.1"), "'192.0.2.1' is not an address of this machine"),
+    ],
+)
+def test_a_start_that_cannot_listen_is_one_line_and_exit_2_before_any_url(
+    tmp_path: Path, sample_video: Path, options: tuple[str, ...], message: str
+) -> None:
+    config = _config(tmp_path, sample_video, bucket_s=1, line_bucket_s=60)
+    with taken_port() as taken:
+        args = [o.format(taken=taken) for o in options]
+        if "--port" not in args:
+            args += ["--port", str(free_port())]
+        r = subprocess.run(
+            [sys.executable, "-m", "crowdsafe.cli", "run", str(config), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == ""  # no dashboard address: the port was never ours
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("crowdsafe: error: cannot listen on ")
+    assert message.format(taken=taken) in r.stderr

@@ -41,7 +41,8 @@ def add_serve_options(parser: argparse.ArgumentParser, default_port: int | None)
         "--port",
         type=int,
         default=default_port,
-        help=f"port (default {default_port or 'from the config'})",
+        help=f"TCP port, 1-65535 (default {default_port or 'from the config'}); a port "
+        "that cannot be listened on (in use, say) exits with status 2",
     )
     parser.add_argument("--quiet", action="store_true", help="no live status line")
 

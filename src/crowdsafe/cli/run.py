@@ -25,6 +25,6 @@ def _run(args: argparse.Namespace) -> int:
     from crowdsafe.config import load_config
 
     config = load_config(args.config)
-    host = args.host or config.server.host
-    port = args.port or config.server.port
+    host = config.server.host if args.host is None else args.host
+    port = config.server.port if args.port is None else args.port
     return serve(config, host, port, args.quiet)
