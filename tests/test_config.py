@@ -78,7 +78,8 @@ def _replace(text: str, old: str, new: str) -> str:
         (
             "[[0, 200], [384, 200], [384, 576], [0, 576]]",
             "[[0, 200], [384, 576], [384, 300], [0, 576]]",
-            r"crowdsafe.yaml:\d+: cameras\[0\].zones\[0\].polygon: polygon edges cross each other",
+            r"crowdsafe.yaml:16: cameras\[0\].zones\[0\].polygon: polygon is self-intersecting: "
+            r"its edges cross each other \(a bow-tie\)",
         ),
         (
             "[[0, 200], [384, 200], [384, 576], [0, 576]]",
@@ -96,7 +97,13 @@ def _replace(text: str, old: str, new: str) -> str:
             "- id: Left Zone",
             r"cameras\[0\].zones\[0\].id: String should match pattern",
         ),
-        ("- id: right", "- id: left", r"zone id 'left' is used by cameras 'cam1' and 'cam1'"),
+        # a duplicate is reported at its own line, naming where the id was first used
+        (
+            "- id: right",
+            "- id: left",
+            r"crowdsafe.yaml:17: cameras\[0\].zones\[1\].id: zone id 'left' is already used by "
+            r"cameras\[0\].zones\[0\]",
+        ),
         # bounded numbers
         (
             "storage:\n",

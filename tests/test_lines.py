@@ -271,6 +271,44 @@ def test_flow_buckets_are_kept_per_camera() -> None:
     ]
 
 
+# Analysed frames from t = 60.2 (a minute bucket opened 0.2 s late), one crossing at each.
+# (frame time, the checkpoint expected then: (bucket_s covered, crossings so far))
+CHECKPOINT_CASES = [
+    (60.2, None),  # opens the bucket
+    (65.1, None),  # 4.9 s since it opened: not yet
+    (65.2, (5.2, 3)),  # 5 s since it opened: covered 60-65.2
+    (68.0, None),
+    (70.2, (10.2, 5)),
+    (119.9, (59.9, 6)),  # the last frame of the minute
+]
+
+
+def test_open_flow_bucket_is_checkpointed_every_few_seconds_with_its_rate_so_far() -> None:
+    agg = FlowAggregator([DOWN], bucket_s=60.0, checkpoint_s=5.0)
+    for t, expected in CHECKPOINT_CASES:
+        assert agg.add([crossing("in", t)], t, "cam") == []
+        got = agg.checkpoint(t, "cam")
+        if expected is None:
+            assert got == []
+            continue
+        (sample,) = got
+        span_s, count = expected
+        assert (sample.t, sample.count_in, sample.count_out) == (60.0, count, 0)
+        assert sample.bucket_s == pytest.approx(span_s)
+        assert sample.flow_per_m_min == pytest.approx(count / 2.0 / (span_s / 60.0))
+    # The closing sample is the whole minute, whatever the checkpoints said.
+    (closed,) = agg.add([], 120.1, "cam")
+    assert (closed.t, closed.bucket_s, closed.count_in) == (60.0, 60.0, 6)
+    assert closed.flow_per_m_min == pytest.approx(6 / 2.0)
+    assert agg.checkpoint(120.1, "cam") == []  # the new bucket is 0 s old
+
+
+def test_checkpoint_needs_an_open_bucket_and_a_positive_period() -> None:
+    assert FlowAggregator([DOWN]).checkpoint(100.0, "cam") == []
+    with pytest.raises(ValueError, match="checkpoint_s must be a finite number"):
+        FlowAggregator([DOWN], checkpoint_s=0)
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [

@@ -156,3 +156,35 @@ def test_the_pipeline_reports_analysis_into_the_cameras_health_record() -> None:
     assert pipe.health is health and health.frames_analysed == snap.frames_analysed == 20
     assert snap.frames_received == 0 and snap.state is StreamState.STARTING
     assert snap.lag_s == pytest.approx(0.5) and snap.analysed_fps == pytest.approx(10.0, rel=0.1)
+
+
+def test_an_open_flow_bucket_is_checkpointed_to_the_store_but_not_published() -> None:
+    from crowdsafe.assembly.stages import build_line_stage
+    from crowdsafe.config import TrackingConfig
+    from crowdsafe.measure.lines import CountingLine
+
+    gate = CountingLine(id="gate", camera_id="cam1", name="", p1=(100, 0), p2=(100, 100), width_m=2)
+    # One person walks left to right through the gate in the first 5 s, then stands.
+    walk = [people((min(80.0 + 2 * i, 120.0), 60)) for i in range(56)]
+    frames, detector = make_frames(56, 4.0, walk)  # t = 100 .. 113.75, in the bucket at 60
+    store = SQLiteStore(":memory:")
+    published: list[object] = []
+    pipe = CameraPipeline(
+        "cam1",
+        detector,
+        [LEFT],
+        store,
+        lines=build_line_stage([gate], TrackingConfig(), 60.0),
+        on_line_samples=published.extend,
+    )
+    for frame in frames:
+        pipe.step(frame)
+    (provisional,) = store.line_series("gate")
+    assert provisional.t == 60.0 and provisional.count_out + provisional.count_in == 1
+    assert provisional.bucket_s == pytest.approx(110.0 - 60.0)  # checkpoints at 105, 110
+    assert provisional.flow_per_m_min == pytest.approx(1 / 2 / (50.0 / 60.0))
+    assert published == []  # alerts and the live feed hear closed buckets only
+    pipe.finish()
+    (closed,) = store.line_series("gate")
+    assert (closed.t, closed.bucket_s, closed.count_in + closed.count_out) == (60.0, 60.0, 1)
+    assert published == [closed]

@@ -234,9 +234,7 @@ def test_the_server_section_names_its_hosts() -> None:
 
 
 @pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian chromium not installed")
-def test_the_dashboard_and_the_api_docs_work_under_the_policy(
-    base: Served, site: FakeSite
-) -> None:
+def test_the_dashboard_and_the_api_docs_work_under_the_policy(base: Served, site: FakeSite) -> None:
     from playwright.sync_api import sync_playwright
 
     console: list[str] = []

@@ -4,7 +4,9 @@
 The pipeline owns no threads; :class:`crowdsafe.runtime.Runtime` feeds each camera's
 pipeline from its analysis thread.  Frames never leave :meth:`CameraPipeline.step`:
 what goes out (to the store and the live feed) is :class:`ZoneSample` and
-:class:`LineSample` aggregates only.  The people of the last analysed frame stay in
+:class:`LineSample` aggregates only.  A closed bucket goes to both; the provisional
+checkpoints of an open flow bucket go to the store only (``measure/lines.py``), so that
+a crash loses at most a few seconds of flow.  The people of the last analysed frame stay in
 memory (``last_detections``) for the anonymised live view, never stored or sent.
 
 Its numbers go into the camera's :class:`~crowdsafe.ingest.health.CameraHealth` (frames
@@ -145,6 +147,9 @@ class CameraPipeline:
         if self.lines is not None:
             crossings = self.lines.crossings(detections, frame.t, self.camera_id)
             self._emit_lines(self.lines.flow.add(crossings, frame.t, self.camera_id))
+            # The open bucket, every few seconds, to the store only: what a crash may
+            # lose is bounded (measure/lines.py), and alerts judge closed buckets alone.
+            self.store.write_line_samples(self.lines.flow.checkpoint(frame.t, self.camera_id))
         return self._emit(self.aggregator.add(frame.t, zone_counts.counts, zone_counts.methods))
 
     def _emit_lines(self, samples: list[LineSample]) -> None:

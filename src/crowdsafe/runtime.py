@@ -57,9 +57,14 @@ from crowdsafe.site import CameraInfo
 from crowdsafe.store.base import Store
 from crowdsafe.types import AlertEvent, AlertEventKind, Detections, Frame, LiveView
 
-__all__ = ["CameraRuntime", "Runtime"]
+__all__ = ["SINK_DRAIN_S", "CameraRuntime", "Runtime"]
 
 log = logging.getLogger(__name__)
+
+# How long a stop waits for the alert sinks to deliver what they hold: long enough for a
+# reachable receiver to take a queue of events, short enough for systemd's and container
+# runtimes' stop timeouts (90 s and 10 s by default) with the rest of a stop.
+SINK_DRAIN_S = 5.0
 
 
 @dataclass
@@ -221,11 +226,21 @@ class Runtime:
             cam.pipeline.finish()
 
     def close(self) -> None:
+        """Stop, store every camera's open zone and line buckets, deliver what the alert
+        sinks still hold for at most :data:`SINK_DRAIN_S` (all sinks at once, so the
+        bound does not grow with their number), then close the store."""
         self.stop()
         if self._purger is not None:
             self._purger.stop()
-        for sink in self.sinks:
-            sink.close()
+        drains = [
+            threading.Thread(target=sink.close, args=(SINK_DRAIN_S,), name="drain", daemon=True)
+            for sink in self.sinks
+        ]
+        for drain in drains:
+            drain.start()
+        for drain in drains:
+            # each sink bounds its own close (a request under way ends within its timeout)
+            drain.join(SINK_DRAIN_S + 10.0)
         self.store.close()
 
     # --- the Site the API serves --------------------------------------------------

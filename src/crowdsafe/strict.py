@@ -5,7 +5,12 @@ Every section of the one YAML config tree derives from :class:`StrictModel`:
 * ``extra="forbid"``: a misspelt key is an error, never a silent default (``fps_limit``
   where ``analysis_fps`` was meant would otherwise analyse at the default rate);
 * ``frozen=True``: a loaded config is a value; a stage cannot change a setting another
-  stage reads.
+  stage reads;
+* ``allow_inf_nan=False``: YAML reads ``.nan`` and ``.inf`` as floats, and every bound
+  (``ge``, ``le``) is silent about NaN, so a zone vertex or a threshold of NaN would load
+  and turn every comparison made with it false; no setting is meaningful as one;
+* ``hide_input_in_errors=True``: a source URL may carry a password, and a raw
+  ValidationError (in a traceback, a log) would otherwise quote it.
 
 A section that chooses an implementation (the detector, the store) is a discriminated
 union on one key (``kind``, ``backend``): each implementation is one model class with a
@@ -31,9 +36,12 @@ LosLetter = Literal["A", "B", "C", "D", "E", "F"]
 
 
 class StrictModel(BaseModel):
-    """A config section: unknown keys are refused and a loaded value never changes."""
+    """A config section: unknown keys and non-finite numbers are refused, and a loaded
+    value never changes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, hide_input_in_errors=True
+    )
 
 
 def default_tag(key: str, default: str) -> BeforeValidator:

@@ -11,8 +11,10 @@ inside their handlers, so the help stays instant.
 :func:`main` is the one place that turns an outcome into an exit status: 0 success,
 1 runtime failure (a handler returns it, e.g. a server that could not start), 2 bad
 input (a :class:`~crowdsafe.errors.CrowdsafeError` such as ``UsageError`` or
-``ConfigError``, or a missing file; argparse's own refusals exit 2 too), 130 after a
-Ctrl-C. Handlers raise; they never print an error and pick a status themselves.
+``ConfigError``, or a missing file; argparse's own refusals exit 2 too; for ``demo`` and
+``run`` also an address that cannot be listened on), 130 after a Ctrl-C of any command
+but ``demo`` and ``run``, which treat SIGINT and SIGTERM as a stop and exit 0.
+Handlers raise; they never print an error and pick a status themselves.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ __all__ = ["demo_config_path", "main"]
 _DESCRIPTION = "Live, anonymous crowd-safety numbers from CCTV video."
 _NOTES = (
     "Evaluation and benchmark commands print one JSON object as their last line.\n"
-    "Exit status: 0 success, 1 runtime failure, 2 bad input (config, arguments, files)."
+    "Exit status: 0 success (demo and run: also after a stop by Ctrl-C or SIGTERM),\n"
+    "1 runtime failure, 2 bad input (config, arguments, files, or an address that\n"
+    "cannot be listened on: a port in use, a host not of this machine)."
 )
 
 

@@ -46,7 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
         }
     )
     try:
-        return serve(config, args.host, args.port, args.quiet, expose_demo(config))
+        return serve(config, args.host, args.port, args.quiet, lambda: expose_demo(config))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -33,6 +33,8 @@ def _run(args: argparse.Namespace) -> int:
     from crowdsafe.config import load_config
 
     config = load_config(args.config)
-    host = args.host or config.server.host
-    port = args.port or config.server.port
-    return serve(config, host, port, args.quiet, expose(config, host, args.insecure_no_auth))
+    host = config.server.host if args.host is None else args.host
+    port = config.server.port if args.port is None else args.port
+    return serve(
+        config, host, port, args.quiet, lambda: expose(config, host, args.insecure_no_auth)
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from crowdsafe.alerts.settings import LevelsConfig
@@ -18,6 +19,7 @@ from crowdsafe.config.analysis import (
     TrackingConfig,
     YoloxNanoConfig,
 )
+from crowdsafe.config.frame import outside_frame
 from crowdsafe.config.source import SourceConfig
 from crowdsafe.errors import CalibrationError
 from crowdsafe.measure.geometry import Homography, polygon_area, polygon_is_simple
@@ -41,6 +43,7 @@ Identifier = Annotated[
     ),
 ]
 Point = tuple[float, float]
+FrameSide = Annotated[int, Field(ge=16, le=16384)]
 
 
 class CalibrationConfig(StrictModel):
@@ -97,17 +100,36 @@ class ZoneConfig(StrictModel):
     def _simple(cls, polygon: list[Point]) -> list[Point]:
         if any(x < 0 or y < 0 for x, y in polygon):
             raise ValueError("polygon vertices must have non-negative pixel coordinates")
-        if polygon_area(polygon) < 1.0:
+        # Collinearity first, crossing next, area last: a bow-tie's two halves cancel in
+        # the shoelace sum, so an area test alone would call it "on one line".
+        if _on_one_line(polygon):
             raise ValueError("polygon has no area (its vertices are on one line)")
         if not polygon_is_simple(polygon):
             raise ValueError(
-                "polygon edges cross each other; list the vertices in order around the zone"
+                "polygon is self-intersecting: its edges cross each other (a bow-tie); "
+                "list the vertices in order around the zone"
             )
+        if polygon_area(polygon) < 1.0:
+            raise ValueError("polygon has no area (under 1 px²)")
         return polygon
 
     @property
     def display_name(self) -> str:
         return self.name or self.id
+
+
+def _on_one_line(points: list[Point], tol_px: float = 0.5) -> bool:
+    """Whether every point lies within ``tol_px`` of the line through the two points
+    furthest apart (all points equal counts as on one line)."""
+    p = np.asarray(points, dtype=np.float64)
+    gaps = np.linalg.norm(p[:, None, :] - p[None, :, :], axis=-1)
+    i, j = np.unravel_index(int(np.argmax(gaps)), gaps.shape)
+    length = gaps[i, j]
+    if length < tol_px:
+        return True
+    d = (p[j] - p[i]) / length
+    rel = p - p[i]
+    return bool(np.all(np.abs(rel[:, 0] * d[1] - rel[:, 1] * d[0]) <= tol_px))
 
 
 class LineConfig(StrictModel):
@@ -160,6 +182,12 @@ class CameraConfig(StrictModel):
     tracking: TrackingConfig = Field(
         default_factory=TrackingConfig, description="Tracker settings (used for lines)."
     )
+    frame_size_px: tuple[FrameSide, FrameSide] | None = Field(
+        None,
+        description="The camera's frame size [width, height] in pixels. When given, every "
+        "zone vertex and line end must lie inside it; 'crowdsafe check' probes a file's "
+        "size itself.",
+    )
 
     @model_validator(mode="after")
     def _zones_on_ground(self) -> CameraConfig:
@@ -179,6 +207,15 @@ class CameraConfig(StrictModel):
                 raise ValueError(f"zone '{zone.id}': {exc}") from None
             if area <= 0.01:
                 raise ValueError(f"zone '{zone.id}' covers {area:.3f} m² of ground; too small")
+        return self
+
+    @model_validator(mode="after")
+    def _inside_frame(self) -> CameraConfig:
+        if self.frame_size_px is not None:
+            for loc, problem in outside_frame(self.zones, self.lines, self.frame_size_px):
+                path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+                # a path first: the loader reports it at that vertex's own line
+                raise ValueError(f"{path.lstrip('.')}: {problem} (frame_size_px)")
         return self
 
     @property

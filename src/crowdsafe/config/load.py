@@ -9,12 +9,14 @@ valid, because whoever reads it is fixing a YAML file, not a pydantic model:
   member it tried, ``detector.nanodet``; validator wrappers) are dropped;
 * an unknown ``kind``/``backend`` is reported at that key, with the values it may take;
 * a check across sections names its key path at the start of its message, and is
-  reported at that path's line.
+  reported at that path's line; a section's own check may do the same with a path below
+  the section (``zones[1].polygon[2]: ...`` from a camera), reported at that line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from crowdsafe.config.privacy import MODEL_ROLES
 from crowdsafe.config.root import CrowdsafeConfig
 from crowdsafe.errors import ConfigError
 
-__all__ = ["load_config", "parse_config"]
+__all__ = ["findings_error", "load_config", "parse_config"]
 
 Loc = tuple[int | str, ...]
 
@@ -35,8 +37,8 @@ _KEY_PATH = re.compile(r"([a-z_]+(?:\.[a-z_]+|\[\d+\])*): (.*)", re.DOTALL)
 
 
 def _located(msg: str) -> tuple[Loc, str] | None:
-    """(key path, rest of the message) of a top-level message that starts with a key
-    path such as ``forecast.events[0].zones[1]: ...``, or None."""
+    """(key path, rest of the message) of a message that starts with a key path such as
+    ``forecast.events[0].zones[1]: ...`` (relative to where it failed), or None."""
     m = _KEY_PATH.fullmatch(msg)
     if m is None:
         return None
@@ -108,9 +110,9 @@ def _format_errors(exc: ValidationError, source: str, root: yaml.Node | None, da
     for err in exc.errors(include_url=False):
         loc = _yaml_loc(err["loc"], data, missing=err["type"] == "missing")
         msg = str(err["msg"]).removeprefix("Value error, ")
-        located = _located(msg) if not loc else None
-        if located is not None:
-            loc, msg = located
+        located = _located(msg)
+        if located is not None:  # a path below the failing model's own place
+            loc, msg = (*loc, *located[0]), located[1]
         if err["type"] == "union_tag_invalid":
             # a section picked by kind/backend: report it at that key, with its choices
             ctx = err.get("ctx", {})
@@ -171,3 +173,19 @@ def load_config(path: str | Path) -> CrowdsafeConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {p}: {exc}") from None
     return parse_config(text, source=str(p), base_dir=p.resolve().parent)
+
+
+def findings_error(path: str | Path, findings: Sequence[tuple[Loc, str]]) -> ConfigError:
+    """A ConfigError listing problems found in a loaded config file beyond its validation
+    (``crowdsafe check``'s source checks), each at its key path's line, as above."""
+    p = Path(path)
+    try:
+        root: yaml.Node | None = yaml.compose(p.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        root = None  # it loaded a moment ago; without it the findings still name their key
+    lines = [f"config {p} does not match its sources:"]
+    for loc, message in findings:
+        line = _line_of(root, loc)
+        where = f"{p}:{line}" if line is not None else str(p)
+        lines.append(f"  {where}: {_loc_to_str(loc)}: {message}")
+    return ConfigError("\n".join(lines))

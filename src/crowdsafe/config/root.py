@@ -48,20 +48,27 @@ class CrowdsafeConfig(StrictModel):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CrowdsafeConfig:
-        seen_cam: set[str] = set()
-        seen_zone: dict[str, str] = {}
-        for cam in self.cameras:
-            if cam.id in seen_cam:
-                raise ValueError(f"camera id '{cam.id}' is used twice; ids must be unique")
-            seen_cam.add(cam.id)
-            ids: list[str] = [z.id for z in cam.zones] + [ln.id for ln in cam.lines]
-            for zone_id in ids:
-                if zone_id in seen_zone:
+        # Each message starts with the key path of the duplicate itself, so the loader
+        # reports it at the duplicate's own line, and names where the id was first used.
+        cams: dict[str, int] = {}
+        subjects: dict[str, str] = {}
+        for i, cam in enumerate(self.cameras):
+            if cam.id in cams:
+                raise ValueError(
+                    f"cameras[{i}].id: camera id '{cam.id}' is already used by "
+                    f"cameras[{cams[cam.id]}]; camera ids must be unique"
+                )
+            cams[cam.id] = i
+            paths = [(f"cameras[{i}].zones[{j}]", "zone", z.id) for j, z in enumerate(cam.zones)]
+            paths += [(f"cameras[{i}].lines[{j}]", "line", ln.id) for j, ln in enumerate(cam.lines)]
+            for path, kind, subject_id in paths:
+                if subject_id in subjects:
                     raise ValueError(
-                        f"zone id '{zone_id}' is used by cameras '{seen_zone[zone_id]}' and "
-                        f"'{cam.id}'; zone and line ids must be unique across the site"
+                        f"{path}.id: {kind} id '{subject_id}' is already used by "
+                        f"{subjects[subject_id]}; zone and line ids must be unique across "
+                        "the site"
                     )
-                seen_zone[zone_id] = cam.id
+                subjects[subject_id] = path
         return self
 
     @model_validator(mode="after")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from crowdsafe.ingest.url import SCHEMES, unsupported_scheme, url_scheme
 from crowdsafe.strict import StrictModel
 
 __all__ = ["SAMPLE_PREFIX", "SourceConfig", "is_sample"]
@@ -72,6 +73,14 @@ class SourceConfig(StrictModel):
         pattern=r"^[a-z0-9_,]+$",
         description="Force an FFmpeg input format (e.g. 'mjpeg', 'v4l2'); normally detected.",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        scheme = url_scheme(url)
+        if scheme and scheme not in (*SCHEMES, SAMPLE_PREFIX.rstrip(":")):
+            raise ValueError(unsupported_scheme(url))
+        return url
 
     @model_validator(mode="after")
     def _backoff_order(self) -> SourceConfig:

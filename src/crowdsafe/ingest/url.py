@@ -15,7 +15,9 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["SourceAddress", "SourceKind", "redact"]
+from crowdsafe.errors import ConfigError
+
+__all__ = ["SCHEMES", "SourceAddress", "SourceKind", "redact", "unsupported_scheme", "url_scheme"]
 
 _SECRET_QUERY_KEYS = re.compile(r"pass|pwd|token|key|secret|auth|sig", re.IGNORECASE)
 
@@ -26,6 +28,18 @@ class SourceKind(StrEnum):
     RTSP = "rtsp"
     HTTP = "http"
     DEVICE = "device"
+
+
+# The URL schemes a source may name; anything else (ftp://, udp://) is refused rather
+# than read as a relative file name, which is what it would otherwise become.
+SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "device")
+
+
+def url_scheme(url: str) -> str:
+    """The lower-case scheme of a source URL, or "" for a plain path (including a
+    Windows drive letter, ``C:\\video.mp4``)."""
+    scheme = urlsplit(url).scheme.lower()
+    return "" if len(scheme) <= 1 else scheme
 
 
 def redact(url: str) -> str:
@@ -47,6 +61,15 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def unsupported_scheme(url: str) -> str:
+    """The message refusing ``url``'s scheme (the URL redacted)."""
+    return (
+        f"unsupported URL scheme '{url_scheme(url)}' in '{redact(url)}'; a source is "
+        "rtsp://, rtsps://, http://, https://, file://, device:/dev/videoN, sample:vtest "
+        "or a file or folder path"
+    )
+
+
 @dataclass(frozen=True)
 class SourceAddress:
     """A parsed source URL.  ``url`` is what FFmpeg opens; ``display`` is safe to show."""
@@ -63,9 +86,13 @@ class SourceAddress:
 
     @classmethod
     def parse(cls, url: str, base_dir: Path | None = None) -> SourceAddress:
-        """Classify ``url``: rtsp(s)://, http(s)://, device:/dev/videoN, a folder or a file."""
+        """Classify ``url``: rtsp(s)://, http(s)://, device:/dev/videoN, a folder or a file.
+
+        Raises ConfigError for a scheme that is not one of :data:`SCHEMES`."""
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
+        scheme = url_scheme(url)
+        if scheme and scheme not in SCHEMES:
+            raise ConfigError(unsupported_scheme(url))
         secrets: list[str] = []
         if parts.password:
             secrets += [parts.password, unquote(parts.password)]

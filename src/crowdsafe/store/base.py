@@ -38,7 +38,9 @@ class Store(Protocol):
         ...
 
     def write_line_samples(self, samples: Sequence[LineSample]) -> None:
-        """Store flow samples of counting lines (same replace rule)."""
+        """Store flow samples of counting lines (same replace rule, by line and ``t``):
+        the provisional checkpoints of an open flow bucket rely on it to be replaced by
+        the next one and, at last, by the bucket's closing sample."""
         ...
 
     def line_series(
