@@ -16,6 +16,8 @@ also from the built-in exception a caller would naturally catch, so that
     │                                     the reader reconnects, the camera's health shows it)
     ├── ModelError(RuntimeError)          a model file is missing or does not match
     ├── StoreError(RuntimeError)          the database cannot be opened or written
+    ├── ServiceBusy(TimeoutError)         a bounded resource is busy (a live image not
+    │                                     made in time); try again shortly
     ├── NotFound(LookupError)             an id that names nothing
     │   ├── UnknownZone                   a zone id no camera of the config has
     │   └── AlertNotFound(KeyError)       no alert has that id
@@ -40,6 +42,7 @@ __all__ = [
     "InsufficientHistory",
     "ModelError",
     "NotFound",
+    "ServiceBusy",
     "SourceNotFound",
     "SourceUnreadable",
     "StoreError",
@@ -91,6 +94,11 @@ class ModelError(CrowdsafeError, RuntimeError):
 
 class StoreError(CrowdsafeError, RuntimeError):
     """The database cannot be opened or written."""
+
+
+class ServiceBusy(CrowdsafeError, TimeoutError):
+    """A bounded resource is at its bound (a live image not made in time); the API
+    answers 503 with ``Retry-After``."""
 
 
 class NotFound(CrowdsafeError, LookupError):

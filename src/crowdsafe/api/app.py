@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from crowdsafe import __version__
 from crowdsafe.api import errors
+from crowdsafe.api.limits import RequestSlots
 from crowdsafe.api.routes import ROUTERS
 from crowdsafe.site import Site
 
@@ -24,6 +25,7 @@ def create_app(site: Site) -> FastAPI:
     """An app serving ``site``'s cameras, zones, lines, alerts, forecasts and live feed."""
     app = FastAPI(title="crowdsafe", version=__version__, docs_url="/api/docs", redoc_url=None)
     app.state.site = site
+    app.state.live_view_slots = RequestSlots()  # api/deps.py: live_view_slot
     # The routes themselves, not include_router(): FastAPI >= 0.16x keeps an included
     # router as one lazy entry, and the privacy test (and any tool) walks app.routes.
     for router in ROUTERS:
