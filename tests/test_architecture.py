@@ -25,6 +25,7 @@ STAGES = (
     "feed",
     "forecast",
     "ingest",
+    "livecache",
     "measure",
     "pipeline",
     "privacy",

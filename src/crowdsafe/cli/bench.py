@@ -80,6 +80,12 @@ def register(commands: Subcommands) -> None:
     live.add_argument(
         "--after", type=float, default=10.0, help="seconds measured after them (default 10)"
     )
+    live.add_argument(
+        "--warmup",
+        type=float,
+        default=10.0,
+        help="seconds of one client before anything is measured (default 10)",
+    )
     live.add_argument("--token", help="API token, sent as 'Authorization: Bearer TOKEN'")
     live.add_argument(
         "--no-backoff",
@@ -134,7 +140,7 @@ def _bench_live(args: argparse.Namespace) -> int:
 
     if args.clients < 1:
         raise UsageError(f"--clients must be at least 1, got {args.clients}")
-    for option in ("duration", "unloaded", "after"):
+    for option in ("duration", "unloaded", "after", "warmup"):
         value = getattr(args, option)
         if not 0 < value < float("inf"):
             raise UsageError(f"--{option} must be a positive number of seconds, got {value}")
@@ -148,6 +154,7 @@ def _bench_live(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         unloaded_s=args.unloaded,
         after_s=args.after,
+        warmup_s=args.warmup,
         token=args.token,
         backoff=not args.no_backoff,
         log=progress,
