@@ -149,6 +149,30 @@ def test_a_camera_is_encoded_at_most_at_its_rate_bound() -> None:
         cache.close()
 
 
+def test_the_worker_rests_so_that_it_is_busy_at_most_max_busy_of_the_time() -> None:
+    clock = Clock()
+    cache: SingleFlight[str] = SingleFlight(max_busy=0.25, clock=clock)
+
+    def slow(label: str) -> str:  # takes 0.1 s of the clock
+        clock.now += 0.1
+        return label
+
+    try:
+        assert cache.get("cam1", 1, lambda: slow("cam1 v1")) == "cam1 v1"
+        # 0.1 s of work at max_busy 0.25: 0.3 s of rest, for every camera
+        clock.now += 0.29
+        assert cache.get("cam1", 2, lambda: slow("cam1 v2")) == "cam1 v1"
+        assert cache.get("cam2", 1, lambda: slow("cam2 v1")) == "cam2 v1"  # a first image is
+        assert cache.made == 2  # made at once: there is nothing older to show
+        clock.now += 0.29
+        assert cache.get("cam1", 2, lambda: slow("cam1 v2")) == "cam1 v1"
+        clock.now += 0.02  # 0.3 s after cam2's image: the worker may work again
+        assert cache.get("cam1", 2, lambda: slow("cam1 v2")) == "cam1 v2"
+        assert cache.made == 3
+    finally:
+        cache.close()
+
+
 def test_cameras_are_encoded_one_at_a_time_on_one_worker(cache: SingleFlight[bytes]) -> None:
     encoder = FakeEncoder()
     results = _ask_together(12, lambda i: cache.get(f"cam{i % 6}", 1, lambda: encoder.make("x")))
@@ -203,6 +227,8 @@ def test_a_waiter_gives_up_after_wait_s_with_service_busy() -> None:
     [
         ({"min_interval_s": -1.0}, "min_interval_s must be >= 0, got -1.0"),
         ({"min_interval_s": float("nan")}, "min_interval_s must be >= 0, got nan"),
+        ({"max_busy": 0.0}, r"max_busy must be in \(0, 1\], got 0.0"),
+        ({"max_busy": 1.5}, r"max_busy must be in \(0, 1\], got 1.5"),
         ({"wait_s": 0.0}, "wait_s must be a positive number of seconds, got 0.0"),
         ({"wait_s": float("inf")}, "wait_s must be a positive number of seconds, got inf"),
     ],

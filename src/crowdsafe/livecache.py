@@ -15,6 +15,11 @@ cost of a camera's live view independent of its audience:
 * **one worker at a lower priority**: values are made on one thread of the cache's own,
   niced (Linux nice values are per thread), so across cameras at most one image is
   being made at a time and the analysis thread wins the cores when both want them;
+* **a duty cycle**: after making a value that took ``d`` seconds, the worker rests
+  ``d * (1 / max_busy - 1)`` before it makes another (of any key; until then callers
+  get the cached value), so it is busy at most ``max_busy`` of the time.  On a machine
+  loaded by other work a make takes longer, so the live view slows down by itself
+  instead of taking its share from the analysis;
 * **bounded memory**: the cache keeps the latest value of each key only (JPEG bytes,
   never frames), at most one job per key is queued, and a waiting caller holds nothing
   but a future.
@@ -66,16 +71,18 @@ class SingleFlight(Generic[T]):
     """The latest value of each key, made at most once per version, one at a time.
 
     :meth:`get` returns the cached value of ``key`` when it is of ``version`` or newer,
-    or was started less than ``min_interval_s`` seconds ago (seconds of ``clock``);
-    otherwise it waits (at most ``wait_s`` seconds) for the one value of that key being
-    made, starting it on the worker thread if none is.  ``nice`` is added to the worker
-    thread's nice value (0 keeps it).  Raises ValueError for a negative interval or a
-    wait that is not positive."""
+    was started less than ``min_interval_s`` seconds ago (seconds of ``clock``), or the
+    worker is resting (``max_busy``, the module doc); otherwise it waits (at most
+    ``wait_s`` seconds) for the one value of that key being made, starting it on the
+    worker thread if none is.  Versions of a key only grow.  ``nice`` is added to the
+    worker thread's nice value (0 keeps it).  Raises ValueError for a negative interval,
+    a wait that is not positive or a ``max_busy`` outside (0, 1]."""
 
     def __init__(
         self,
         *,
         min_interval_s: float = 0.0,
+        max_busy: float = 1.0,
         wait_s: float = 5.0,
         nice: int = 10,
         clock: Callable[[], float] = time.monotonic,
@@ -83,9 +90,13 @@ class SingleFlight(Generic[T]):
     ) -> None:
         if not min_interval_s >= 0.0:  # also refuses NaN
             raise ValueError(f"min_interval_s must be >= 0, got {min_interval_s}")
+        if not 0.0 < max_busy <= 1.0:
+            raise ValueError(f"max_busy must be in (0, 1], got {max_busy}")
         if not 0.0 < wait_s < float("inf"):
             raise ValueError(f"wait_s must be a positive number of seconds, got {wait_s}")
         self.min_interval_s = min_interval_s
+        self.max_busy = max_busy
+        self._rest_until = float("-inf")  # clock() before which the worker makes nothing
         self.wait_s = wait_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -114,8 +125,11 @@ class SingleFlight(Generic[T]):
         ``wait_s``, or after :meth:`close`."""
         with self._lock:
             done = self._made.get(key)
+            now = self._clock()
             if done is not None and (
-                done.version >= version or self._clock() - done.started < self.min_interval_s
+                done.version >= version
+                or now - done.started < self.min_interval_s
+                or now < self._rest_until
             ):
                 return done.value
             pending = self._pending.get(key)
@@ -140,16 +154,21 @@ class SingleFlight(Generic[T]):
         try:
             value = make()
         except BaseException:
-            with self._lock:
-                self._pending.pop(key, None)
-                self._made_count += 1
+            self._finish(key, started, None)
             raise
+        self._finish(key, started, _Made(version, value, started))
+        return value
+
+    def _finish(self, key: str, started: float, made: _Made[T] | None) -> None:
         with self._lock:
-            # Stored before the future resolves: a caller arriving in between finds it.
-            self._made[key] = _Made(version, value, started)
+            ended = self._clock()
+            self._rest_until = ended + (ended - started) * (1.0 / self.max_busy - 1.0)
+            # Stored before the future resolves, in the same step as the pending job is
+            # dropped: a caller arriving in between finds the one or the other.
+            if made is not None:
+                self._made[key] = made
             self._pending.pop(key, None)
             self._made_count += 1
-        return value
 
     def close(self) -> None:
         """Stop the worker (a value being made is finished first) and drop the cache."""

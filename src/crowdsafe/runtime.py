@@ -18,8 +18,9 @@ the decision is ADR 0002):
 
 The live view is made on a third kind of thread, one low-priority worker for all cameras
 (``livecache.py``): each camera's image is anonymised at most once per analysed frame and
-at most ``live_view_limits.max_fps`` times a second, however many dashboards ask, so
-viewers cannot take the cores from the analysis (``crowdsafe bench live`` measures it).
+at most ``live_view_limits.max_fps`` times a second, and the worker is busy at most
+``live_view_limits.max_busy`` of the time, however many dashboards ask, so viewers cannot
+take the cores from the analysis (``crowdsafe bench live`` measures it).
 
 Measured 2026-11-26 on 2 cores (README, "Measured"): a reader costs 0.015-0.020 cores
 per 10 fps 768x576 H.264 camera, an analysed frame 0.06 CPU-seconds; 8 cameras asking
@@ -124,7 +125,7 @@ class Runtime:
         limits = config.live_view_limits
         # The JPEG bytes of each camera's latest live image, never frames (livecache.py).
         self.live_images: SingleFlight[bytes | None] = SingleFlight(
-            min_interval_s=1.0 / limits.max_fps, wait_s=limits.wait_s
+            min_interval_s=1.0 / limits.max_fps, max_busy=limits.max_busy, wait_s=limits.wait_s
         )
         self._stop = threading.Event()
         self._wake = threading.Condition()
