@@ -25,8 +25,9 @@ also from the built-in exception a caller would naturally catch, so that
     └── InsufficientHistory(ValueError)   too little stored history for a forecast
 
 The API answers NotFound with 404, AlertStateError and InsufficientHistory with 409,
-ServiceBusy with 503 and ``Retry-After``; the CLI exits with status 2 for any of them.  Messages name the offending value, where it
-came from (file, key path, camera id) and what would have been valid.
+ServiceBusy with 503 and ``Retry-After``; the CLI exits with status 2 for any of them.
+Messages name the offending value, where it came from (file, key path, camera id) and
+what would have been valid.
 """
 
 from __future__ import annotations

@@ -277,9 +277,9 @@ class Runtime:
         """The camera's last analysed frame as JPEG, faces and heads pixelated first,
         zones and lines drawn; None before the first frame.  The only way pixels leave.
 
-        Made once per analysed frame and at most ``live_view_limits.max_fps`` times a
-        second on the live-view worker, shared by every caller (so it can be up to
-        1 / max_fps seconds older than the last analysed frame).  Raises KeyError for an
+        Made once per analysed frame at most, within ``live_view_limits`` (``max_fps``,
+        ``max_busy``), on the live-view worker and shared by every caller, so it can be
+        a little older than the last analysed frame.  Raises KeyError for an
         unknown camera, ServiceBusy when the image is not made within
         ``live_view_limits.wait_s``."""
         cam = self.cameras[camera_id]

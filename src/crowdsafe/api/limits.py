@@ -25,11 +25,6 @@ class RequestSlots:
         self._lock = threading.Lock()
         self._inside = 0
 
-    @property
-    def inside(self) -> int:
-        """How many requests hold a slot now."""
-        return self._inside
-
     def try_enter(self, limit: int) -> bool:
         """Take a slot if fewer than ``limit`` are held; False (nothing taken) if not."""
         with self._lock:

@@ -53,9 +53,11 @@ def camera_health(camera_id: str, site: SiteDep) -> CameraHealthPublic:
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}, **documented(403, 404, 429, 503)},
 )
-# The slot comes first: a refused request is answered before any other dependency takes
-# a worker thread.
-def live_view(_slot: LiveViewSlotDep, camera_id: str, site: SiteDep) -> Response:
+def live_view(
+    _slot: LiveViewSlotDep,  # first: a refused request is answered before any thread is taken
+    camera_id: str,
+    site: SiteDep,
+) -> Response:
     """The camera's latest frame with faces and heads pixelated (never raw pixels).
 
     Made at most once per analysed frame and ``live_view_limits.max_fps`` times a
