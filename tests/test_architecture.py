@@ -26,6 +26,7 @@ STAGES = (
     "feed",
     "forecast",
     "ingest",
+    "livecache",
     "measure",
     "pipeline",
     "privacy",

@@ -64,6 +64,27 @@ def test_bench_prints_json_with_a_ratio(sample_video: Path) -> None:
     )
 
 
+def test_bench_live_serves_a_crowd_and_prints_its_figures() -> None:
+    r = crowdsafe(
+        "bench", "live", "--clients", "6", "--duration", "4", "--unloaded", "2",
+        "--after", "1", "--warmup", "1", "--json",
+    )  # fmt: skip
+    result = json_result(r)
+    assert "unloaded:" in r.stderr  # progress goes to stderr, the JSON alone to stdout
+    assert result["clients"] == 6
+    assert result["served"] > 0 and result["transport_errors"] == 0
+    refused = result["too_many_requests"] + result["unavailable"]
+    assert result["requests"] == result["served"] + refused
+    assert result["other_statuses"] == {}
+    # single flight and the rate bound: at most max_fps images a second, however many ask
+    assert 1 <= result["images_made"] <= 5 * 4 + 1 < result["requests"]
+    assert result["unloaded_fps"] > 0 and result["loaded_fps"] > 0
+    assert result["ratio"] == pytest.approx(result["loaded_fps"] / result["unloaded_fps"], abs=0.01)
+    rss = result["rss_mb"]
+    assert 0 < rss["before"] <= rss["peak"] and rss["after"] > 0
+    assert result["latency_ms"]["p50"] <= result["latency_ms"]["p95"]
+
+
 def test_check_reports_zone_areas(config_file: Path) -> None:
     r = crowdsafe("check", str(config_file))
     assert r.returncode == 0, r.stderr
@@ -82,6 +103,11 @@ _LINES_NO_VIDEO = ("eval", "lines", "--video", "/no/v.mp4", "--line", "1,2,3,4")
         (("check", "/no/such.yaml"), "config file not found: /no/such.yaml"),
         (("eval", "counts", "--video", "/no/v.mp4", "--gt", "/no/gt.txt"), "not found"),
         (("bench", "--video", "/no/v.mp4"), "video file not found: /no/v.mp4"),
+        (("bench", "live", "--clients", "0"), "--clients must be at least 1, got 0"),
+        (
+            ("bench", "live", "--duration", "nan"),
+            "--duration must be a positive number of seconds, got nan",
+        ),
         (
             ("eval", "counts", "--video", "/no/v.mp4", "--tile-px", "100"),
             "--tile-px: tile_px must be 0 (no tiling) or at least 128, got 100",

@@ -128,6 +128,7 @@ CASES: list[tuple[str, str, int, str]] = [
     ("GET", "/api/cameras/{camera_id}/live.jpg", 200, ""),
     ("GET", "/api/cameras/{camera_id}/live.jpg", 403, "privacy.live_view: false"),
     ("GET", "/api/cameras/{camera_id}/live.jpg", 404, "unknown camera 'nope'"),
+    ("GET", "/api/cameras/{camera_id}/live.jpg", 429, "live_view_limits.max_requests: 0"),
     ("GET", "/api/cameras/{camera_id}/live.jpg", 503, "no analysed frame yet"),
     ("GET", "/api/zones", 200, '"left"'),
     ("GET", "/api/zones/{zone_id}/series", 200, '"samples"'),
@@ -168,6 +169,7 @@ _GOOD = {"camera_id": "cam1", "zone_id": "left", "line_id": "gate", "alert_id": 
 _UNKNOWN = dict.fromkeys(_GOOD, "nope")
 _SETUP: dict[tuple[str, int], tuple[dict[str, str], str]] = {
     ("/api/cameras/{camera_id}/live.jpg", 403): (_GOOD, ""),
+    ("/api/cameras/{camera_id}/live.jpg", 429): (_GOOD, ""),
     ("/api/cameras/{camera_id}/live.jpg", 503): ({"camera_id": "cam2"}, ""),
     ("/api/zones/{zone_id}/series", 422): (_GOOD, "?since=nan"),
     ("/api/zones/{zone_id}/forecast", 409): ({"zone_id": "right"}, ""),
@@ -196,12 +198,16 @@ def test_every_route_answers_its_documented_statuses(
         site.live_view_enabled = False
     elif status == 403:  # a state change sent by a browser from another site
         headers["Origin"] = "http://evil.example"
+    if status == 429:  # every slot taken (tests/test_live_view.py takes them for real)
+        site.live_view_requests_max = 0
     r = client.request(method, _url(path, status), headers=headers)
     assert r.status_code == status, r.text[:300]
     assert fragment in r.text
     if status >= 400:
         body = r.json()
         assert set(body) == {"detail"} and isinstance(body["detail"], str)  # one shape
+    if status in (429, 503):
+        assert r.headers["retry-after"] == "1"
     if r.headers["content-type"].startswith("image/"):
         assert r.headers["cache-control"] == "no-store"
 

@@ -18,15 +18,18 @@ also from the built-in exception a caller would naturally catch, so that
     ├── StoreError(RuntimeError)          the database cannot be opened or written
     ├── AuthError(ValueError)             a user, password or token change is refused
     │   └── LoginThrottled                too many login attempts; try again later
+    ├── ServiceBusy(TimeoutError)         a bounded resource is busy (a live image not
+    │                                     made in time); try again shortly
     ├── NotFound(LookupError)             an id that names nothing
     │   ├── UnknownZone                   a zone id no camera of the config has
     │   └── AlertNotFound(KeyError)       no alert has that id
     ├── AlertStateError(ValueError)       an alert cannot make that transition
     └── InsufficientHistory(ValueError)   too little stored history for a forecast
 
-The API answers NotFound with 404, AlertStateError and InsufficientHistory with 409;
-the CLI exits with status 2 for any of them.  Messages name the offending value, where it
-came from (file, key path, camera id) and what would have been valid.
+The API answers NotFound with 404, AlertStateError and InsufficientHistory with 409,
+ServiceBusy with 503 and ``Retry-After``; the CLI exits with status 2 for any of them.
+Messages name the offending value, where it came from (file, key path, camera id) and
+what would have been valid.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ __all__ = [
     "LoginThrottled",
     "ModelError",
     "NotFound",
+    "ServiceBusy",
     "SourceNotFound",
     "SourceUnreadable",
     "StoreError",
@@ -109,6 +113,11 @@ class LoginThrottled(AuthError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ServiceBusy(CrowdsafeError, TimeoutError):
+    """A bounded resource is at its bound (a live image not made in time); the API
+    answers 503 with ``Retry-After``."""
 
 
 class NotFound(CrowdsafeError, LookupError):

@@ -16,6 +16,12 @@ the decision is ADR 0002):
   Cameras are served most-overdue first, so under overload every camera slows evenly
   and lag stays bounded instead of one camera starving.
 
+The live view is made on a third kind of thread, one low-priority worker for all cameras
+(``livecache.py``): each camera's image is anonymised at most once per analysed frame and
+at most ``live_view_limits.max_fps`` times a second, and the worker is busy at most
+``live_view_limits.max_busy`` of the time, however many dashboards ask, so viewers cannot
+take the cores from the analysis (``crowdsafe bench live`` measures it).
+
 Measured 2026-11-26 on 2 cores (README, "Measured"): a reader costs 0.015-0.020 cores
 per 10 fps 768x576 H.264 camera, an analysed frame 0.06 CPU-seconds; 8 cameras asking
 5 fps each (more than 2 cores can do) all got 3.4 fps with lag p95 under 0.1 s.
@@ -30,7 +36,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -47,6 +53,7 @@ from crowdsafe.forecast.service import ForecastService
 from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.ingest.reader import FrameSlot, StreamReader
 from crowdsafe.ingest.url import SourceAddress
+from crowdsafe.livecache import SingleFlight
 from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone
 from crowdsafe.overlay import anonymised_jpeg
@@ -81,8 +88,6 @@ class CameraRuntime:
     last_analysed_at: float = 0.0
     # In memory only (see LiveView); replaced whole after each analysed frame.
     last_view: LiveView | None = None
-    live_cache: tuple[int, bytes] | None = None
-    _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class Runtime:
@@ -122,6 +127,11 @@ class Runtime:
         self.snapshots: SnapshotStore | None = built.snapshots
         self.forecast: ForecastService = built.forecast
         self._purger = built.purger
+        limits = config.live_view_limits
+        # The JPEG bytes of each camera's latest live image, never frames (livecache.py).
+        self.live_images: SingleFlight[bytes | None] = SingleFlight(
+            min_interval_s=1.0 / limits.max_fps, max_busy=limits.max_busy, wait_s=limits.wait_s
+        )
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._analysis: threading.Thread | None = None
@@ -230,6 +240,7 @@ class Runtime:
         sinks still hold for at most :data:`SINK_DRAIN_S` (all sinks at once, so the
         bound does not grow with their number), then close the store."""
         self.stop()
+        self.live_images.close()
         if self._purger is not None:
             self._purger.stop()
         drains = [
@@ -252,6 +263,10 @@ class Runtime:
     @property
     def live_view_enabled(self) -> bool:
         return self.config.privacy.live_view
+
+    @property
+    def live_view_requests_max(self) -> int:
+        return self.config.live_view_limits.max_requests
 
     def camera_infos(self) -> list[CameraInfo]:
         return [
@@ -276,20 +291,20 @@ class Runtime:
     def anonymised_jpeg(self, camera_id: str) -> bytes | None:
         """The camera's last analysed frame as JPEG, faces and heads pixelated first,
         zones and lines drawn; None before the first frame.  The only way pixels leave.
-        Raises KeyError for an unknown camera."""
+
+        Made once per analysed frame at most, within ``live_view_limits`` (``max_fps``,
+        ``max_busy``), on the live-view worker and shared by every caller, so it can be
+        a little older than the last analysed frame.  Raises KeyError for an
+        unknown camera, ServiceBusy when the image is not made within
+        ``live_view_limits.wait_s``."""
         cam = self.cameras[camera_id]
         view = cam.last_view
         if view is None:
             return None
-        with cam._cache_lock:
-            cached = cam.live_cache
-            if cached is not None and cached[0] == view.seq:
-                return cached[1]
-        jpeg = anonymised_jpeg(view, self.anonymiser, cam.zones, cam.lines)
-        if jpeg is not None:
-            with cam._cache_lock:
-                cam.live_cache = (view.seq, jpeg)
-        return jpeg
+        return self.live_images.get(camera_id, view.seq, lambda: self._jpeg(cam, view))
+
+    def _jpeg(self, cam: CameraRuntime, view: LiveView) -> bytes | None:
+        return anonymised_jpeg(view, self.anonymiser, cam.zones, cam.lines)
 
     def snapshot(self, alert_id: str) -> bytes | None:
         return self.snapshots.get(alert_id) if self.snapshots is not None else None
@@ -298,9 +313,13 @@ class Runtime:
         """Keep one anonymised snapshot of the camera when an alert opens."""
         if self.snapshots is None or event.kind is not AlertEventKind.OPENED:
             return
-        if event.alert.camera_id not in self.cameras:
+        cam = self.cameras.get(event.alert.camera_id)
+        if cam is None or cam.last_view is None:
             return
-        jpeg = self.anonymised_jpeg(event.alert.camera_id)
+        view = cam.last_view
+        # The frame the alert opened on, made here on the analysis thread (an alert is
+        # rare) rather than queued behind the low-priority live-view worker.
+        jpeg = self.live_images.cached(cam.config.id, view.seq) or self._jpeg(cam, view)
         if jpeg is not None:
             self.snapshots.save(event.alert.id, jpeg)
 

@@ -78,6 +78,11 @@ class Site(Protocol):
         """False when ``privacy.live_view`` is off: no camera image is served."""
         ...
 
+    @property
+    def live_view_requests_max(self) -> int:
+        """Live-view requests served at once; the API answers more with 429."""
+        ...
+
     def camera_infos(self) -> list[CameraInfo]: ...
 
     def zones(self) -> list[Zone]: ...
@@ -91,7 +96,8 @@ class Site(Protocol):
     def sink_health(self) -> list[SinkHealth]: ...
 
     def anonymised_jpeg(self, camera_id: str) -> bytes | None:
-        """The camera's last analysed frame, anonymised, as JPEG; None before the first."""
+        """The camera's last analysed frame, anonymised, as JPEG; None before the first.
+        Raises ServiceBusy when it cannot be made in time."""
         ...
 
     def snapshot(self, alert_id: str) -> bytes | None:
@@ -138,6 +144,7 @@ class FakeSite:
     snapshots: dict[str, bytes] = field(default_factory=dict)
     sinks: Sequence[SinkHealth] = ()
     live_view_enabled: bool = True
+    live_view_requests_max: int = 8
     data: bool = True
     feed: LiveFeed = field(default_factory=LiveFeed)
     forecast_config: ForecastConfig = field(default_factory=ForecastConfig)

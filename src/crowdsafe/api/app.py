@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 from crowdsafe import __version__
 from crowdsafe.api import auth as api_auth
 from crowdsafe.api import errors
+from crowdsafe.api.limits import RequestSlots
 from crowdsafe.api.routes import ROUTERS
 from crowdsafe.api.security import SecurityMiddleware
 from crowdsafe.auth import Authenticator
@@ -68,6 +69,7 @@ def create_app(site: Site, auth: Authenticator | None = None, hosts: Iterable[st
     app = _App(hosts)
     app.state.site = site
     app.state.auth = auth = auth or Authenticator.in_memory()
+    app.state.live_view_slots = RequestSlots()  # api/deps.py: live_view_slot
     # The routes themselves, not include_router(): FastAPI >= 0.16x keeps an included
     # router as one lazy entry, and the privacy test (and any tool) walks app.routes.
     for router in ROUTERS:

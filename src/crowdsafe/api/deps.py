@@ -8,10 +8,12 @@ Routes take ``site: SiteDep`` (or ``store: StoreDep``...) and never reach for a 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 
+from crowdsafe.api.limits import RETRY_AFTER_S, RequestSlots
 from crowdsafe.auth import Authenticator, Principal
 from crowdsafe.feed import LiveFeed
 from crowdsafe.site import Site
@@ -21,6 +23,7 @@ __all__ = [
     "AuthDep",
     "FeedDep",
     "HoursQuery",
+    "LiveViewSlotDep",
     "PrincipalDep",
     "Since",
     "SiteDep",
@@ -56,11 +59,32 @@ def get_principal(request: Request) -> Principal:
     return who
 
 
+async def live_view_slot(request: Request) -> AsyncIterator[None]:
+    """Hold one of the site's live-view request slots for the request, or answer 429.
+
+    Async on purpose: the refusal is decided on the event loop, so a crowd of refused
+    clients takes no worker thread (api/limits.py)."""
+    slots: RequestSlots = request.app.state.live_view_slots
+    limit = get_site(request).live_view_requests_max
+    if not slots.try_enter(limit):
+        raise HTTPException(
+            429,
+            f"too many live-view requests at once (live_view_limits.max_requests: {limit}); "
+            f"retry after {RETRY_AFTER_S} s",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    try:
+        yield
+    finally:
+        slots.leave()
+
+
 SiteDep = Annotated[Site, Depends(get_site)]
 StoreDep = Annotated[Store, Depends(get_store)]
 FeedDep = Annotated[LiveFeed, Depends(get_feed)]
 AuthDep = Annotated[Authenticator, Depends(get_auth)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+LiveViewSlotDep = Annotated[None, Depends(live_view_slot)]
 HoursQuery = Annotated[int | None, Query(ge=1, le=168, description="Hours ahead.")]
 
 # Times in a query: finite (``nan`` compares false with everything, so a window with it

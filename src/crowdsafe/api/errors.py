@@ -32,7 +32,8 @@ _MEANINGS = {
     404: "No such item; the message lists the known ones.",
     409: "The item is not in a state that allows this (or has too little history).",
     422: "A parameter is malformed or out of range; the message names it.",
-    503: "Not available yet (e.g. no analysed frame).",
+    429: "Too many such requests at once; retry after the Retry-After header's seconds.",
+    503: "Not available yet (e.g. no analysed frame, or the image was not ready in time).",
 }
 
 

@@ -201,6 +201,12 @@ def build_density_model(config: CrowdsafeConfig) -> DensityCounter:
 def build_anonymiser(config: CrowdsafeConfig, *, faces: bool | None = None) -> Anonymiser:
     """The anonymiser every outgoing pixel passes: head zones of the people found, plus
     faces found by the face model unless ``privacy.face_blur`` is off (``faces``
-    overrides the config, for tools that must always look for faces)."""
+    overrides the config, for tools that must always look for faces).
+
+    The face model runs on one thread: the live view runs it on a low-priority worker
+    (``livecache.py``), and ONNX Runtime's extra threads would run at normal priority,
+    taking cores from the analysis that the low priority is meant to leave them to."""
     use_faces = config.privacy.face_blur if faces is None else faces
-    return Anonymiser(FaceFinder(model_path(config, "face_blur")) if use_faces else None)
+    if not use_faces:
+        return Anonymiser(None)
+    return Anonymiser(FaceFinder(model_path(config, "face_blur"), threads=1))

@@ -126,12 +126,14 @@ def _runnable(commands: Subcommands, prefix: str) -> Iterator[tuple[str, str]]:
     for choice in commands._choices_actions:
         parser = commands.choices[choice.dest]
         nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        if nested:
+        if nested and nested[0].required:
             yield from _runnable(nested[0], f"{prefix} {choice.dest}")
             continue
         positionals = [
             (a.metavar if isinstance(a.metavar, str) else a.dest).upper()
             for a in parser._actions
-            if not a.option_strings
+            if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
         ]
         yield " ".join([prefix, choice.dest, *positionals]), choice.help or ""
+        if nested:  # optional modes (``bench live``) follow their command
+            yield from _runnable(nested[0], f"{prefix} {choice.dest}")

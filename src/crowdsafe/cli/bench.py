@@ -4,7 +4,9 @@ The default mode times the detector alone and decode -> detect -> zones -> store
 alternately on the same frames in one run (``crowdsafe.evaluation.bench``), so their ratio compares
 runs seconds apart and a neighbour's load on a shared machine mostly cancels.
 ``--cameras N`` measures N live streams instead (per-camera fps, lag, CPU) and
-``--density`` the density model; every mode ends with its JSON line.
+``--density`` the density model; ``crowdsafe bench live`` serves the demo and measures
+whether a crowd of live-view clients slows its analysis (``evaluation/live_bench.py``).
+Every mode ends with its JSON line.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import argparse
 import json
 from pathlib import Path
 
-from crowdsafe.cli._common import Subcommands, add_json, add_threads, demo_config_path, detector
+from crowdsafe.cli._common import (
+    Subcommands,
+    add_json,
+    add_threads,
+    demo_config_path,
+    detector,
+    report,
+)
 from crowdsafe.errors import UsageError
 
 __all__ = ["register"]
@@ -54,6 +63,36 @@ def register(commands: Subcommands) -> None:
     add_threads(bench)
     add_json(bench)
     bench.set_defaults(handler=_bench)
+    modes = bench.add_subparsers(dest="mode", required=False, metavar="MODE")
+    live = modes.add_parser(
+        "live",
+        help="the demo served with N clients polling its live view: analysed fps "
+        "unloaded, loaded and after, memory, requests served and refused, latency",
+    )
+    live.add_argument("--clients", type=int, default=40, help="concurrent clients (default 40)")
+    live.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
+    live.add_argument(
+        "--unloaded",
+        type=float,
+        default=20.0,
+        help="seconds measured without clients first (default 20)",
+    )
+    live.add_argument(
+        "--after", type=float, default=10.0, help="seconds measured after them (default 10)"
+    )
+    live.add_argument(
+        "--warmup",
+        type=float,
+        default=10.0,
+        help="seconds of one client before anything is measured (default 10)",
+    )
+    live.add_argument(
+        "--no-backoff",
+        action="store_true",
+        help="clients ignore Retry-After and ask again at once, as a hostile one would",
+    )
+    add_json(live)
+    live.set_defaults(handler=_bench_live)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -90,6 +129,35 @@ def _bench(args: argparse.Namespace) -> int:
         result = run_bench(found, video, config, frames=args.frames, repeats=args.repeats, log=log)
     print(json.dumps(result))
     return 0
+
+
+def _bench_live(args: argparse.Namespace) -> int:
+    import sys
+
+    from crowdsafe.config import load_config
+    from crowdsafe.evaluation.live_bench import run_live_bench
+
+    if args.clients < 1:
+        raise UsageError(f"--clients must be at least 1, got {args.clients}")
+    for option in ("duration", "unloaded", "after", "warmup"):
+        value = getattr(args, option)
+        if not 0 < value < float("inf"):
+            raise UsageError(f"--{option} must be a positive number of seconds, got {value}")
+
+    def progress(line: str) -> None:
+        print(f"bench live: {line}", file=sys.stderr, flush=True)
+
+    result = run_live_bench(
+        load_config(demo_config_path()),
+        clients=args.clients,
+        duration_s=args.duration,
+        unloaded_s=args.unloaded,
+        after_s=args.after,
+        warmup_s=args.warmup,
+        backoff=not args.no_backoff,
+        log=progress,
+    )
+    return report(result, args.json)
 
 
 def _size(text: str) -> tuple[int, int]:

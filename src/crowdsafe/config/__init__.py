@@ -17,6 +17,7 @@ never import this package::
     config/thresholds.py  ThresholdsConfig (level-of-service bands)
     config/storage.py     StorageConfig and its backends
     config/privacy.py     PrivacyConfig, ModelsConfig (the only model roles)
+    config/live.py        LiveViewLimits (what serving the live view may cost)
     config/server.py      ServerConfig
     config/auth.py        AuthConfig (logins, tokens, audit, proxy trust, TLS)
     alerts/settings.py    AlertsConfig (rules and sinks)
@@ -47,6 +48,7 @@ from crowdsafe.config.camera import (
     Point,
     ZoneConfig,
 )
+from crowdsafe.config.live import LiveViewLimits
 from crowdsafe.config.load import load_config, parse_config
 from crowdsafe.config.privacy import MODEL_ROLES, ModelConfig, ModelsConfig, PrivacyConfig
 from crowdsafe.config.root import CrowdsafeConfig
@@ -74,6 +76,7 @@ __all__ = [
     "Identifier",
     "LevelsConfig",
     "LineConfig",
+    "LiveViewLimits",
     "LosLetter",
     "ModelConfig",
     "ModelsConfig",

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from crowdsafe.alerts.settings import AlertsConfig
 from crowdsafe.config.auth import AuthConfig
 from crowdsafe.config.camera import CameraConfig
+from crowdsafe.config.live import LiveViewLimits
 from crowdsafe.config.privacy import MODEL_ROLES, ModelsConfig, PrivacyConfig
 from crowdsafe.config.server import ServerConfig
 from crowdsafe.config.storage import SqliteStorageConfig, StorageSection
@@ -40,6 +41,9 @@ class CrowdsafeConfig(StrictModel):
         default_factory=ForecastConfig, description="Planning forecast, nowcast, staffing."
     )
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    live_view_limits: LiveViewLimits = Field(
+        default_factory=LiveViewLimits, description="What serving the live view may cost."
+    )
     models: ModelsConfig = Field(
         default_factory=ModelsConfig,
         description=f"Models by role; the only roles are {', '.join(MODEL_ROLES)}.",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
-from crowdsafe.api.deps import SiteDep
+from crowdsafe.api.deps import LiveViewSlotDep, SiteDep
 from crowdsafe.api.errors import documented, not_found, unavailable
 from crowdsafe.api.schemas import CameraHealthPublic, CameraPublic
+from crowdsafe.errors import ServiceBusy
 from crowdsafe.site import CameraInfo, Site
 
 __all__ = ["NO_STORE", "router"]
@@ -49,14 +50,26 @@ def camera_health(camera_id: str, site: SiteDep) -> CameraHealthPublic:
 @router.get(
     "/{camera_id}/live.jpg",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}, **documented(403, 404, 503)},
+    responses={200: {"content": {"image/jpeg": {}}}, **documented(403, 404, 429, 503)},
 )
-def live_view(camera_id: str, site: SiteDep) -> Response:
-    """The camera's latest frame with faces and heads pixelated (never raw pixels)."""
+def live_view(
+    _slot: LiveViewSlotDep,  # first: a refused request is answered before any thread is taken
+    camera_id: str,
+    site: SiteDep,
+) -> Response:
+    """The camera's latest frame with faces and heads pixelated (never raw pixels).
+
+    Made at most once per analysed frame and ``live_view_limits.max_fps`` times a
+    second, shared by every viewer; 429 when ``live_view_limits.max_requests`` are being
+    served already, 503 before the first analysed frame or when the image is not ready
+    in time (both with ``Retry-After``)."""
     _camera(site, camera_id)
     if not site.live_view_enabled:
         raise HTTPException(403, "the live view is switched off (privacy.live_view: false)")
-    jpeg = site.anonymised_jpeg(camera_id)
+    try:
+        jpeg = site.anonymised_jpeg(camera_id)
+    except ServiceBusy as exc:
+        raise unavailable(str(exc)) from None
     if jpeg is None:
         raise unavailable(f"camera '{camera_id}' has no analysed frame yet")
     return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
