@@ -4,13 +4,16 @@ an open API off loopback: the real commands, in subprocesses."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from crowdsafe.auth import AuditAction, AuthStore, Role
 
@@ -116,3 +119,64 @@ def test_run_with_insecure_no_auth_serves_openly_and_says_so(config_file: Path) 
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert out.count("WITHOUT ANY LOGIN") >= 2  # the log line and the banner
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1 and its key, made by Debian's openssl."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_run_serves_https_with_the_configs_certificate_and_secure_cookies(
+    config_file: Path, tmp_path: Path
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    config_file.write_text(
+        config_file.read_text() + f"auth:\n  tls: {{certfile: {cert}, keyfile: {key}}}\n"
+    )
+    AuthStore(tmp_path / "auth.db").add_user("olive", Role.OPERATOR, PASSWORD)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crowdsafe.cli", "run", str(config_file), "--port", str(port),
+         "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    base = f"https://127.0.0.1:{port}"
+    trust = ssl.create_default_context(cafile=str(cert))
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                health = httpx.get(base + "/healthz", verify=trust, timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "run did not start serving"
+                time.sleep(0.3)
+        assert health.status_code == 200
+        with pytest.raises(httpx.TransportError):  # plain HTTP on the TLS port
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).raise_for_status()
+        login = httpx.post(
+            base + "/api/session",
+            json={"user": "olive", "password": PASSWORD},
+            headers={"Origin": base},
+            verify=trust,
+        )
+        assert login.status_code == 200, login.text
+        cookie = login.headers["set-cookie"].lower()
+        assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+        with httpx.Client(base_url=base, verify=trust, cookies=login.cookies) as client:
+            assert client.get("/api/zones").status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert f"dashboard at https://127.0.0.1:{port}/" in out

@@ -338,26 +338,28 @@ def test_forecast_nowcast_and_staffing_are_served(tmp_path: Path, config_text: s
         ]
     )
     with serving(runtime) as base:
-        fc = httpx.get(f"{base}/api/zones/left/forecast", timeout=60).json()
+        fc = httpx.get(f"{base}/api/zones/left/forecast", timeout=60, headers=base.headers).json()
         assert fc["horizon_h"] == 12 and len(fc["points"]) == 12
         p = fc["points"][0]
         assert p["low_95"] <= p["low_80"] <= p["count"] <= p["high_80"] <= p["high_95"]
         assert fc["timezone"] == "Europe/Berlin"
-        nc = httpx.get(f"{base}/api/zones/left/nowcast").json()
+        nc = httpx.get(f"{base}/api/zones/left/nowcast", headers=base.headers).json()
         assert [q["horizon_s"] for q in nc["points"]] == [300, 900, 1800, 3600]
         assert nc["trend_per_min"] > 0 and nc["trend_significant"]
-        plan = httpx.get(f"{base}/api/staffing", timeout=60).json()
+        plan = httpx.get(f"{base}/api/staffing", timeout=60, headers=base.headers).json()
         assert plan["rules"]["persons_per_steward"] == 250
         assert {s["zone_id"] for s in plan["slots"]} == {"left"}
         assert any("right: no stored samples" in why for why in plan["zones_without_forecast"])
         for s in plan["slots"]:
             assert s["stewards"] == StaffingRules().stewards(s["people"], LevelOfService(s["los"]))
-        csv_text = httpx.get(f"{base}/api/staffing.csv", timeout=60)
+        csv_text = httpx.get(f"{base}/api/staffing.csv", timeout=60, headers=base.headers)
         assert csv_text.headers["content-type"].startswith("text/csv")
         assert csv_text.text.splitlines()[0].startswith("slot_start_utc,zone_id")
         assert len(csv_text.text.splitlines()) == 13
-        assert httpx.get(f"{base}/api/zones/nowhere/forecast").status_code == 404
-        r = httpx.get(f"{base}/api/zones/right/forecast")
+        assert (
+            httpx.get(f"{base}/api/zones/nowhere/forecast", headers=base.headers).status_code == 404
+        )
+        r = httpx.get(f"{base}/api/zones/right/forecast", headers=base.headers)
         assert r.status_code == 409 and "no stored samples" in r.json()["detail"]
-        assert httpx.get(f"{base}/api/zones/right/nowcast").status_code == 409
+        assert httpx.get(f"{base}/api/zones/right/nowcast", headers=base.headers).status_code == 409
     runtime.close()

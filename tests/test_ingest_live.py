@@ -277,9 +277,12 @@ def test_bad_sources_fail_clearly_redacted_and_others_keep_running(
         snaps = {c: rt.cameras[c].health.snapshot() for c in rt.cameras}
         with serving(rt) as base:
             api_text = (
-                httpx.get(base + "/api/cameras").text
-                + httpx.get(base + "/metrics").text
-                + "".join(httpx.get(f"{base}/api/cameras/{c}/health").text for c in rt.cameras)
+                httpx.get(base + "/api/cameras", headers=base.headers).text
+                + httpx.get(base + "/metrics", headers=base.headers).text
+                + "".join(
+                    httpx.get(f"{base}/api/cameras/{c}/health", headers=base.headers).text
+                    for c in rt.cameras
+                )
             )
     finally:
         rt.close()
@@ -394,8 +397,10 @@ def test_metrics_and_no_data_zones(tmp_path: Path, sample_video: Path) -> None:
     try:
         wait_for(lambda: "good-all" in rt.feed.latest(), 10, "a sample from the good camera")
         with serving(rt) as base:
-            metrics = httpx.get(base + "/metrics").text
-            zones = {z["id"]: z for z in httpx.get(base + "/api/zones").json()}
+            metrics = httpx.get(base + "/metrics", headers=base.headers).text
+            zones = {
+                z["id"]: z for z in httpx.get(base + "/api/zones", headers=base.headers).json()
+            }
     finally:
         rt.close()
     assert 'crowdsafe_camera_up{camera="good"} 1.0' in metrics

@@ -61,19 +61,28 @@ def test_live_view_requests_beyond_the_bound_are_refused_with_429(slow_site: Slo
         url = base + "/api/cameras/cam1/live.jpg"
         answers: list[httpx.Response] = []
         held = [
-            threading.Thread(target=lambda: answers.append(httpx.get(url, timeout=30)))
+            threading.Thread(
+                target=lambda: answers.append(httpx.get(url, timeout=30, headers=base.headers))
+            )
             for _ in range(3)
         ]
         for t in held:
             t.start()
         for _ in range(3):  # all three slots are now held inside the site
             assert slow_site.inside.acquire(timeout=30)
-        refused = [httpx.get(url, timeout=30), httpx.get(base + "/api/cameras/cam2/live.jpg")]
-        other = httpx.get(base + "/api/cameras", timeout=30)  # other routes are not bounded
+        refused = [
+            httpx.get(url, timeout=30, headers=base.headers),
+            httpx.get(base + "/api/cameras/cam2/live.jpg", headers=base.headers),
+        ]
+        other = httpx.get(
+            base + "/api/cameras", timeout=30, headers=base.headers
+        )  # other routes are not bounded
         slow_site.go.set()
         for t in held:
             t.join(30)
-        after = [httpx.get(url, timeout=30) for _ in range(4)]  # the slots were given back
+        after = [
+            httpx.get(url, timeout=30, headers=base.headers) for _ in range(4)
+        ]  # the slots were given back
     for r in refused:
         assert r.status_code == 429
         assert r.headers["retry-after"] == "1"
@@ -120,7 +129,9 @@ def test_a_crowd_asking_for_one_frame_costs_one_anonymisation(
 
             def ask() -> None:
                 start.wait()
-                answers.append(httpx.get(base + "/api/cameras/cam1/live.jpg", timeout=30))
+                answers.append(
+                    httpx.get(base + "/api/cameras/cam1/live.jpg", timeout=30, headers=base.headers)
+                )
 
             crowd = [threading.Thread(target=ask) for _ in range(24)]
             for t in crowd:

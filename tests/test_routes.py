@@ -292,3 +292,19 @@ def test_the_live_feed_streams_a_fake_sites_samples(site: FakeSite) -> None:
         assert r.headers["content-type"].startswith("text/event-stream")
         data = next(line for line in r.iter_lines() if line.startswith("data: "))
     assert json.loads(data[6:])["count"] == 2.0
+
+
+def test_a_405_names_every_method_of_the_path(client: TestClient) -> None:
+    # Starlette's own Allow names only the first route of a path; /api/session has three.
+    r = client.request("OPTIONS", "/api/session")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "DELETE, GET, POST"
+    assert r.json() == {"detail": "Method Not Allowed"}
+
+
+def test_a_body_that_is_not_json_is_a_422_naming_the_body(client: TestClient) -> None:
+    r = client.post(
+        "/api/session", content=b"\x1e\xff", headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.json() == {"detail": "body: not valid JSON"}

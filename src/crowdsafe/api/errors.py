@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 __all__ = ["RETRY_AFTER_S", "ErrorBody", "documented", "install", "not_found", "unavailable"]
 
@@ -85,6 +86,20 @@ def _validation_text(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+# FastAPI's text when a request body cannot be parsed (not JSON, not UTF-8).
+_BODY_UNPARSED = "There was an error parsing the body"
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route of ``app`` answers at the request's path."""
+    methods: set[str] = set()
+    for route in app.routes:
+        # FULL or PARTIAL (the path matches, the method does not): the path is answered.
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _trim_openapi(app: FastAPI) -> None:
     """Make each operation list only its documented statuses (plus its success)."""
     make = app.openapi
@@ -115,8 +130,15 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names only the first route of the path
+            headers = {"Allow": ", ".join(_allowed_methods(app, request))}
+        elif exc.status_code == 400 and exc.detail == _BODY_UNPARSED:
+            # FastAPI's own answer to a body that is not JSON at all; every other
+            # malformed request is a 422 that names what is wrong, and so is this.
+            return JSONResponse({"detail": "body: not valid JSON"}, status_code=422)
         return JSONResponse(
-            {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+            {"detail": str(exc.detail)}, status_code=exc.status_code, headers=headers
         )
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
