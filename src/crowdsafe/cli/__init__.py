@@ -2,7 +2,7 @@
 
 Each command module (``demo``, ``run``, ``check``, ``calibrate``, ``eval_counts``,
 ``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``train``,
-``bench``, ``users``, ``tokens``) registers its own parser next to its handler with
+``bench``, ``plan``, ``users``, ``tokens``) registers its own parser next to its handler with
 ``register(subparsers)``; this module only builds the tree and dispatches. ``crowdsafe
 --help`` lists every command from the registered parsers themselves, so the list cannot
 drift from what the command accepts. Command modules import their heavy dependencies
@@ -37,6 +37,7 @@ from crowdsafe.cli import (
     eval_density,
     eval_forecast,
     eval_lines,
+    plan,
     run,
     tokens,
     train,
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         evaluation.register(evaluations)
     train.register(_group(commands, "train", "train a model"))
     bench.register(commands)
+    plan.register(commands)
     users.register(_group(commands, "users", "manage the dashboard's users"))
     tokens.register(_group(commands, "tokens", "manage API tokens"))
     # The table replaces argparse's list of the top-level commands, which would leave out
