@@ -68,7 +68,8 @@ class DetectorKind:
     camera's ``detector:`` section; ``tile(detector, tile_px)`` wraps it to detect in
     overlapping tiles as well as the whole frame, and is None for a kind that cannot
     (its cameras' ``tile_px`` is then refused with a warning, not ignored silently).
-    Cameras whose sections have the same ``share_key`` share one detector."""
+    Cameras whose sections have the same kind, ``provider`` and ``share_key`` share one
+    detector."""
 
     build: Callable[[DetectorConfig, Path | None, float, int | None], Detector]
     tile: Callable[[Detector, int], Detector] | None = None
@@ -82,7 +83,7 @@ def _yolox(
 
     assert isinstance(section, YoloxNanoConfig)
     model = path or default_model_path(section.input_px)
-    return YoloxDetector(model, score_threshold=score, threads=threads)
+    return YoloxDetector(model, score_threshold=score, threads=threads, provider=section.provider)
 
 
 def _nanodet(
@@ -92,7 +93,11 @@ def _nanodet(
 
     assert isinstance(section, NanoDetConfig)
     return NanoDetDetector(
-        path, score_threshold=score, threads=threads, letterboxed=section.letterbox
+        path,
+        score_threshold=score,
+        threads=threads,
+        letterboxed=section.letterbox,
+        provider=section.provider,
     )
 
 
@@ -157,7 +162,7 @@ def build_detectors(
     groups: dict[tuple[object, ...], list[str]] = {}
     sections = {cam.id: cam.detector for cam in config.cameras}
     for cam_id, section in sections.items():
-        key = (section.kind, *detector_kind(section.kind).share_key(section))
+        key = (section.kind, section.provider, *detector_kind(section.kind).share_key(section))
         groups.setdefault(key, []).append(cam_id)
     path = model_path(config, "person_detector")
     out: dict[str, tuple[Detector, DetectorKind]] = {}

@@ -61,6 +61,12 @@ class DetectorConfig(StrictModel):
     recall: float = Field(
         0.68, gt=0.0, le=1.0, description="Measured recall of the detector in this kind of view."
     )
+    provider: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu",
+        description="Where the model runs: 'cpu'; 'cuda', an NVIDIA GPU through ONNX "
+        "Runtime's CUDA provider (needs the onnxruntime-gpu build: the 'gpu' extra), an "
+        "error where it is missing; 'auto', the GPU when there is one, else the CPU.",
+    )
     tile_px: int = Field(
         0,
         ge=0,

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from crowdsafe.detect.letterbox import letterbox
 from crowdsafe.detect.nms import nms
-from crowdsafe.detect.session import open_detector_model
+from crowdsafe.detect.session import Provider, open_detector_model
 from crowdsafe.errors import ModelError
 from crowdsafe.types import Detections, Frame
 
@@ -76,14 +76,20 @@ class YoloxDetector:
         iou_threshold: float = 0.45,
         threads: int | None = None,
         min_box_height_px: float = 0.0,
+        provider: Provider = "cpu",
     ) -> None:
         path = Path(model_path) if model_path is not None else default_model_path()
         model = open_detector_model(
-            path, score_threshold=score_threshold, iou_threshold=iou_threshold, threads=threads
+            path,
+            score_threshold=score_threshold,
+            iou_threshold=iou_threshold,
+            threads=threads,
+            provider=provider,
         )
         self._session = model.session
         self._input_name = model.input_name
         self.input_size = model.input_size
+        self.provider = model.provider  # where it runs, e.g. CPUExecutionProvider
         self._cells, self._strides = anchor_grid(self.input_size)
         out_shape = self._session.get_outputs()[0].shape
         if list(out_shape[1:]) != [len(self._cells), 85]:
