@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -14,7 +16,8 @@ from crowdsafe.detect.yolox import INPUT_SIZES, YoloxDetector, anchor_grid, defa
 from crowdsafe.errors import ModelError
 from crowdsafe.evaluation.counts import match_frame
 from crowdsafe.evaluation.mot import load_mot_boxes
-from crowdsafe.ingest.video import VideoFileSource
+from crowdsafe.ingest.video import VideoFileSource, sample_video_path
+from crowdsafe.types import Frame
 
 from .conftest import MOT15, requires_mot15
 
@@ -150,3 +153,41 @@ def test_a_model_of_another_layout_is_refused() -> None:
 
     with pytest.raises(ModelError, match="expected output"):
         YoloxDetector(nanodet_path())
+
+
+@pytest.fixture(scope="module")
+def sample_frames() -> list[Frame]:
+    """Four frames of the sample video a second apart, one of them halved (sizes vary
+    across cameras)."""
+    every_tenth = (
+        f for f in VideoFileSource("s", sample_video_path()).frames() if f.index % 10 == 0
+    )
+    frames = list(itertools.islice(every_tenth, 4))
+    small = frames[2]
+    half = cv2.resize(small.image, (small.image.shape[1] // 2, small.image.shape[0] // 2))
+    return [
+        frames[0],
+        frames[1],
+        Frame("s", small.t, np.ascontiguousarray(half), small.index),
+        frames[3],
+    ]
+
+
+@pytest.mark.parametrize(("size", "batch"), [(416, 1), (512, None), (640, None)])
+def test_a_batch_finds_what_each_frame_finds_alone(
+    size: int, batch: int | None, sample_frames: list[Frame]
+) -> None:
+    """One session run over frames of different sizes gives each frame its own people,
+    the same boxes and scores as one frame at a time (416 px: fixed at batch 1, run
+    one by one)."""
+    yolox = YoloxDetector(default_model_path(size), threads=2)
+    assert yolox.batch == batch
+    together = yolox.detect_batch(sample_frames)
+    assert len(together) == len(sample_frames)
+    assert sum(len(d) for d in together) >= 8  # people were found
+    for frame, found in zip(sample_frames, together, strict=True):
+        alone = yolox.detect(frame)
+        assert len(found) == len(alone)
+        np.testing.assert_allclose(found.xyxy, alone.xyxy, atol=1e-3)
+        np.testing.assert_allclose(found.score, alone.score, atol=1e-5)
+    assert yolox.detect_batch([]) == []

@@ -1,16 +1,22 @@
-"""Make a YOLOX-Nano ONNX with a larger square input from the shipped 416 px export.
+"""Make a YOLOX-Nano ONNX with a larger square input and a dynamic batch from the
+shipped 416 px export.
 
 Dev-only: `python tools/resize_yolox.py 640` writes
 `src/crowdsafe/detect/models/yolox_nano/yolox_nano_640x640.onnx` and prints its sha256.
 
-Why this is exact: every shape in the shipped graph is derived at run time -- the head's
-three Reshapes take ``[1, 85, -1]``, the two upsampling Resizes take scales, the Focus
-slices step by 2 to the end -- so only the declared input ``[1, 3, 416, 416]`` and output
-``[1, 3549, 85]`` name the size.  This script rewrites those two declarations (and drops
-the stored intermediate shapes, which ONNX Runtime infers again), changes no weight and no
-node, and checks that the rewritten graph, given a 416 px input, computes exactly what the
-original computes; and that at the new size it gives the (1, N, 85) output of
-N = (S/8)² + (S/16)² + (S/32)² anchor points.  Needs the `onnx` package (`.[dev]`).
+Why this is exact: every spatial shape in the shipped graph is derived at run time -- the
+head's three Reshapes take ``[1, 85, -1]``, the two upsampling Resizes take scales, the
+Focus slices step by 2 to the end -- so only the declared input ``[1, 3, 416, 416]`` and
+output ``[1, 3549, 85]`` name the size.  The batch is named in one more place: the
+Reshapes' leading ``1``.  This script rewrites the two declarations (input
+``[batch, 3, S, S]``, output ``[batch, N, 85]``), sets the Reshapes' target shapes to
+``[0, 85, -1]`` (0: keep the input's batch, ONNX Reshape's copy rule at opset 11), drops
+the stored intermediate shapes (ONNX Runtime infers them again), and changes no weight and
+no node.  It checks that the rewritten graph, given one 416 px input, computes exactly what
+the original computes; that at the new size one input gives the (1, N, 85) output of
+N = (S/8)² + (S/16)² + (S/32)² anchor points; and that a batch of 8 different inputs gives
+each one's own output (printed: the largest difference from running them one by one).
+Needs the `onnx` package (`.[dev]`).
 """
 
 from __future__ import annotations
@@ -28,17 +34,31 @@ SOURCE = FOLDER / "yolox_nano_416x416.onnx"
 SOURCE_SHA256 = "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14"
 
 
+HEAD_RESHAPE = [1, 85, -1]  # the target shape of the head's three Reshapes, as exported
+BATCH_CHECKED = 8
+
+
 def resized(model: object, size: int) -> object:
     import onnx
+    from onnx import numpy_helper
 
     assert isinstance(model, onnx.ModelProto)
     out = onnx.ModelProto()
     out.CopyFrom(model)
     dims = out.graph.input[0].type.tensor_type.shape.dim
+    dims[0].dim_param = "batch"  # replaces dim_value 1 (a oneof)
     dims[2].dim_value = size
     dims[3].dim_value = size
     cells = sum((size // s) ** 2 for s in (8, 16, 32))
-    out.graph.output[0].type.tensor_type.shape.dim[1].dim_value = cells
+    out_dims = out.graph.output[0].type.tensor_type.shape.dim
+    out_dims[0].dim_param = "batch"
+    out_dims[1].dim_value = cells
+    targets = {n.input[1] for n in out.graph.node if n.op_type == "Reshape"}
+    shapes = [t for t in out.graph.initializer if t.name in targets]
+    if len(shapes) != 3 or any(numpy_helper.to_array(t).tolist() != HEAD_RESHAPE for t in shapes):
+        raise SystemExit("the source's head Reshapes are not the three [1, 85, -1] expected")
+    for t in shapes:
+        t.CopyFrom(numpy_helper.from_array(np.array([0, 85, -1], np.int64), t.name))
     del out.graph.value_info[:]
     onnx.checker.check_model(out)
     return out
@@ -77,6 +97,12 @@ def main() -> int:
     cells = sum((args.size // s) ** 2 for s in (8, 16, 32))
     if y.shape != (1, cells, 85):
         sys.exit(f"unexpected output {y.shape} at {args.size} px")
+    xs = rng.uniform(0, 255, (BATCH_CHECKED, 3, args.size, args.size)).astype(np.float32)
+    together = run(model, xs)
+    alone = np.concatenate([run(model, x[None]) for x in xs])
+    batch_diff = float(np.abs(together - alone).max())
+    if together.shape != (BATCH_CHECKED, cells, 85) or batch_diff > 1e-3:
+        sys.exit(f"a batch of {BATCH_CHECKED} is not each input's own output ({batch_diff})")
     target = FOLDER / f"yolox_nano_{args.size}x{args.size}.onnx"
     blob = model.SerializeToString()  # type: ignore[attr-defined]
     target.write_bytes(blob)
@@ -84,6 +110,10 @@ def main() -> int:
         f"{target.relative_to(ROOT)}: {len(blob)} bytes, sha256 {hashlib.sha256(blob).hexdigest()}"
     )
     print(f"checked: identical to the original at 416 px (max |diff| {diff}); output {y.shape}")
+    print(
+        f"checked: a batch of {BATCH_CHECKED} gives each input's own output "
+        f"(max |diff| {batch_diff:.3g} against one by one)"
+    )
     return 0
 
 

@@ -15,13 +15,14 @@ objectness times the person class score.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from crowdsafe.detect.letterbox import letterbox
+from crowdsafe.detect.letterbox import Letterbox, letterbox
 from crowdsafe.detect.nms import nms
 from crowdsafe.detect.session import Provider, open_detector_model
 from crowdsafe.errors import ModelError
@@ -34,8 +35,9 @@ _PERSON = 0
 _OBJ, _CLS = 4, 5
 
 
-# The input sizes shipped: the original 416 px export, and the same graph declared at
-# 512 and 640 px by tools/resize_yolox.py (weights and nodes unchanged).
+# The input sizes shipped: the original 416 px export (batch 1), and the same graph
+# declared at 512 and 640 px with a dynamic batch by tools/resize_yolox.py (weights and
+# nodes unchanged).
 INPUT_SIZES = (416, 512, 640)
 
 
@@ -90,6 +92,7 @@ class YoloxDetector:
         self._input_name = model.input_name
         self.input_size = model.input_size
         self.provider = model.provider  # where it runs, e.g. CPUExecutionProvider
+        self.batch = model.batch  # None: the model takes any batch (detect_batch)
         self._cells, self._strides = anchor_grid(self.input_size)
         out_shape = self._session.get_outputs()[0].shape
         if list(out_shape[1:]) != [len(self._cells), 85]:
@@ -106,10 +109,38 @@ class YoloxDetector:
 
     def detect_image(self, image: npt.NDArray[np.uint8]) -> Detections:
         """Detect people in an RGB image; boxes in that image's pixels."""
-        boxed = letterbox(image[:, :, ::-1], self.input_size)  # the model reads BGR
-        x = np.ascontiguousarray(boxed.image.transpose(2, 0, 1)[None], dtype=np.float32)
-        (out,) = self._session.run(None, {self._input_name: x})
-        rows = out[0]
+        boxed = self._fit(image)
+        (out,) = self._session.run(None, {self._input_name: self._tensor([boxed])})
+        return self._decode(out[0], boxed)
+
+    def detect_batch(self, frames: Sequence[Frame]) -> list[Detections]:
+        """The people in each of ``frames`` (of any sizes), in order, each in its own
+        frame's pixels: the same boxes and scores as :meth:`detect` frame by frame.  With
+        a dynamic-batch model (the 512 and 640 px files) the frames go through the model
+        in one session run; a model fixed at batch 1 (the 416 px export) runs them one
+        at a time.  ``batch`` says which."""
+        boxed = [self._fit(f.image) for f in frames]
+        if not boxed:
+            return []
+        groups = [boxed] if self.batch is None else [[b] for b in boxed]
+        outputs = [
+            rows
+            for group in groups
+            for rows in self._session.run(None, {self._input_name: self._tensor(group)})[0]
+        ]
+        return [self._decode(rows, b) for rows, b in zip(outputs, boxed, strict=True)]
+
+    def _fit(self, image: npt.NDArray[np.uint8]) -> Letterbox:
+        return letterbox(image[:, :, ::-1], self.input_size)  # the model reads BGR
+
+    @staticmethod
+    def _tensor(boxed: Sequence[Letterbox]) -> npt.NDArray[np.float32]:
+        """Letterboxed HWC images as one float32 NCHW batch."""
+        stacked = np.stack([b.image for b in boxed]).transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(stacked, dtype=np.float32)
+
+    def _decode(self, rows: npt.NDArray[np.float32], boxed: Letterbox) -> Detections:
+        """One image's output rows (N, 85) -> its people, in its frame's pixels."""
         score = rows[:, _OBJ] * rows[:, _CLS + _PERSON]
         keep = np.flatnonzero(score >= self.score_threshold)
         if keep.size == 0:
