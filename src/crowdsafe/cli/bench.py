@@ -3,8 +3,9 @@
 The default mode times the detector alone and decode -> detect -> zones -> store
 alternately on the same frames in one run (``crowdsafe.evaluation.bench``), so their ratio compares
 runs seconds apart and a neighbour's load on a shared machine mostly cancels.
-``--cameras N`` measures N live streams instead (per-camera fps, lag, CPU) and
-``--density`` the density model; ``crowdsafe bench live`` serves the demo and measures
+``--cameras N`` measures N live streams instead (per-camera fps, lag, CPU),
+``--density`` the density model and ``--batch 1,2,4,8`` the detector at several batch
+sizes (``evaluation/batch_bench.py``); ``crowdsafe bench live`` serves the demo and measures
 whether a crowd of live-view clients slows its analysis (``evaluation/live_bench.py``).
 Every mode ends with its JSON line.
 """
@@ -60,6 +61,11 @@ def register(commands: Subcommands) -> None:
         help="time the density model per frame (and the detector, for a ratio) instead",
     )
     bench.add_argument("--size", default="1024x768", help="with --density: frame size WIDTHxHEIGHT")
+    bench.add_argument(
+        "--batch",
+        help="time the YOLOX detector over the same --frames frames at these batch sizes "
+        "instead (e.g. 1,2,4,8; frames/s and CPU-s per frame, medians of --repeats)",
+    )
     add_threads(bench)
     add_json(bench)
     bench.set_defaults(handler=_bench)
@@ -112,6 +118,8 @@ def _bench(args: argparse.Namespace) -> int:
         )
         print(json.dumps(result))
         return 0
+    if args.batch is not None:
+        return _bench_batch(args, video)
     config = load_config(args.config or demo_config_path())
     found = detector(config.cameras[0].detector, None, args.threads)
     log = None if args.json else print
@@ -127,6 +135,24 @@ def _bench(args: argparse.Namespace) -> int:
         )
     else:
         result = run_bench(found, video, config, frames=args.frames, repeats=args.repeats, log=log)
+    print(json.dumps(result))
+    return 0
+
+
+def _bench_batch(args: argparse.Namespace, video: Path) -> int:
+    from crowdsafe.config import load_config
+    from crowdsafe.detect.yolox import YoloxDetector
+    from crowdsafe.evaluation.batch_bench import parse_batches, run_batch_bench
+
+    sizes = parse_batches(args.batch)  # before any model is opened
+    section = load_config(args.config or demo_config_path()).cameras[0].detector
+    found = detector(section.model_copy(update={"tile_px": 0}), None, args.threads)
+    if not isinstance(found, YoloxDetector):
+        raise UsageError(f"--batch times the yolox-nano detector; the config's runs {section.kind}")
+    log = None if args.json else print
+    result = run_batch_bench(
+        found, video, batches=sizes, frames=args.frames, repeats=args.repeats, log=log
+    )
     print(json.dumps(result))
     return 0
 
