@@ -26,9 +26,10 @@ Measured 2026-11-26 on 2 cores (README, "Measured"): a reader costs 0.015-0.020 
 per 10 fps 768x576 H.264 camera, an analysed frame 0.06 CPU-seconds; 8 cameras asking
 5 fps each (more than 2 cores can do) all got 3.4 fps with lag p95 under 0.1 s.
 
-The NanoDet graph we ship has its batch size fixed at 1 (its reshapes were baked in
-by the TF.js conversion; a dynamic-batch conversion gives wrong boxes), so frames are
-not batched across cameras.
+Frames are not batched across cameras.  The YOLOX-Nano 512 and 640 px files take a
+batch (``YoloxDetector.detect_batch``), but on 2 CPU cores a batch of 2-8 frames ran
+3-15 % fewer frames a second than one at a time (``crowdsafe bench --batch``, README
+"Measured"; ADR 0002), so the analysis thread runs one frame per session run.
 """
 
 from __future__ import annotations
