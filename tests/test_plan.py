@@ -204,7 +204,10 @@ def test_plan_counts_gpus_from_a_cuda_measurement(
     [
         (["--resolution", "720p"], "no CPU measurement of 720p .*has: 1080p GOP 25"),
         (["--gop", "50"], "no CPU measurement of 1080p with GOP 50"),
-        (["--fps", "5"], "in mode nonref .*measured modes: keyframes.*bench --cameras 4 --fps 5"),
+        (
+            ["--fps", "5"],
+            "in mode nonref .*measured modes: keyframes.*bench --video .* --cameras 4 --fps 5 ",
+        ),
         (["--mode", "keyframes", "--fps", "2"], "cannot deliver 2 fps"),
     ],
 )

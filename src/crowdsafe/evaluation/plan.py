@@ -15,6 +15,9 @@ extrapolated across resolutions, keyframe intervals or modes: a plan for an
 unmeasured one fails (:class:`~crowdsafe.errors.ConfigError`) naming what is missing
 and the bench command that would measure it.
 
+A decode mode given instead of ``auto`` is planned as given, except keyframes-only at a
+rate above the keyframe rate, which no stream can deliver (refused).
+
 GPUs are planned only from an entry measured with the detector on one (``device:
 cuda``): its ``analysis_cpu_s_per_frame`` is then read as the detector's seconds per
 analysed frame on the GPU, and its decode and store figures as the CPU work that stays.
@@ -98,10 +101,10 @@ class CostPlan(_Result):
 
 
 def _bench_command(resolution: str, gop: int | None, fps: float, mode: str, path: Path) -> str:
-    gop_part = f", GOP {gop}" if gop is not None else ""
+    stream = f"a {resolution} stream" + (f" with GOP {gop}" if gop is not None else "")
     return (
-        f"`crowdsafe bench --cameras 4 --fps {fps:g} --seconds 20 --profile {path} --json` "
-        f"on a {resolution} stream{gop_part} (mode {mode})"
+        f"`crowdsafe bench --video <{stream}> --cameras 4 --fps {fps:g} --seconds 20 "
+        f"--profile {path} --json` (decode mode {mode})"
     )
 
 
@@ -197,7 +200,7 @@ def plan_cameras(
         modes = ", ".join(sorted({e.mode for e in cpu}))
         raise ConfigError(
             f"{where}: no CPU measurement of {resolution} GOP {found_gop} in mode {chosen} "
-            f"(measured modes: {modes}); measure it with "
+            f"(measured modes: {modes}; decode mode {reason}); measure it with "
             + _bench_command(resolution, found_gop, fps, chosen, profile_path)
         )
     entry = _nearest(matching, fps)
