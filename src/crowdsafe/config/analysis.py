@@ -13,6 +13,9 @@ eval counts`` on MOT15 TUD-Stadtmitte at its default threshold (README, "Measure
 they turn a count into an estimate of the true density and its interval, so they must
 be the figures of the detector that counted.
 
+:class:`SkipUnchangedConfig` says when an unchanged scene repeats its last measurement
+instead of being analysed again (``measure/change.py``).
+
 :class:`TrackingConfig` is a model, not a dict of settings, so that the tracker can be
 handed it as it is, its bounds checked.
 """
@@ -31,6 +34,7 @@ __all__ = [
     "DetectorConfig",
     "DetectorSection",
     "NanoDetConfig",
+    "SkipUnchangedConfig",
     "TrackingConfig",
     "YoloxNanoConfig",
 ]
@@ -246,3 +250,34 @@ class TrackingConfig(StrictModel):
                 f"low_score ({self.low_score}) must be below high_score ({self.high_score})"
             )
         return self
+
+
+class SkipUnchangedConfig(StrictModel):
+    """Repeat the last measurement while the scene has not changed (``measure/change.py``).
+
+    A held frame runs neither the detector nor the density model; its zone counts are
+    those of the last analysed frame (never a zero) and its samples say ``held``.  A
+    camera with counting lines holds a frame only while its tracker follows no one, so
+    no crossing can be missed.  Defaults measured with ``crowdsafe eval skip`` (README)."""
+
+    enabled: bool = Field(
+        False,
+        description="Hold unchanged frames instead of analysing them again (off: every due "
+        "frame is analysed).",
+    )
+    threshold: float = Field(
+        0.002,
+        ge=0.0,
+        le=0.5,
+        description="Largest fraction of the 64-cell-wide grey thumbnail whose level may move "
+        "(by more than 10 of 255) for a frame to count as unchanged; 0 holds only frames "
+        "where no cell moved.",
+    )
+    max_hold_s: float = Field(
+        5.0,
+        gt=0.0,
+        le=300.0,
+        description="Longest a measurement is repeated, seconds: after this a frame is "
+        "analysed even if unchanged, so a slow build-up is always re-measured (default: half "
+        "the alerts' 10 s persistence, so a level that persists is measured at least twice).",
+    )
