@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -10,12 +12,16 @@ from pydantic import ValidationError
 from crowdsafe.assembly.stages import build_line_stage
 from crowdsafe.config import SkipUnchangedConfig, TrackingConfig
 from crowdsafe.detect.base import FakeDetector
+from crowdsafe.evaluation.skip import evaluate_skip
 from crowdsafe.measure.change import PIXEL_DELTA, ChangeGate, grey_thumbnail
 from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone
 from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.store import SQLiteStore
 from crowdsafe.types import Detections, Frame
+
+from .conftest import MOT15, requires_mot15
+from .test_cli import crowdsafe, json_result
 
 H, W = 480, 640  # 4:3, so the thumbnail is 64x48 cells of exactly 10x10 pixels
 CELLS = 64 * 48
@@ -201,3 +207,32 @@ def test_thumbnails_of_common_frame_sizes() -> None:
     assert grey_thumbnail(np.zeros((576, 768, 3), np.uint8)).shape == (48, 64)
     grey = grey_thumbnail(np.full((H, W), 77, np.uint8))
     assert grey.shape == (48, 64) and float(grey.max()) == pytest.approx(77.0)
+
+
+def test_the_evaluation_holds_a_static_scene_and_keeps_counting_its_people(
+    sample_video: Path,
+) -> None:
+    detector = CountingDetector(standing(3))
+    report = evaluate_skip(detector, sample_video, fps=5.0, static_s=4.0, noise=3.0)
+    assert report.frames_due == 20
+    assert (report.full.detected, report.skip.detected) == (20, 1)  # max_hold_s 5 > 4 s
+    assert report.skip.counts == report.full.counts == [3.0] * 20
+    result = report.to_dict()
+    assert result["held_fraction"] == 0.95
+    assert result["held_zero_while_full_counts_people"] == 0
+    assert result["held_samples"] == 3  # buckets 1-3 s; bucket 0 holds the analysed frame
+    assert result["alerts_equal"] is True
+
+
+@requires_mot15()
+@pytest.mark.parametrize("sequence", ["TUD-Campus", "TUD-Stadtmitte"])
+def test_holding_changes_no_count_and_no_alert_on_the_shared_sequences(sequence: str) -> None:
+    video = MOT15 / sequence / f"{sequence}.mp4"
+    result = json_result(crowdsafe("eval", "skip", "--video", str(video), "--json"))
+    assert result["frames_due"] > 20
+    assert result["alerts_full"], "the levels are set so that the sequence raises alerts"
+    assert result["alerts_skip"] == result["alerts_full"]
+    full, skip = result["mean_count_full"], result["mean_count_skip"]
+    assert abs(skip - full) <= 0.01 * full
+    assert result["held_zero_while_full_counts_people"] == 0
+    assert result["count_mae_vs_gt_skip"] <= result["count_mae_vs_gt_full"] + 0.01

@@ -122,6 +122,12 @@ class CameraPipeline:
         return self._next_due is None or t >= self._next_due - 1e-3
 
     @property
+    def last_counts(self) -> ZoneCounts | None:
+        """The zone counts of the last frame the detector saw (what a held frame repeats);
+        None before the first frame and after :meth:`finish`."""
+        return self._last_counts
+
+    @property
     def has_open_bucket(self) -> bool:
         return self.aggregator.pending
 
