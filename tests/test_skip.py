@@ -183,6 +183,12 @@ def test_a_camera_with_lines_holds_only_while_it_follows_no_one() -> None:
     # the flow buckets still close with the held frames, so the line reports zero flow
     assert [s.t for s in store.line_series("gate") if s.t >= 200] == [200.0, 201.0, 202.0, 203.0]
 
+    # one changed cell is under the threshold (0.002 of 3072 cells is 6), but a camera
+    # with lines analyses any change: someone that small may be walking across the line
+    pipe.step(Frame("cam1", 300.0, still))
+    pipe.step(Frame("cam1", 301.0, with_cells_changed(still, 1, 50)))
+    assert empty.times == [200.0, 300.0, 301.0]
+
 
 def test_the_gate_refuses_bad_settings() -> None:
     with pytest.raises(ValueError, match="threshold must be in"):

@@ -22,7 +22,9 @@ the bucket says ``held``.  A held frame counts as analysed in the health (the ca
 measured at its rate) but ``last_detections`` and the live view stay those of the last
 frame the detector saw, so the heads pixelated are that frame's.  Lines need every frame
 for tracking, so a camera with lines holds a frame only while its tracker follows no one
-(a crossing needs a track); its flow buckets still advance with the held frames.
+(a crossing needs a track) and no thumbnail cell changed at all (someone too small to
+pass the threshold could still walk across a line); its flow buckets still advance with
+the held frames (docs/adr/0005-hold-unchanged-scenes.md).
 """
 
 from __future__ import annotations
@@ -154,7 +156,12 @@ class CameraPipeline:
         """Detect, count and bucket one frame (no rate check), or hold it when the scene
         has not changed (module docstring)."""
         started = self.health.now()
-        if self.skip is not None and self.skip.hold(frame.image, frame.t, allowed=self._may_hold()):
+        # Lines hold strictly: a person too small to pass the threshold could still
+        # cross a line, so any changed cell is analysed.
+        strict = self.lines is not None
+        if self.skip is not None and self.skip.hold(
+            frame.image, frame.t, allowed=self._may_hold(), strict=strict
+        ):
             return self._hold(frame, started)
         self.last_held = False
         detections = self.detector.detect(frame)

@@ -257,8 +257,9 @@ class SkipUnchangedConfig(StrictModel):
 
     A held frame runs neither the detector nor the density model; its zone counts are
     those of the last analysed frame (never a zero) and its samples say ``held``.  A
-    camera with counting lines holds a frame only while its tracker follows no one, so
-    no crossing can be missed.  Defaults measured with ``crowdsafe eval skip`` (README)."""
+    camera with counting lines holds a frame only while its tracker follows no one and no
+    thumbnail cell changed at all, so no crossing can be missed (ADR 0005).  Defaults
+    measured with ``crowdsafe eval skip`` (README, "Measured")."""
 
     enabled: bool = Field(
         False,

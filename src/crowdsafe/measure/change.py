@@ -83,15 +83,24 @@ class ChangeGate:
             return 1.0
         return float(np.mean(np.abs(thumb - self._ref) > self.pixel_delta))
 
-    def hold(self, image: npt.NDArray[np.uint8], t: float, *, allowed: bool = True) -> bool:
+    def hold(
+        self,
+        image: npt.NDArray[np.uint8],
+        t: float,
+        *,
+        allowed: bool = True,
+        strict: bool = False,
+    ) -> bool:
         """True when the frame captured at ``t`` (s) may repeat the last measurement:
-        ``allowed``, unchanged (at most ``threshold`` of its cells moved) and within
-        ``max_hold_s`` of the last analysed frame.  Otherwise the caller must analyse it,
-        and it becomes the reference the next frames are compared with."""
+        ``allowed``, unchanged (at most ``threshold`` of its cells moved; none with
+        ``strict``) and within ``max_hold_s`` of the last analysed frame.  Otherwise the
+        caller must analyse it, and it becomes the reference the next frames are compared
+        with."""
         thumb = grey_thumbnail(image)
         self.last_change = self.change(thumb)
         age_s = t - self._ref_t
-        if allowed and self.last_change <= self.threshold and 0.0 <= age_s < self.max_hold_s:
+        limit = 0.0 if strict else self.threshold
+        if allowed and self.last_change <= limit and 0.0 <= age_s < self.max_hold_s:
             return True
         self._ref, self._ref_t = thumb, t
         return False
