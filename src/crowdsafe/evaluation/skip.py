@@ -204,7 +204,7 @@ def evaluate_skip(
     *,
     gt_path: str | Path | None = None,
     fps: float = 10.0,
-    threshold: float = 0.002,
+    threshold: float = 0.01,
     max_hold_s: float = 5.0,
     score_threshold: float = 0.0,
     static_s: float | None = None,
