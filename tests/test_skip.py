@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 from pydantic import ValidationError
 
 from crowdsafe.assembly.stages import build_line_stage
-from crowdsafe.config import SkipUnchangedConfig, TrackingConfig
+from crowdsafe.config import SkipUnchangedConfig, TrackingConfig, parse_config
 from crowdsafe.detect.base import FakeDetector
 from crowdsafe.evaluation.skip import evaluate_skip
+from crowdsafe.ingest.video import sample_video_path
 from crowdsafe.measure.change import PIXEL_DELTA, ChangeGate, grey_thumbnail
 from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone
 from crowdsafe.pipeline import CameraPipeline
+from crowdsafe.runtime import Runtime
 from crowdsafe.store import SQLiteStore
 from crowdsafe.types import Detections, Frame
 
 from .conftest import MOT15, requires_mot15
 from .test_cli import crowdsafe, json_result
+from .test_ingest_live import wait_for
 
 H, W = 480, 640  # 4:3, so the thumbnail is 64x48 cells of exactly 10x10 pixels
 CELLS = 64 * 48
@@ -242,3 +246,36 @@ def test_holding_changes_no_count_and_no_alert_on_the_shared_sequences(sequence:
     assert abs(skip - full) <= 0.01 * full
     assert result["held_zero_while_full_counts_people"] == 0
     assert result["count_mae_vs_gt_skip"] <= result["count_mae_vs_gt_full"] + 0.01
+
+
+def test_a_running_camera_holds_a_still_scene_and_shows_only_the_frame_it_analysed(
+    tmp_path: Path, config_text: str
+) -> None:
+    folder = tmp_path / "still"
+    folder.mkdir()
+    still = np.repeat(np.repeat(scene(), 12, axis=0), 12, axis=1)[:576, :768]  # 768x576
+    for i in range(40):  # 3.9 s at 10 fps: under max_hold_s (5 s)
+        cv2.imwrite(str(folder / f"{i:03d}.png"), still[:, :, ::-1])
+    text = config_text.replace(str(sample_video_path()), str(folder))
+    text = text.replace("    density:\n", "    skip_unchanged: {enabled: true}\n    density:\n", 1)
+    text = text.replace("      realtime: false\n", "      realtime: false\n      folder_fps: 10\n")
+    two_left = Detections(
+        xyxy=np.array([[50, 300, 90, 400], [150, 300, 190, 400]], dtype=np.float32),
+        score=np.full(2, 0.9, dtype=np.float32),
+    )
+    detector = FakeDetector(lambda frame: two_left)
+    rt = Runtime(parse_config(text, base_dir=tmp_path), detector=detector)
+    rt.start()
+    try:
+        cam = rt.cameras["cam1"]
+        # Looked at while the folder is still being read: at its end the runtime closes
+        # the camera's bucket, and a frame after that is measured afresh (a gap).
+        wait_for(lambda: cam.health.frames_analysed >= 30, 30, "30 frames measured")
+        calls, view = detector.calls, cam.last_view
+    finally:
+        rt.close()
+    assert calls == 1  # the first frame only: the rest were held
+    assert view is not None and view.seq <= 1  # the live view is that frame's
+    samples = SQLiteStore(tmp_path / "test.db").series("left")[:3]
+    assert [s.count for s in samples] == [2.0, 2.0, 2.0]  # held, still two people
+    assert [s.held for s in samples] == [False, True, True]
