@@ -99,9 +99,9 @@ class ChangeGate:
         with."""
         thumb = grey_thumbnail(image)
         self.last_change = self.change(thumb)
-        age_s = t - self._ref_t
+        since_ref_s = t - self._ref_t
         limit = 0.0 if strict else self.threshold
-        if allowed and self.last_change <= limit and 0.0 <= age_s < self.max_hold_s:
+        if allowed and self.last_change <= limit and 0.0 <= since_ref_s < self.max_hold_s:
             return True
         self._ref, self._ref_t = thumb, t
         return False
