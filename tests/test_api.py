@@ -171,6 +171,7 @@ def test_live_feed_streams_changing_zone_samples(server: tuple[Served, Runtime])
         "los",
         "frames",
         "method",
+        "held",
     }
 
 

@@ -109,6 +109,11 @@ _LINES_NO_VIDEO = ("eval", "lines", "--video", "/no/v.mp4", "--line", "1,2,3,4")
             "--duration must be a positive number of seconds, got nan",
         ),
         (
+            ("eval", "skip", "--video", "/no/v.mp4", "--threshold", "0.9"),
+            "--threshold/--max-hold-s: threshold: Input should be less than or equal to 0.5",
+        ),
+        (("eval", "skip", "--video", "/no/v.mp4", "--fps", "0"), "--fps must be in (0, 60]"),
+        (
             ("eval", "counts", "--video", "/no/v.mp4", "--tile-px", "100"),
             "--tile-px: tile_px must be 0 (no tiling) or at least 128, got 100",
         ),

@@ -12,7 +12,7 @@ import pytest
 
 from crowdsafe.errors import StoreError
 from crowdsafe.store import SQLiteStore
-from crowdsafe.store.sqlite import SCHEMA_VERSION, STORED_TYPES
+from crowdsafe.store.sqlite import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION, STORED_TYPES
 from crowdsafe.types import (
     Alert,
     AlertLevel,
@@ -146,7 +146,36 @@ def test_a_version_1_database_is_upgraded_without_losing_rows(tmp_path: Path) ->
     assert [(s.t, s.count, s.density_per_m2) for s in rows] == [(100.0, 2.0, 0.2)]
     assert rows[0].density_low_per_m2 == 0.0
     assert rows[0].method == "detection"  # samples from before the density model
+    assert rows[0].held is False  # and from before frames could be held
     assert version == (str(SCHEMA_VERSION),)
+
+
+def test_a_version_3_database_gains_held_keeping_its_rows(tmp_path: Path) -> None:
+    # A database as crowdsafe wrote it before samples said whether they were held.
+    path = tmp_path / "v3.db"
+    old = sqlite3.connect(path)
+    old.executescript(_SCHEMA_V1 + _MIGRATIONS[1] + _MIGRATIONS[2])
+    old.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    old.execute(
+        "INSERT INTO zone_samples VALUES "
+        "('cam1', 'a', 100.0, 2.0, 3, 10.0, 0.2, 'A', 10, 0.1, 0.3, 'density')"
+    )
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    store.write_samples([replace(sample("a", 101.0), held=True)])
+    rows = store.series("a")
+    store.close()
+    assert [(s.t, s.count, s.method, s.held) for s in rows] == [
+        (100.0, 2.0, CountMethod.DENSITY, False),
+        (101.0, 2.0, CountMethod.DETECTION, True),
+    ]
+    conn = sqlite3.connect(path)
+    stored = conn.execute("SELECT held FROM zone_samples ORDER BY t").fetchall()
+    with pytest.raises(sqlite3.IntegrityError):  # the column holds 0 or 1 only
+        conn.execute("UPDATE zone_samples SET held = 2")
+    conn.close()
+    assert stored == [(0,), (1,)]
 
 
 def test_a_newer_database_is_refused(tmp_path: Path) -> None:

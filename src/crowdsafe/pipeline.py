@@ -14,6 +14,17 @@ analysed, analysis lag; the analysed rate is computed there, the one fps window)
 the API, the metrics and the status line read.  Given the record that the camera's
 stream reader writes the source side of (frames received, state), the pipeline adds the
 analysis side; :meth:`CameraPipeline.run`, which reads a source itself, writes both.
+
+With a :class:`~crowdsafe.measure.change.ChangeGate` (``skip_unchanged``), a due frame
+whose scene has not changed since the last analysed one is *held*: neither the detector
+nor the density model runs, the zones repeat the last analysed counts (never a zero) and
+the bucket says ``held``.  A held frame counts as analysed in the health (the camera is
+measured at its rate) but ``last_detections`` and the live view stay those of the last
+frame the detector saw, so the heads pixelated are that frame's.  Lines need every frame
+for tracking, so a camera with lines holds a frame only while its tracker follows no one
+(a crossing needs a track) and no thumbnail cell changed at all (someone too small to
+pass the threshold could still walk across a line); its flow buckets still advance with
+the held frames (docs/adr/0005-hold-unchanged-scenes.md).
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
 from crowdsafe.ingest.base import Source
 from crowdsafe.ingest.health import CameraHealth, HealthSnapshot, StreamState
+from crowdsafe.measure.change import ChangeGate
 from crowdsafe.measure.lines import FlowAggregator, LineCounter
 from crowdsafe.measure.zones import BucketAggregator, Zone, ZoneCounter
 from crowdsafe.store.base import Store
@@ -81,6 +93,7 @@ class CameraPipeline:
         density: DensityStage | None = None,
         health: CameraHealth | None = None,
         measures_lag: bool = False,
+        skip: ChangeGate | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.detector = detector
@@ -100,10 +113,21 @@ class CameraPipeline:
         # and alert snapshots can pixelate their heads; never stored or sent.
         self.last_detections: Detections | None = None
         self._next_due: float | None = None
+        self.skip = skip
+        # What a held frame repeats: the zone counts of the last analysed frame.
+        self._last_counts: ZoneCounts | None = None
+        self.last_held = False
+        """Whether the last frame :meth:`analyse` took was held, not analysed afresh."""
 
     def is_due(self, t: float) -> bool:
         """Whether a frame captured at ``t`` would be analysed (changes nothing)."""
         return self._next_due is None or t >= self._next_due - 1e-3
+
+    @property
+    def last_counts(self) -> ZoneCounts | None:
+        """The zone counts of the last frame the detector saw (what a held frame repeats);
+        None before the first frame and after :meth:`finish`."""
+        return self._last_counts
 
     @property
     def has_open_bucket(self) -> bool:
@@ -129,8 +153,17 @@ class CameraPipeline:
         return self.analyse(frame)
 
     def analyse(self, frame: Frame) -> list[ZoneSample]:
-        """Detect, count and bucket one frame (no rate check)."""
+        """Detect, count and bucket one frame (no rate check), or hold it when the scene
+        has not changed (module docstring)."""
         started = self.health.now()
+        # Lines hold strictly: a person too small to pass the threshold could still
+        # cross a line, so any changed cell is analysed.
+        strict = self.lines is not None
+        if self.skip is not None and self.skip.hold(
+            frame.image, frame.t, allowed=self._may_hold(), strict=strict
+        ):
+            return self._hold(frame, started)
+        self.last_held = False
         detections = self.detector.detect(frame)
         self.last_detections = detections
         if self.min_person_height_px > 0 and len(detections):
@@ -143,14 +176,35 @@ class CameraPipeline:
         zone_counts = ZoneCounts.detected(self.counter.count(sure))
         if self.density is not None:
             zone_counts = self.density.apply(frame.image, frame.t, zone_counts.counts)
+        self._last_counts = zone_counts
         self.health.frame_analysed(started, started - frame.t if self.measures_lag else 0.0)
         if self.lines is not None:
-            crossings = self.lines.crossings(detections, frame.t, self.camera_id)
-            self._emit_lines(self.lines.flow.add(crossings, frame.t, self.camera_id))
-            # The open bucket, every few seconds, to the store only: what a crash may
-            # lose is bounded (measure/lines.py), and alerts judge closed buckets alone.
-            self.store.write_line_samples(self.lines.flow.checkpoint(frame.t, self.camera_id))
+            self._flow(self.lines.crossings(detections, frame.t, self.camera_id), frame.t)
         return self._emit(self.aggregator.add(frame.t, zone_counts.counts, zone_counts.methods))
+
+    def _may_hold(self) -> bool:
+        """A frame may repeat a measurement once there is one, and, on a camera with
+        lines, only while no track is followed (a crossing needs a track)."""
+        if self._last_counts is None:
+            return False
+        return self.lines is None or self.lines.tracker.track_count == 0
+
+    def _hold(self, frame: Frame, started: float) -> list[ZoneSample]:
+        """Repeat the last analysed frame's counts for an unchanged ``frame``."""
+        counts = self._last_counts
+        assert counts is not None  # _may_hold allowed the hold
+        self.last_held = True
+        self.health.frame_analysed(started, started - frame.t if self.measures_lag else 0.0)
+        if self.lines is not None:
+            self._flow([], frame.t)  # no track, so no crossing: the flow buckets advance
+        return self._emit(self.aggregator.add(frame.t, counts.counts, counts.methods, held=True))
+
+    def _flow(self, crossings: list[LineCrossing], t: float) -> None:
+        assert self.lines is not None
+        self._emit_lines(self.lines.flow.add(crossings, t, self.camera_id))
+        # The open bucket, every few seconds, to the store only: what a crash may
+        # lose is bounded (measure/lines.py), and alerts judge closed buckets alone.
+        self.store.write_line_samples(self.lines.flow.checkpoint(t, self.camera_id))
 
     def _emit_lines(self, samples: list[LineSample]) -> None:
         if samples:
@@ -174,6 +228,9 @@ class CameraPipeline:
             self.lines.counter.reset()
         if self.density is not None:
             self.density.reset()
+        if self.skip is not None:
+            self.skip.reset()  # after a gap the scene is measured afresh
+        self._last_counts = None
         return self._emit(self.aggregator.flush())
 
     def run(self, source: Source, stop: threading.Event | None = None) -> HealthSnapshot:

@@ -210,8 +210,10 @@ class Runtime:
                 cam.health.set_state(cam.health.state, f"analysis failed: {exc}")
                 continue
             cam.last_analysed_at = started
-            # Only a frame the detector saw is shown, so its heads are the ones pixelated.
+            # Only a frame the detector saw is shown, so its heads are the ones pixelated
+            # (a held frame was not seen: the view stays the last analysed one).
             analysed = cam.health.frames_analysed > analysed_before
+            analysed = analysed and not cam.pipeline.last_held
             if analysed and keep_view:
                 people = cam.pipeline.last_detections
                 cam.last_view = LiveView(

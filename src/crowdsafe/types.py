@@ -199,7 +199,9 @@ class ZoneSample:
     area; ``density_low_per_m2``/``density_high_per_m2`` its 95 % interval (detector and
     calibration error, see ``measure/uncertainty.py``).  ``los`` is the level of service
     of that density under the zone's profile.  ``method`` says what counted the people
-    (:class:`CountMethod`: one by one, or the density-map model in crowds).
+    (:class:`CountMethod`: one by one, or the density-map model in crowds).  ``held``
+    says that no frame of the bucket was analysed afresh: the scene had not changed, so
+    each frame repeated the last analysed frame's count (``measure/change.py``).
     """
 
     camera_id: str
@@ -214,6 +216,7 @@ class ZoneSample:
     density_low_per_m2: float = 0.0
     density_high_per_m2: float = 0.0
     method: CountMethod = CountMethod.DETECTION
+    held: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -229,6 +232,7 @@ class ZoneSample:
             "los": self.los.value,
             "frames": self.frames,
             "method": str(self.method),
+            "held": self.held,
         }
 
 

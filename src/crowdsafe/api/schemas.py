@@ -60,6 +60,11 @@ class ZoneSamplePublic(_Out):
         description="What counted the people: 'detection' (one by one, sparse zones) or "
         "'density' (the density-map model, dense zones)."
     )
+    held: bool = Field(
+        description="True when no frame of the bucket was analysed afresh: the scene had "
+        "not changed, so the count repeats the last analysed frame's (never a zero for "
+        "people still there); re-measured at least every skip_unchanged.max_hold_s."
+    )
 
     @classmethod
     def of(cls, s: ZoneSample) -> ZoneSamplePublic:

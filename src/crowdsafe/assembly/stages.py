@@ -14,6 +14,7 @@ from crowdsafe.density.counter import DensityCounter
 from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
 from crowdsafe.ingest.health import CameraHealth
+from crowdsafe.measure.change import ChangeGate
 from crowdsafe.measure.lines import CountingLine, FlowAggregator, LineCounter
 from crowdsafe.measure.zones import Zone
 from crowdsafe.pipeline import CameraPipeline, LineSink, LineStage, SampleSink
@@ -24,6 +25,7 @@ from crowdsafe.types import Detections, Frame
 __all__ = [
     "BLUR_SCORE_THRESHOLD",
     "ThresholdedDetector",
+    "build_change_gate",
     "build_density_stage",
     "build_line_stage",
     "build_pipeline",
@@ -142,4 +144,13 @@ def build_pipeline(
         density=density,
         health=health,
         measures_lag=measures_lag,
+        skip=build_change_gate(camera),
     )
+
+
+def build_change_gate(camera: CameraConfig) -> ChangeGate | None:
+    """The camera's unchanged-scene gate (``skip_unchanged``); None when it is off."""
+    settings = camera.skip_unchanged
+    if not settings.enabled:
+        return None
+    return ChangeGate(settings.threshold, settings.max_hold_s)

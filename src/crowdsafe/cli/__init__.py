@@ -1,9 +1,9 @@
 """The ``crowdsafe`` command: one module per command, one place for exit statuses.
 
 Each command module (``demo``, ``run``, ``check``, ``calibrate``, ``eval_counts``,
-``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``train``,
-``bench``, ``plan``, ``users``, ``tokens``) registers its own parser next to its handler with
-``register(subparsers)``; this module only builds the tree and dispatches. ``crowdsafe
+``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``eval_skip``,
+``train``, ``bench``, ``plan``, ``users``, ``tokens``) registers its own parser next to its
+handler with ``register(subparsers)``; this module only builds the tree and dispatches. ``crowdsafe
 --help`` lists every command from the registered parsers themselves, so the list cannot
 drift from what the command accepts. Command modules import their heavy dependencies
 inside their handlers, so the help stays instant.
@@ -37,6 +37,7 @@ from crowdsafe.cli import (
     eval_density,
     eval_forecast,
     eval_lines,
+    eval_skip,
     plan,
     run,
     tokens,
@@ -84,7 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     for command in (demo, run, check, calibrate):
         command.register(commands)
     evaluations = _group(commands, "eval", "evaluate against annotated data")
-    for evaluation in (eval_counts, eval_lines, eval_anonymise, eval_density, eval_forecast):
+    for evaluation in (
+        eval_counts,
+        eval_lines,
+        eval_anonymise,
+        eval_density,
+        eval_forecast,
+        eval_skip,
+    ):
         evaluation.register(evaluations)
     train.register(_group(commands, "train", "train a model"))
     bench.register(commands)

@@ -13,7 +13,8 @@ never import this package::
     config/load.py        load_config, parse_config: YAML in, errors with file:line out
     config/source.py      SourceConfig (a camera's source), is_sample
     config/camera.py      CameraConfig, CalibrationConfig, ZoneConfig, LineConfig
-    config/analysis.py    DetectorConfig and its kinds, DensityConfig, TrackingConfig
+    config/analysis.py    DetectorConfig and its kinds, DensityConfig, TrackingConfig,
+                          SkipUnchangedConfig
     config/thresholds.py  ThresholdsConfig (level-of-service bands)
     config/storage.py     StorageConfig and its backends
     config/privacy.py     PrivacyConfig, ModelsConfig (the only model roles)
@@ -36,6 +37,7 @@ from crowdsafe.config.analysis import (
     DetectorConfig,
     DetectorSection,
     NanoDetConfig,
+    SkipUnchangedConfig,
     TrackingConfig,
     YoloxNanoConfig,
 )
@@ -84,6 +86,7 @@ __all__ = [
     "Point",
     "PrivacyConfig",
     "ServerConfig",
+    "SkipUnchangedConfig",
     "SourceConfig",
     "SqliteStorageConfig",
     "StaffingConfig",

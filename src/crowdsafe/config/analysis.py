@@ -13,6 +13,9 @@ eval counts`` on MOT15 TUD-Stadtmitte at its default threshold (README, "Measure
 they turn a count into an estimate of the true density and its interval, so they must
 be the figures of the detector that counted.
 
+:class:`SkipUnchangedConfig` says when an unchanged scene repeats its last measurement
+instead of being analysed again (``measure/change.py``).
+
 :class:`TrackingConfig` is a model, not a dict of settings, so that the tracker can be
 handed it as it is, its bounds checked.
 """
@@ -31,6 +34,7 @@ __all__ = [
     "DetectorConfig",
     "DetectorSection",
     "NanoDetConfig",
+    "SkipUnchangedConfig",
     "TrackingConfig",
     "YoloxNanoConfig",
 ]
@@ -252,3 +256,39 @@ class TrackingConfig(StrictModel):
                 f"low_score ({self.low_score}) must be below high_score ({self.high_score})"
             )
         return self
+
+
+class SkipUnchangedConfig(StrictModel):
+    """Repeat the last measurement while the scene has not changed (``measure/change.py``).
+
+    A held frame runs neither the detector nor the density model; its zone counts are
+    those of the last analysed frame (never a zero) and its samples say ``held``.  A
+    camera with counting lines holds a frame only while its tracker follows no one and no
+    thumbnail cell changed at all, so no crossing can be missed (ADR 0005).  Defaults
+    measured with ``crowdsafe eval skip`` (README, "Measured")."""
+
+    enabled: bool = Field(
+        False,
+        description="Hold unchanged frames instead of analysing them again (off: every due "
+        "frame is analysed).",
+    )
+    # Measured with `crowdsafe eval skip` (README): the largest of 0.002/0.01/0.02/0.05
+    # at which no frame's count changed on the sample video and both TUD sequences
+    # (0.02 changed 37 of 795 frames' counts, 0.05 changed the alerts); a still scene is
+    # held as often at any of them, sensor noise moving no cell past PIXEL_DELTA.
+    threshold: float = Field(
+        0.01,
+        ge=0.0,
+        le=0.5,
+        description="Largest fraction of the 64-cell-wide grey thumbnail whose level may move "
+        "(by more than 10 of 255) for a frame to count as unchanged; 0 holds only frames "
+        "where no cell moved.",
+    )
+    max_hold_s: float = Field(
+        5.0,
+        gt=0.0,
+        le=300.0,
+        description="Longest a measurement is repeated, seconds: after this a frame is "
+        "analysed even if unchanged, so a slow build-up is always re-measured (default: half "
+        "the alerts' 10 s persistence, so a level that persists is measured at least twice).",
+    )

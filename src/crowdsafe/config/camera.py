@@ -16,6 +16,7 @@ from crowdsafe.alerts.settings import LevelsConfig
 from crowdsafe.config.analysis import (
     DensityConfig,
     DetectorSection,
+    SkipUnchangedConfig,
     TrackingConfig,
     YoloxNanoConfig,
 )
@@ -181,6 +182,10 @@ class CameraConfig(StrictModel):
     )
     tracking: TrackingConfig = Field(
         default_factory=TrackingConfig, description="Tracker settings (used for lines)."
+    )
+    skip_unchanged: SkipUnchangedConfig = Field(
+        default_factory=SkipUnchangedConfig,
+        description="Repeat the last measurement while the scene has not changed.",
     )
     frame_size_px: tuple[FrameSide, FrameSide] | None = Field(
         None,

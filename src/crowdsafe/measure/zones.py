@@ -7,7 +7,9 @@ homography preserves incidence; testing in the image avoids mapping every point.
 
 Samples are aggregated per time bucket (default 1 s): the stored ``count`` is the mean
 over the analysed frames in the bucket, so that the number is comparable whatever the
-analysis rate, and ``count_max`` keeps the peak.
+analysis rate, and ``count_max`` keeps the peak.  A frame may be *held* (its scene
+unchanged, its counts repeated from the last analysed frame, ``measure/change.py``): a
+bucket is ``held`` when all its frames were.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class ZoneCounter:
 class _Bucket:
     start: float
     frames: int = 0
+    held_frames: int = 0
     totals: dict[str, float] = field(default_factory=dict)
     peaks: dict[str, float] = field(default_factory=dict)
     methods: dict[str, CountMethod] = field(default_factory=dict)
@@ -94,11 +97,14 @@ class BucketAggregator:
         t: float,
         counts: Mapping[str, float],
         methods: Mapping[str, CountMethod] | None = None,
+        *,
+        held: bool = False,
     ) -> list[ZoneSample]:
         """Add one analysed frame at time ``t`` (s); returns the samples of closed buckets.
 
         ``methods`` names what counted each zone (detection when absent); a bucket
-        reports the method of its last frame."""
+        reports the method of its last frame.  ``held``: the counts repeat the last
+        analysed frame's."""
         start = self._start_of(t)
         closed: list[ZoneSample] = []
         if self._bucket is not None and start != self._bucket.start:
@@ -107,6 +113,7 @@ class BucketAggregator:
             self._bucket = _Bucket(start=start)
         b = self._bucket
         b.frames += 1
+        b.held_frames += held
         for zone_id, n in counts.items():
             b.totals[zone_id] = b.totals.get(zone_id, 0) + n
             b.peaks[zone_id] = max(b.peaks.get(zone_id, 0), n)
@@ -148,6 +155,7 @@ class BucketAggregator:
                     los=space_los(est.density_per_m2, zone.space_bounds_m2),
                     frames=b.frames,
                     method=method,
+                    held=b.held_frames == b.frames,
                 )
             )
         return samples

@@ -31,7 +31,7 @@ __all__ = ["SCHEMA_VERSION", "STORED_TYPES", "SQLiteStore"]
 
 _Row = TypeVar("_Row", ZoneSample, LineSample, Alert)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -89,6 +89,10 @@ CREATE INDEX alerts_by_state ON alerts (state, updated_at);
 ALTER TABLE zone_samples ADD COLUMN method TEXT NOT NULL DEFAULT 'detection'
     CHECK (method IN ('detection','density'));
 """,
+    # Samples stored before frames could be held were all analysed afresh: 0 is true.
+    3: """
+ALTER TABLE zone_samples ADD COLUMN held INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1));
+""",
 }
 
 
@@ -96,7 +100,8 @@ class _Codec(Generic[_Row]):
     """Rows of one stored dataclass: its fields are the columns, declared once.
 
     A field is written as its value (an enum as its string value) and read back as its
-    annotated type (``str``, ``int``, ``float``, an enum, or ``X | None``), so a sample
+    annotated type (``str``, ``int``, ``float``, ``bool`` (stored as 0 or 1), an enum, or
+    ``X | None``), so a sample
     read from the database equals the one written.  ``tests/test_store.py`` checks that
     the schema has a column for every field and none other.
     """
@@ -118,6 +123,8 @@ class _Codec(Generic[_Row]):
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
     return value.value if isinstance(value, Enum) else value
 
 
@@ -130,6 +137,8 @@ def _decoder(hint: Any) -> Callable[[Any], Any]:
     if isinstance(hint, type) and issubclass(hint, Enum):
         enum = hint
         return lambda v: enum(str(v))
+    if hint is bool:
+        return lambda v: bool(int(v))
     if hint in (str, int, float):
         return cast("Callable[[Any], Any]", hint)
     raise TypeError(f"no column type for a field of type {hint!r}")
