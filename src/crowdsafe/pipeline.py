@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
 from crowdsafe.ingest.base import Source
+from crowdsafe.ingest.convert import to_source_pixels
 from crowdsafe.ingest.health import CameraHealth, HealthSnapshot, StreamState
 from crowdsafe.measure.lines import FlowAggregator, LineCounter
 from crowdsafe.measure.zones import BucketAggregator, Zone, ZoneCounter
@@ -131,7 +132,9 @@ class CameraPipeline:
     def analyse(self, frame: Frame) -> list[ZoneSample]:
         """Detect, count and bucket one frame (no rate check)."""
         started = self.health.now()
-        detections = self.detector.detect(frame)
+        # In the camera's pixels, where zones and lines are drawn, whatever size the
+        # detector was given (ingest/convert.py).
+        detections = to_source_pixels(self.detector.detect(frame), frame)
         self.last_detections = detections
         if self.min_person_height_px > 0 and len(detections):
             heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]

@@ -50,6 +50,7 @@ from crowdsafe.density.counter import DensityCounter
 from crowdsafe.detect.base import Detector
 from crowdsafe.feed import LiveFeed
 from crowdsafe.forecast.service import ForecastService
+from crowdsafe.ingest.convert import analysis_frame, analysis_size
 from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.ingest.reader import FrameSlot, StreamReader
 from crowdsafe.ingest.url import SourceAddress
@@ -62,7 +63,7 @@ from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.privacy.snapshots import SnapshotStore
 from crowdsafe.site import CameraInfo
 from crowdsafe.store.base import Store
-from crowdsafe.types import AlertEvent, AlertEventKind, Detections, Frame, LiveView
+from crowdsafe.types import AlertEvent, AlertEventKind, Detections, LiveView
 
 __all__ = ["SINK_DRAIN_S", "CameraRuntime", "Runtime"]
 
@@ -202,8 +203,13 @@ class Runtime:
             started = time.time()
             analysed_before = cam.health.frames_analysed
             try:
-                image = cast("npt.NDArray[np.uint8]", item.frame.to_ndarray(format="rgb24"))
-                cam.pipeline.step(Frame(cam.config.id, item.t, image))
+                # Converted and scaled once, in FFmpeg, to what the detector takes; a
+                # density model reads the frame at its own size (ingest/convert.py).
+                size = None
+                if cam.pipeline.density is None:
+                    size = analysis_size(cam.pipeline.detector, item.frame.width, item.frame.height)
+                frame = analysis_frame(cam.config.id, item.t, item.frame, size)
+                cam.pipeline.step(frame)
             except Exception as exc:  # one camera's bad frame must not stop the others
                 log.exception("camera %s: analysis failed", cam.config.id)
                 cam.health.set_state(cam.health.state, f"analysis failed: {exc}")
@@ -213,6 +219,10 @@ class Runtime:
             analysed = cam.health.frames_analysed > analysed_before
             if analysed and keep_view:
                 people = cam.pipeline.last_detections
+                # The full-size frame only here, where the live view or a snapshot needs it.
+                image = frame.image
+                if frame.source_size is not None:
+                    image = cast("npt.NDArray[np.uint8]", item.frame.to_ndarray(format="rgb24"))
                 cam.last_view = LiveView(
                     item.seq, image, people if people is not None else Detections()
                 )

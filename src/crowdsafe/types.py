@@ -53,13 +53,17 @@ class Frame:
 
     ``t`` is the capture time in seconds: Unix epoch seconds for live and paced
     sources, seconds since the start of the file for unpaced file playback.
-    ``image`` is an (H, W, 3) uint8 array in RGB order.
+    ``image`` is an (H, W, 3) uint8 array in RGB order.  ``source_size`` is the
+    camera's own (width, height) when ``image`` was made smaller for the detector
+    (``ingest/convert.py``), None when it is the camera's frame as it is; detections
+    are always mapped back to the camera's pixels, where zones and lines are drawn.
     """
 
     camera_id: str
     t: float
     image: npt.NDArray[np.uint8]
     index: int = 0
+    source_size: tuple[int, int] | None = None
 
     @property
     def width(self) -> int:

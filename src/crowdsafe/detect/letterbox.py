@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PAD_VALUE", "Letterbox", "letterbox"]
+__all__ = ["PAD_VALUE", "Letterbox", "letterbox", "letterbox_size"]
 
 PAD_VALUE = 114
 
@@ -41,15 +41,19 @@ class Letterbox:
         return out
 
 
+def letterbox_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """(width, height) of a ``width`` x ``height`` frame scaled into a ``size`` square."""
+    scale = size / max(height, width)
+    return max(1, min(size, round(width * scale))), max(1, min(size, round(height * scale)))
+
+
 def letterbox(image: npt.NDArray[np.uint8], size: int) -> Letterbox:
     """``image`` (H, W, C) scaled to fit ``size`` x ``size`` keeping its aspect ratio,
     in the top-left corner of a grey (114) canvas."""
     height, width = image.shape[:2]
     if height < 1 or width < 1:
         raise ValueError(f"cannot letterbox an empty image of shape {image.shape}")
-    scale = size / max(height, width)
-    new_w = max(1, min(size, round(width * scale)))
-    new_h = max(1, min(size, round(height * scale)))
+    new_w, new_h = letterbox_size(width, height, size)
     canvas = np.full((size, size, image.shape[2]), PAD_VALUE, dtype=np.uint8)
     if (new_w, new_h) == (width, height):
         canvas[:new_h, :new_w] = image

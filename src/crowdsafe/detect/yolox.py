@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from crowdsafe.detect.letterbox import letterbox
+from crowdsafe.detect.letterbox import letterbox, letterbox_size
 from crowdsafe.detect.nms import nms
 from crowdsafe.detect.session import open_detector_model
 from crowdsafe.errors import ModelError
@@ -94,6 +94,10 @@ class YoloxDetector:
         self.score_threshold = score_threshold
         self.iou_threshold = iou_threshold
         self.min_box_height_px = min_box_height_px
+
+    def fit_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) a frame is letterboxed to (``ingest/convert.py``)."""
+        return letterbox_size(width, height, self.input_size)
 
     def detect(self, frame: Frame) -> Detections:
         return self.detect_image(frame.image)

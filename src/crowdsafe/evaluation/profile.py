@@ -1,4 +1,5 @@
-"""Per-camera costs measured by ``crowdsafe bench --cameras --profile FILE``, read by ``crowdsafe plan``."""
+"""Per-camera costs measured by ``crowdsafe bench --cameras --profile FILE``, read by
+``crowdsafe plan``."""
 
 from __future__ import annotations
 

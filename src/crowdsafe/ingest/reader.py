@@ -27,11 +27,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
 
 from crowdsafe.errors import StreamStalled
+from crowdsafe.ingest.decode import DecodeControl, DecodeMode
 from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.ingest.url import SourceAddress, SourceKind
 from crowdsafe.ingest.video import iter_decoded
@@ -74,6 +76,9 @@ class ReaderOptions:
     probe_s: float = 0.5
     # Skip decoding intra-only packets that arrive sooner than this after the last one.
     min_decode_interval_s: float = 0.0
+    # Which frames to decode, and the analysis rate that decides it (ingest/decode.py).
+    decode: DecodeMode = DecodeMode.AUTO
+    analysis_fps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ class StreamReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ended = threading.Event()  # set when a non-looping file has been read through
+        self.decode = DecodeControl(camera_id, options.decode, options.analysis_fps, self.health)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -291,6 +297,7 @@ class StreamReader:
                 raise av.error.InvalidDataError(1094995529, "no video stream", "")
             stream = container.streams.video[0]
             stream.thread_count = 1
+            self.decode.start(stream)
             live = self.address.kind in (SourceKind.RTSP, SourceKind.HTTP, SourceKind.DEVICE)
             paced = self.address.kind is SourceKind.FILE and o.realtime
             skip = (
@@ -299,7 +306,8 @@ class StreamReader:
             start_wall = self._clock()
             progress = [self._clock(), 0.0]  # last frame or deliberate skip; last decode
 
-            def on_packet() -> None:
+            def on_packet(packet: av.Packet[Any]) -> None:
+                self.decode.packet(packet)
                 now = self._clock()
                 if live and now - progress[0] > o.stall_s:
                     raise StreamStalled(f"no decodable frame for {now - progress[0]:.1f} s")
