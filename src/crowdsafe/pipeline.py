@@ -145,7 +145,8 @@ class CameraPipeline:
             sure = detections[detections.score >= self.count_score_threshold]
         zone_counts = ZoneCounts.detected(self.counter.count(sure))
         if self.density is not None:
-            zone_counts = self.density.apply(frame.image, frame.t, zone_counts.counts)
+            # full size: its zone masks are in camera pixels; made only if the model runs
+            zone_counts = self.density.apply(frame.full_image, frame.t, zone_counts.counts)
         self.health.frame_analysed(started, started - frame.t if self.measures_lag else 0.0)
         if self.lines is not None:
             crossings = self.lines.crossings(detections, frame.t, self.camera_id)

@@ -37,10 +37,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import cast
-
-import numpy as np
-import numpy.typing as npt
 
 from crowdsafe.alerts.base import AlertSink, SinkHealth
 from crowdsafe.alerts.engine import AlertEngine
@@ -203,11 +199,9 @@ class Runtime:
             started = time.time()
             analysed_before = cam.health.frames_analysed
             try:
-                # Converted and scaled once, in FFmpeg, to what the detector takes; a
-                # density model reads the frame at its own size (ingest/convert.py).
-                size = None
-                if cam.pipeline.density is None:
-                    size = analysis_size(cam.pipeline.detector, item.frame.width, item.frame.height)
+                # Converted and scaled once, in FFmpeg, to what the detector takes; the
+                # full-size frame is made only if asked for (ingest/convert.py).
+                size = analysis_size(cam.pipeline.detector, item.frame.width, item.frame.height)
                 frame = analysis_frame(cam.config.id, item.t, item.frame, size)
                 cam.pipeline.step(frame)
             except Exception as exc:  # one camera's bad frame must not stop the others
@@ -219,12 +213,9 @@ class Runtime:
             analysed = cam.health.frames_analysed > analysed_before
             if analysed and keep_view:
                 people = cam.pipeline.last_detections
-                # The full-size frame only here, where the live view or a snapshot needs it.
-                image = frame.image
-                if frame.source_size is not None:
-                    image = cast("npt.NDArray[np.uint8]", item.frame.to_ndarray(format="rgb24"))
+                # The full-size frame, where the live view or a snapshot needs it.
                 cam.last_view = LiveView(
-                    item.seq, image, people if people is not None else Detections()
+                    item.seq, frame.full_image(), people if people is not None else Detections()
                 )
 
     def _flush_idle_cameras(self) -> None:

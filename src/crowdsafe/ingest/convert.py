@@ -12,7 +12,7 @@ its camera's size (``Frame.source_size``) and every detection is mapped back to 
 pixels (:func:`to_source_pixels`) before anything counts it.  The mapping is exact for
 a letterboxing detector: scaling by ``w/W`` in FFmpeg and then by 1 in the detector is
 the letterbox's own scale.  Detectors without ``fit_size`` (tiling, which needs every
-pixel) and cameras with a density model get the full frame.
+pixel) get the full frame.
 """
 
 from __future__ import annotations
@@ -61,7 +61,30 @@ def analysis_frame(
         "npt.NDArray[np.uint8]",
         frame.to_ndarray(width=size[0], height=size[1], format="rgb24", interpolation="AREA"),
     )
-    return Frame(camera_id, t, image, source_size=(int(frame.width), int(frame.height)))
+    return Frame(
+        camera_id,
+        t,
+        image,
+        source_size=(int(frame.width), int(frame.height)),
+        source_image=_FullImage(frame),
+    )
+
+
+class _FullImage:
+    """The full-size RGB conversion of a decoded frame, made once, when first asked."""
+
+    __slots__ = ("_frame", "_image")
+
+    def __init__(self, frame: av.VideoFrame) -> None:
+        self._frame: av.VideoFrame | None = frame
+        self._image: npt.NDArray[np.uint8] | None = None
+
+    def __call__(self) -> npt.NDArray[np.uint8]:
+        if self._image is None:
+            assert self._frame is not None
+            self._image = cast("npt.NDArray[np.uint8]", self._frame.to_ndarray(format="rgb24"))
+            self._frame = None  # the decoded frame is not needed any more
+        return self._image
 
 
 def to_source_pixels(detections: Detections, frame: Frame) -> Detections:
