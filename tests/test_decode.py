@@ -25,10 +25,11 @@ CHOICES = [
     (K, 1.0, 25.0, 2.0, N, "longer than the analysis period 1.00 s"),
     (K, 10.0, 25.0, 1.0, A, "decoding all to keep 10 fps"),
     (K, 1.0, 25.0, None, A, "not measured yet"),
+    (N, 10.0, 25.0, None, A, "more than nonref decoding surely delivers"),
     (R, 1.0, 25.0, 1.0, R, None),
     (R, 1.0, 25.0, 4.0, N, "keyframe interval 4.00 s is longer"),
     (R, 8.0, 25.0, 4.0, A, "decoding all to keep 8 fps"),
-    (R, 1.0, 25.0, None, N, "not measured yet: decoding nonref"),
+    (R, 1.0, 25.0, None, R, None),  # tried at once, replaced if the GOP is too long
     (N, 5.0, 25.0, 2.0, N, None),
     (N, 10.0, 25.0, 2.0, A, "more than nonref decoding surely delivers"),
     (K, None, 25.0, 1.0, A, "every frame is analysed"),

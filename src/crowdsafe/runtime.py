@@ -59,7 +59,7 @@ from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.privacy.snapshots import SnapshotStore
 from crowdsafe.site import CameraInfo
 from crowdsafe.store.base import Store
-from crowdsafe.types import AlertEvent, AlertEventKind, Detections, LiveView
+from crowdsafe.types import AlertEvent, AlertEventKind, Detections, Frame, LiveView
 
 __all__ = ["SINK_DRAIN_S", "CameraRuntime", "Runtime"]
 
@@ -83,8 +83,19 @@ class CameraRuntime:
     health: CameraHealth
     reader: StreamReader
     last_analysed_at: float = 0.0
-    # In memory only (see LiveView); replaced whole after each analysed frame.
-    last_view: LiveView | None = None
+    # In memory only (see LiveView): the last analysed frame's number, frame and people,
+    # replaced whole after each analysed frame.  The frame's full-size pixels are made
+    # only when a live view or a snapshot asks for them (ingest/convert.py).
+    last_analysed: tuple[int, Frame, Detections] | None = None
+
+    @property
+    def last_view(self) -> LiveView | None:
+        """The last analysed frame at full size with its people; None before the first."""
+        last = self.last_analysed
+        if last is None:
+            return None
+        seq, frame, people = last
+        return LiveView(seq, frame.full_image(), people)
 
 
 class Runtime:
@@ -213,9 +224,10 @@ class Runtime:
             analysed = cam.health.frames_analysed > analysed_before
             if analysed and keep_view:
                 people = cam.pipeline.last_detections
-                # The full-size frame, where the live view or a snapshot needs it.
-                cam.last_view = LiveView(
-                    item.seq, frame.full_image(), people if people is not None else Detections()
+                cam.last_analysed = (
+                    item.seq,
+                    frame,
+                    people if people is not None else Detections(),
                 )
 
     def _flush_idle_cameras(self) -> None:
@@ -299,10 +311,14 @@ class Runtime:
         unknown camera, ServiceBusy when the image is not made within
         ``live_view_limits.wait_s``."""
         cam = self.cameras[camera_id]
-        view = cam.last_view
-        if view is None:
+        last = cam.last_analysed
+        if last is None:
             return None
-        return self.live_images.get(camera_id, view.seq, lambda: self._jpeg(cam, view))
+        seq, frame, people = last
+        # the full-size frame is made on the worker, and only when no JPEG of it is cached
+        return self.live_images.get(
+            camera_id, seq, lambda: self._jpeg(cam, LiveView(seq, frame.full_image(), people))
+        )
 
     def _jpeg(self, cam: CameraRuntime, view: LiveView) -> bytes | None:
         return anonymised_jpeg(view, self.anonymiser, cam.zones, cam.lines)
@@ -315,9 +331,9 @@ class Runtime:
         if self.snapshots is None or event.kind is not AlertEventKind.OPENED:
             return
         cam = self.cameras.get(event.alert.camera_id)
-        if cam is None or cam.last_view is None:
+        view = cam.last_view if cam is not None else None
+        if cam is None or view is None:
             return
-        view = cam.last_view
         # The frame the alert opened on, made here on the analysis thread (an alert is
         # rare) rather than queued behind the low-priority live-view worker.
         jpeg = self.live_images.cached(cam.config.id, view.seq) or self._jpeg(cam, view)

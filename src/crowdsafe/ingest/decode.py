@@ -94,12 +94,16 @@ def choose_mode(
     nonref_ok = analysis_fps <= stream_fps * NONREF_MAX_SHARE
     fallback = DecodeMode.NONREF if nonref_ok else DecodeMode.ALL
     if keyframe_interval_s is None:
-        if asked is DecodeMode.NONREF and nonref_ok:
-            return DecodeChoice(DecodeMode.NONREF)
+        # Asked for explicitly, a mode is tried at once: within one keyframe interval it
+        # is measured, and replaced if it cannot meet the rate.  Auto waits for it.
+        if asked is DecodeMode.KEYFRAMES or (asked is DecodeMode.NONREF and nonref_ok):
+            return DecodeChoice(asked)
+        if asked is DecodeMode.AUTO:
+            return DecodeChoice(DecodeMode.ALL, "auto: keyframe interval not measured yet")
         return DecodeChoice(
-            DecodeMode.ALL if asked is DecodeMode.AUTO else fallback,
-            "keyframe interval not measured yet: decoding "
-            + ("all" if asked is DecodeMode.AUTO else fallback.value),
+            DecodeMode.ALL,
+            f"{analysis_fps:g} fps is over {NONREF_MAX_SHARE:g} of the stream's "
+            f"{stream_fps:g} fps, more than nonref decoding surely delivers: decoding all",
         )
     keyframes_ok = keyframe_interval_s <= period_s * _PERIOD_SLACK
     rate = f"{analysis_fps:g} fps"

@@ -174,6 +174,18 @@ class StreamReader:
             self._thread.join(timeout_s)
         self.health.set_state(StreamState.STOPPED)
 
+    def cpu_s(self) -> float:
+        """CPU seconds the reader thread has used so far (demuxing, decoding): its own
+        thread clock, so the figure holds whatever else runs on the machine; 0 before
+        it starts or once it has ended."""
+        thread = self._thread
+        if thread is None or thread.ident is None or not thread.is_alive():
+            return 0.0
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        except (OSError, ProcessLookupError):  # it ended between the check and the read
+            return 0.0
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
