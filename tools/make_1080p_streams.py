@@ -42,7 +42,7 @@ def make_stream(
         vout.codec_context.max_b_frames = 3
         vout.options = {
             "preset": "veryfast",
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3:"
+            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3:b-adapt=0:"
             f"vbv-maxrate={bitrate // 1000}:vbv-bufsize={2 * bitrate // 1000}",
         }
         total = round(seconds * FPS)
