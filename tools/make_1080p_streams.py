@@ -19,6 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.video.frame import PictureType
 
 from crowdsafe.ingest.video import sample_video_path
 
@@ -42,7 +43,7 @@ def make_stream(
         vout.codec_context.max_b_frames = 3
         vout.options = {
             "preset": "veryfast",
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3:b-adapt=0:"
+            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3:"
             f"vbv-maxrate={bitrate // 1000}:vbv-bufsize={2 * bitrate // 1000}",
         }
         total = round(seconds * FPS)
@@ -52,6 +53,9 @@ def make_stream(
             base = t if base is None else base
             # The output frames whose time this source frame covers (until the next one).
             big = frame.reformat(WIDTH, HEIGHT, format="yuv420p")
+            # A decoded frame keeps its own picture type, and x264 would take it as an
+            # order (the sample's P-frames forced as P: no B-frames, odd keyframes).
+            big.pict_type = PictureType.NONE
             frame_end = t - base + 1.0 / float(vin.average_rate or 10)
             while written < total and written / FPS < frame_end:
                 big.pts = written

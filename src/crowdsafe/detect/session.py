@@ -24,16 +24,23 @@ class DetectorModel:
     session: Any  # onnxruntime.InferenceSession (untyped)
     path: Path
     input_name: str
-    input_size: int  # pixels, the side of the square input
+    input_size: int  # pixels, the side of the square input (a dynamic one: as asked)
+    dynamic: bool = False  # height and width symbolic: any multiple of 32 runs
 
 
 def open_detector_model(
-    path: Path, *, score_threshold: float, iou_threshold: float, threads: int | None
+    path: Path,
+    *,
+    score_threshold: float,
+    iou_threshold: float,
+    threads: int | None,
+    input_px: int | None = None,
 ) -> DetectorModel:
     """Check the thresholds, then load ``path`` on the CPU with ``threads`` intra-op
     threads (default: all cores up to 4).  Raises ValueError for a threshold out of
     range, ModelError for a missing or unloadable file or one whose input is not a
-    square 3-channel NCHW image."""
+    square 3-channel NCHW image.  A model whose height and width are symbolic is
+    dynamic: ``input_px`` then gives its longer side (ModelError without it)."""
     import onnxruntime as ort
 
     if not 0.0 <= score_threshold < 1.0:
@@ -55,6 +62,15 @@ def open_detector_model(
         raise ModelError(f"cannot load detector model {path}: {exc}") from exc
     inp = session.get_inputs()[0]
     shape = inp.shape
-    if len(shape) != 4 or shape[1] != 3 or not isinstance(shape[2], int):
+    if len(shape) != 4 or shape[1] != 3:
+        raise ModelError(f"{path}: expected an NCHW input of 3 channels, got {shape}")
+    if not isinstance(shape[2], int) and not isinstance(shape[3], int):
+        if input_px is None or input_px % 32:
+            raise ModelError(
+                f"{path}: its input size is dynamic; give input_px, a multiple of 32 "
+                f"(got {input_px})"
+            )
+        return DetectorModel(session, path, inp.name, input_px, dynamic=True)
+    if not isinstance(shape[2], int):
         raise ModelError(f"{path}: expected an NCHW input of 3 channels, got {shape}")
     return DetectorModel(session, path, inp.name, int(shape[2]))
