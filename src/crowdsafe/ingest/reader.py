@@ -8,10 +8,13 @@ analysis loop takes the newest frame when a camera is due.  Lag is then at most 
 analysis interval plus one frame, whatever the load.
 
 CPU: the reader converts nothing to RGB; that happens only for frames that are
-analysed.  For intra-only codecs (MJPEG) packets that arrive faster than analysis
-needs are not decoded at all.  Inter-frame codecs (H.264) must decode every frame, on
-one decoder thread per camera: with many cameras, parallelism comes from having many
-cameras, and a frame-threaded decoder would add a frame of latency per thread.
+analysed, at the detector's size (``ingest/convert.py``).  For intra-only codecs
+(MJPEG) packets that arrive faster than analysis needs are not decoded at all.
+Inter-frame codecs (H.264) are decoded only as far as the camera's decode mode needs
+(``ingest/decode.py``: all frames, reference frames only, or keyframes only, chosen from
+the analysis rate and the keyframe interval measured from the packets), on one decoder
+thread per camera: with many cameras, parallelism comes from having many cameras, and
+a frame-threaded decoder would add a frame of latency per thread.
 
 Reconnect: on an error, end of stream or stall the reader reopens the source, forever,
 after an exponential backoff with jitter (``min * 2**attempt``, capped, times a random
