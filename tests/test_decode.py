@@ -129,3 +129,23 @@ def test_a_gop_longer_than_the_analysis_period_gets_a_mode_that_meets_the_rate(
     assert any("decoding nonref" in r.getMessage() for r in caplog.records)
     # nonref still delivers more than one frame per analysis period (1 s = 25 frames)
     assert delivered >= 200 / 25 * 2
+
+
+def test_an_intra_only_stream_is_decoded_whole_and_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "mjpeg.mkv"
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream("mjpeg", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for i in range(20):
+            image = np.full((48, 64, 3), 10 * i, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    delivered, health = read_all(path, DecodeMode.AUTO, 1.0)
+    snap = health.snapshot()
+    assert delivered == 20
+    assert snap.decode_mode == "all" and snap.decode_note is not None
+    assert "intra-only" in snap.decode_note and snap.keyframe_interval_frames is None

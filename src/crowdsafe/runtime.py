@@ -61,7 +61,7 @@ from crowdsafe.site import CameraInfo
 from crowdsafe.store.base import Store
 from crowdsafe.types import AlertEvent, AlertEventKind, Detections, Frame, LiveView
 
-__all__ = ["SINK_DRAIN_S", "CameraRuntime", "Runtime"]
+__all__ = ["SINK_DRAIN_S", "AnalysedFrame", "CameraRuntime", "Runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,20 @@ log = logging.getLogger(__name__)
 # reachable receiver to take a queue of events, short enough for systemd's and container
 # runtimes' stop timeouts (90 s and 10 s by default) with the rest of a stop.
 SINK_DRAIN_S = 5.0
+
+
+@dataclass(frozen=True)
+class AnalysedFrame:
+    """A camera's last analysed frame (at the detector's size, the full size made on
+    demand) and the people found in it; in memory only, like :class:`LiveView`."""
+
+    seq: int
+    frame: Frame
+    people: Detections
+
+    def view(self) -> LiveView:
+        """The frame at the camera's own size with its people."""
+        return LiveView(self.seq, self.frame.full_image(), self.people)
 
 
 @dataclass
@@ -86,16 +100,13 @@ class CameraRuntime:
     # In memory only (see LiveView): the last analysed frame's number, frame and people,
     # replaced whole after each analysed frame.  The frame's full-size pixels are made
     # only when a live view or a snapshot asks for them (ingest/convert.py).
-    last_analysed: tuple[int, Frame, Detections] | None = None
+    last_analysed: AnalysedFrame | None = None
 
     @property
     def last_view(self) -> LiveView | None:
         """The last analysed frame at full size with its people; None before the first."""
         last = self.last_analysed
-        if last is None:
-            return None
-        seq, frame, people = last
-        return LiveView(seq, frame.full_image(), people)
+        return None if last is None else last.view()
 
 
 class Runtime:
@@ -224,10 +235,8 @@ class Runtime:
             analysed = cam.health.frames_analysed > analysed_before
             if analysed and keep_view:
                 people = cam.pipeline.last_detections
-                cam.last_analysed = (
-                    item.seq,
-                    frame,
-                    people if people is not None else Detections(),
+                cam.last_analysed = AnalysedFrame(
+                    item.seq, frame, people if people is not None else Detections()
                 )
 
     def _flush_idle_cameras(self) -> None:
@@ -314,11 +323,8 @@ class Runtime:
         last = cam.last_analysed
         if last is None:
             return None
-        seq, frame, people = last
         # the full-size frame is made on the worker, and only when no JPEG of it is cached
-        return self.live_images.get(
-            camera_id, seq, lambda: self._jpeg(cam, LiveView(seq, frame.full_image(), people))
-        )
+        return self.live_images.get(camera_id, last.seq, lambda: self._jpeg(cam, last.view()))
 
     def _jpeg(self, cam: CameraRuntime, view: LiveView) -> bytes | None:
         return anonymised_jpeg(view, self.anonymiser, cam.zones, cam.lines)

@@ -211,8 +211,16 @@ class DecodeControl:
         if self._meter is not None and self._meter.interval_s is not None:
             self._known = (self._meter.interval_frames, self._meter.interval_s)
         known = self._known[1] if self._known is not None else None
-        self._meter = KeyframeMeter(fps)
         self.choice = None
+        if stream.codec_context.codec.intra_only:
+            # Every frame is a keyframe (MJPEG, raw video): no mode saves anything; the
+            # reader skips whole packets instead (ingest/reader.py).
+            self._meter = None
+            self._apply(
+                DecodeChoice(DecodeMode.ALL, "intra-only stream: every frame is a keyframe")
+            )
+            return
+        self._meter = KeyframeMeter(fps)
         self._apply(choose_mode(self.asked, self.analysis_fps, fps, known))
 
     def packet(self, packet: av.Packet[Any]) -> None:
