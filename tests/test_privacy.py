@@ -149,6 +149,7 @@ def test_no_code_path_infers_personal_attributes() -> None:
         "yolox_nano_416x416.onnx",
         "yolox_nano_512x512.onnx",
         "yolox_nano_640x640.onnx",
+        "yolox_nano_dynamic.onnx",  # the 416 graph, its input size declared dynamic
     ]
 
 

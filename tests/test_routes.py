@@ -308,3 +308,15 @@ def test_a_body_that_is_not_json_is_a_422_naming_the_body(client: TestClient) ->
     )
     assert r.status_code == 422
     assert r.json() == {"detail": "body: not valid JSON"}
+
+
+def test_camera_health_documents_and_answers_the_decode_mode(client: TestClient) -> None:
+    """The decode mode and the measured keyframe interval are part of the health
+    contract (ingest/decode.py); a scripted camera has none, so they are null."""
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["CameraHealthPublic"]
+    fields = {"decode_mode", "keyframe_interval_frames", "keyframe_interval_s", "decode_note"}
+    assert fields <= set(schema["properties"])
+    modes = schema["properties"]["decode_mode"]["anyOf"][0]["enum"]
+    assert modes == ["all", "nonref", "keyframes"]
+    health = client.get("/api/cameras/cam1/health").json()
+    assert {k: health[k] for k in fields} == dict.fromkeys(fields)

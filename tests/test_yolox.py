@@ -12,7 +12,13 @@ import pytest
 
 from crowdsafe.detect.base import Detector
 from crowdsafe.detect.letterbox import PAD_VALUE, letterbox
-from crowdsafe.detect.yolox import INPUT_SIZES, YoloxDetector, anchor_grid, default_model_path
+from crowdsafe.detect.yolox import (
+    INPUT_SIZES,
+    YoloxDetector,
+    anchor_grid,
+    default_model_path,
+    dynamic_model_path,
+)
 from crowdsafe.errors import ModelError
 from crowdsafe.evaluation.counts import match_frame
 from crowdsafe.evaluation.mot import load_mot_boxes
@@ -191,3 +197,46 @@ def test_a_batch_finds_what_each_frame_finds_alone(
         np.testing.assert_allclose(found.xyxy, alone.xyxy, atol=1e-3)
         np.testing.assert_allclose(found.score, alone.score, atol=1e-5)
     assert yolox.detect_batch([]) == []
+
+
+def test_the_dynamic_model_is_the_shipped_graph_redeclared_by_the_tool() -> None:
+    """tools/resize_yolox.py dynamic reproduces the committed file, named in PROVENANCE."""
+    import importlib.util
+
+    model = dynamic_model_path()
+    note = (model.parent / "PROVENANCE.md").read_text()
+    assert hashlib.sha256(model.read_bytes()).hexdigest() in note
+    onnx = pytest.importorskip("onnx")
+    tool = Path(__file__).resolve().parents[1] / "tools" / "resize_yolox.py"
+    spec = importlib.util.spec_from_file_location("resize_yolox", tool)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rebuilt = module.dynamic(onnx.load(str(default_model_path(416))))
+    assert rebuilt.SerializeToString() == model.read_bytes()
+
+
+def test_a_frame_shaped_input_finds_the_people_a_square_one_finds() -> None:
+    """On a 16:9 frame the dynamic model runs at 512x288, not 512x512, and finds the
+    same people within a few pixels (only the padding under the frame differs)."""
+    import av
+
+    from crowdsafe.ingest.video import sample_video_path
+
+    with av.open(str(sample_video_path())) as video:
+        decoded = next(video.decode(video=0)).reformat(1920, 1080, format="rgb24")
+    image = decoded.to_ndarray()
+    square = YoloxDetector(default_model_path(512), threads=1)
+    framed = YoloxDetector(dynamic_model_path(), threads=1, input_px=512)
+    assert framed.fit_size(1920, 1080) == square.fit_size(1920, 1080) == (512, 288)
+    assert letterbox(image, 512, pad_to=framed.pad_to).image.shape == (288, 512, 3)
+    a, b = square.detect_image(image), framed.detect_image(image)
+    a, b = a[a.score >= 0.3], b[b.score >= 0.3]
+    assert len(a) >= 3 and abs(len(a) - len(b)) <= 1
+    matched = sum(int(np.abs(b.xyxy - box).max(axis=1).min() <= 8.0) for box in a.xyxy)
+    assert matched >= len(a) - 1
+
+
+def test_a_dynamic_model_needs_its_input_size() -> None:
+    with pytest.raises(ModelError, match="input size is dynamic; give input_px"):
+        YoloxDetector(dynamic_model_path(), threads=1)

@@ -2,7 +2,9 @@
 shipped 416 px export.
 
 Dev-only: `python tools/resize_yolox.py 640` writes
-`src/crowdsafe/detect/models/yolox_nano/yolox_nano_640x640.onnx` and prints its sha256.
+`src/crowdsafe/detect/models/yolox_nano/yolox_nano_640x640.onnx` and prints its sha256;
+`python tools/resize_yolox.py dynamic` writes `yolox_nano_dynamic.onnx`, whose input
+height and width are symbolic (any multiple of 32).
 
 Why this is exact: every spatial shape in the shipped graph is derived at run time -- the
 head's three Reshapes take ``[1, 85, -1]``, the two upsampling Resizes take scales, the
@@ -64,6 +66,27 @@ def resized(model: object, size: int) -> object:
     return out
 
 
+def dynamic(model: object) -> object:
+    """The shipped graph with its input height and width (and so the output's anchor
+    count) declared symbolic: one file runs at any multiple of 32 on either side, so a
+    16:9 frame is not padded into a square (``detector.input_shape: frame``)."""
+    import onnx
+
+    assert isinstance(model, onnx.ModelProto)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    dims = out.graph.input[0].type.tensor_type.shape.dim
+    for index, name in ((2, "height"), (3, "width")):
+        dims[index].ClearField("dim_value")
+        dims[index].dim_param = name
+    anchors = out.graph.output[0].type.tensor_type.shape.dim[1]
+    anchors.ClearField("dim_value")
+    anchors.dim_param = "anchors"
+    del out.graph.value_info[:]
+    onnx.checker.check_model(out)
+    return out
+
+
 def run(model: object, x: np.ndarray) -> np.ndarray:
     import onnx
     import onnxruntime as ort
@@ -78,8 +101,13 @@ def main() -> int:
     import onnx
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("size", type=int, help="input side in pixels, a multiple of 32")
+    parser.add_argument(
+        "size", help="input side in pixels, a multiple of 32; or 'dynamic' (any size)"
+    )
     args = parser.parse_args()
+    if args.size == "dynamic":
+        return main_dynamic()
+    args.size = int(args.size)
     if args.size % 32 or not 320 <= args.size <= 1280:
         parser.error(f"size must be a multiple of 32 in 320..1280, got {args.size}")
     data = SOURCE.read_bytes()
@@ -114,6 +142,35 @@ def main() -> int:
         f"checked: a batch of {BATCH_CHECKED} gives each input's own output "
         f"(max |diff| {batch_diff:.3g} against one by one)"
     )
+    return 0
+
+
+def main_dynamic() -> int:
+    """Write ``yolox_nano_dynamic.onnx``: identical to the shipped graph at 416 px, and
+    at 512x288 (a 16:9 frame) the anchors of a 512x288 grid."""
+    import onnx
+
+    data = SOURCE.read_bytes()
+    if hashlib.sha256(data).hexdigest() != SOURCE_SHA256:
+        sys.exit(f"{SOURCE} is not the shipped file (sha256 differs)")
+    original = onnx.load_from_string(data)
+    model = dynamic(original)
+    rng = np.random.default_rng(0)
+    x416 = rng.uniform(0, 255, (1, 3, 416, 416)).astype(np.float32)
+    diff = float(np.abs(run(model, x416) - run(original, x416)).max())
+    if diff != 0.0:
+        sys.exit(f"the dynamic graph differs from the original at 416 px (max {diff})")
+    y = run(model, rng.uniform(0, 255, (1, 3, 288, 512)).astype(np.float32))
+    cells = sum((288 // s) * (512 // s) for s in (8, 16, 32))
+    if y.shape != (1, cells, 85):
+        sys.exit(f"unexpected output {y.shape} at 512x288")
+    target = FOLDER / "yolox_nano_dynamic.onnx"
+    blob = model.SerializeToString()  # type: ignore[attr-defined]
+    target.write_bytes(blob)
+    print(
+        f"{target.relative_to(ROOT)}: {len(blob)} bytes, sha256 {hashlib.sha256(blob).hexdigest()}"
+    )
+    print(f"checked: identical to the original at 416 px; output {y.shape} at 512x288")
     return 0
 
 

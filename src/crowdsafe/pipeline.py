@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
 from crowdsafe.ingest.base import Source
+from crowdsafe.ingest.convert import to_source_pixels
 from crowdsafe.ingest.health import CameraHealth, HealthSnapshot, StreamState
 from crowdsafe.measure.change import ChangeGate
 from crowdsafe.measure.lines import FlowAggregator, LineCounter
@@ -164,7 +165,9 @@ class CameraPipeline:
         ):
             return self._hold(frame, started)
         self.last_held = False
-        detections = self.detector.detect(frame)
+        # In the camera's pixels, where zones and lines are drawn, whatever size the
+        # detector was given (ingest/convert.py).
+        detections = to_source_pixels(self.detector.detect(frame), frame)
         self.last_detections = detections
         if self.min_person_height_px > 0 and len(detections):
             heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
@@ -175,7 +178,8 @@ class CameraPipeline:
             sure = detections[detections.score >= self.count_score_threshold]
         zone_counts = ZoneCounts.detected(self.counter.count(sure))
         if self.density is not None:
-            zone_counts = self.density.apply(frame.image, frame.t, zone_counts.counts)
+            # full size: its zone masks are in camera pixels; made only if the model runs
+            zone_counts = self.density.apply(frame.full_image, frame.t, zone_counts.counts)
         self._last_counts = zone_counts
         self.health.frame_analysed(started, started - frame.t if self.measures_lag else 0.0)
         if self.lines is not None:

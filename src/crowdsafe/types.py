@@ -19,7 +19,7 @@ their fields once, here: the SQLite columns are derived from them
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -53,13 +53,25 @@ class Frame:
 
     ``t`` is the capture time in seconds: Unix epoch seconds for live and paced
     sources, seconds since the start of the file for unpaced file playback.
-    ``image`` is an (H, W, 3) uint8 array in RGB order.
+    ``image`` is an (H, W, 3) uint8 array in RGB order.  ``source_size`` is the
+    camera's own (width, height) when ``image`` was made smaller for the detector
+    (``ingest/convert.py``), None when it is the camera's frame as it is; detections
+    are always mapped back to the camera's pixels, where zones and lines are drawn,
+    and :meth:`full_image` gives the full-size frame to what needs every pixel.
     """
 
     camera_id: str
     t: float
     image: npt.NDArray[np.uint8]
     index: int = 0
+    source_size: tuple[int, int] | None = None
+    # The camera's full-size RGB frame, made on first call and kept (None: ``image`` is
+    # full size): for the density model's occasional runs and the live view only.
+    source_image: Callable[[], npt.NDArray[np.uint8]] | None = None
+
+    def full_image(self) -> npt.NDArray[np.uint8]:
+        """The frame at the camera's own size (``image`` itself when it is)."""
+        return self.image if self.source_image is None else self.source_image()
 
     @property
     def width(self) -> int:

@@ -8,6 +8,8 @@ types they publish (``tests/test_api.py`` checks it), in the order of their JSON
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from crowdsafe.ingest.health import StreamState
@@ -89,6 +91,22 @@ class CameraHealthPublic(_Out):
     last_frame_age_s: float | None
     last_error: str | None = Field(description="Last error, with credentials redacted.")
     source: str = Field(description="The source URL with credentials redacted.")
+    decode_mode: Literal["all", "nonref", "keyframes"] | None = Field(
+        None,
+        description="Which frames are decoded: all, nonref (frames others refer to) or "
+        "keyframes; null before the stream opens or for an image folder.",
+    )
+    keyframe_interval_frames: int | None = Field(
+        None, description="The stream's keyframe interval measured from its packets, frames."
+    )
+    keyframe_interval_s: float | None = Field(
+        None, description="The same interval in seconds; null until two keyframes were seen."
+    )
+    decode_note: str | None = Field(
+        None,
+        description="Why the decode mode is what it is when it is not the one configured "
+        "(e.g. a keyframe interval longer than the analysis period).",
+    )
 
 
 class CameraPublic(_Out):

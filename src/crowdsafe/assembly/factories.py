@@ -79,9 +79,14 @@ class DetectorKind:
 def _yolox(
     section: DetectorConfig, path: Path | None, score: float, threads: int | None
 ) -> Detector:
-    from crowdsafe.detect.yolox import YoloxDetector, default_model_path
+    from crowdsafe.detect.yolox import YoloxDetector, default_model_path, dynamic_model_path
 
     assert isinstance(section, YoloxNanoConfig)
+    if section.input_shape == "frame":
+        model = path or dynamic_model_path()
+        return YoloxDetector(
+            model, score_threshold=score, threads=threads, input_px=section.input_px
+        )
     model = path or default_model_path(section.input_px)
     return YoloxDetector(model, score_threshold=score, threads=threads, provider=section.provider)
 
@@ -117,7 +122,7 @@ def _letterbox_key(section: DetectorConfig) -> tuple[object, ...]:
 
 def _input_key(section: DetectorConfig) -> tuple[object, ...]:
     assert isinstance(section, YoloxNanoConfig)
-    return (section.input_px,)
+    return (section.input_px, section.input_shape)
 
 
 DETECTOR_KINDS: dict[str, DetectorKind] = {

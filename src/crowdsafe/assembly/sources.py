@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crowdsafe.config import CameraConfig, CrowdsafeConfig, is_sample
 from crowdsafe.errors import ConfigError
+from crowdsafe.ingest.decode import DecodeMode
 from crowdsafe.ingest.reader import ReaderOptions
 from crowdsafe.ingest.url import SourceAddress, SourceKind
 from crowdsafe.ingest.video import sample_video_path
@@ -44,6 +45,8 @@ def reader_options(camera: CameraConfig) -> ReaderOptions:
         probe_s=src.probe_s,
         # decode intra-only streams at most twice as often as they are analysed
         min_decode_interval_s=0.5 / camera.analysis_fps,
+        decode=DecodeMode(src.decode),
+        analysis_fps=camera.analysis_fps,
     )
 
 

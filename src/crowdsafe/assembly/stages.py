@@ -13,6 +13,7 @@ from crowdsafe.config import CameraConfig, TrackingConfig
 from crowdsafe.density.counter import DensityCounter
 from crowdsafe.density.selector import DensityStage
 from crowdsafe.detect.base import Detector
+from crowdsafe.ingest.convert import FitsFrames
 from crowdsafe.ingest.health import CameraHealth
 from crowdsafe.measure.change import ChangeGate
 from crowdsafe.measure.lines import CountingLine, FlowAggregator, LineCounter
@@ -59,6 +60,11 @@ class ThresholdedDetector:
     def __init__(self, inner: Detector, threshold: float) -> None:
         self.inner = inner
         self.threshold = threshold
+
+    def fit_size(self, width: int, height: int) -> tuple[int, int] | None:
+        """The inner detector's input size for such a frame (None: it takes any size)."""
+        inner = self.inner
+        return inner.fit_size(width, height) if isinstance(inner, FitsFrames) else None
 
     def detect(self, frame: Frame) -> Detections:
         d = self.inner.detect(frame)

@@ -3,9 +3,11 @@
 The default mode times the detector alone and decode -> detect -> zones -> store
 alternately on the same frames in one run (``crowdsafe.evaluation.bench``), so their ratio compares
 runs seconds apart and a neighbour's load on a shared machine mostly cancels.
-``--cameras N`` measures N live streams instead (per-camera fps, lag, CPU),
-``--density`` the density model and ``--batch 1,2,4,8`` the detector at several batch
-sizes (``evaluation/batch_bench.py``); ``crowdsafe bench live`` serves the demo and measures
+``--cameras N`` measures N live streams instead, per decode mode (decode cores per
+camera, analysis CPU per frame, cameras per core, fps, lag; ``evaluation/camera_bench.py``)
+and writes the cost profile ``crowdsafe plan`` reads (``--profile``), ``--density`` the
+density model and ``--batch 1,2,4,8`` the detector at several batch sizes
+(``evaluation/batch_bench.py``); ``crowdsafe bench live`` serves the demo and measures
 whether a crowd of live-view clients slows its analysis (``evaluation/live_bench.py``).
 Every mode ends with its JSON line.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crowdsafe.cli._common import (
     Subcommands,
@@ -25,6 +28,14 @@ from crowdsafe.cli._common import (
     report,
 )
 from crowdsafe.errors import UsageError
+from crowdsafe.evaluation.profile import DEFAULT_PROFILE
+from crowdsafe.ingest.decode import DecodeMode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from crowdsafe.config import CrowdsafeConfig
+    from crowdsafe.detect.base import Detector
 
 __all__ = ["register"]
 
@@ -53,6 +64,17 @@ def register(commands: Subcommands) -> None:
         type=float,
         default=30.0,
         help="with --cameras: how long to measure (default 30)",
+    )
+    bench.add_argument(
+        "--decode",
+        choices=[m.value for m in DecodeMode if m is not DecodeMode.AUTO],
+        help="with --cameras: measure this decode mode only (default: each of them)",
+    )
+    bench.add_argument(
+        "--profile",
+        default=str(DEFAULT_PROFILE),
+        help="with --cameras: the cost profile to write or update, read by `crowdsafe plan` "
+        f"(default {DEFAULT_PROFILE})",
     )
     bench.add_argument("--repeats", type=int, default=7)
     bench.add_argument(
@@ -103,7 +125,7 @@ def register(commands: Subcommands) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from crowdsafe.config import load_config
-    from crowdsafe.evaluation.bench import run_bench, run_camera_bench, run_density_bench
+    from crowdsafe.evaluation.bench import run_bench, run_density_bench
     from crowdsafe.ingest.video import sample_video_path
 
     video = Path(args.video) if args.video else sample_video_path()
@@ -124,15 +146,7 @@ def _bench(args: argparse.Namespace) -> int:
     found = detector(config.cameras[0].detector, None, args.threads)
     log = None if args.json else print
     if args.cameras:
-        result = run_camera_bench(
-            found,
-            video,
-            config,
-            cameras=args.cameras,
-            fps=args.fps,
-            seconds=args.seconds,
-            log=log,
-        )
+        return _bench_cameras(args, found, video, config, log)
     else:
         result = run_bench(found, video, config, frames=args.frames, repeats=args.repeats, log=log)
     print(json.dumps(result))
@@ -154,6 +168,42 @@ def _bench_batch(args: argparse.Namespace, video: Path) -> int:
         found, video, batches=sizes, frames=args.frames, repeats=args.repeats, log=log
     )
     print(json.dumps(result))
+    return 0
+
+
+def _bench_cameras(
+    args: argparse.Namespace,
+    found: Detector,
+    video: Path,
+    config: CrowdsafeConfig,
+    log: Callable[[str], None] | None,
+) -> int:
+    """Each decode mode (or the one asked) on N cameras; the profile written."""
+    from crowdsafe.evaluation.camera_bench import BENCH_MODES, cost_entries, run_camera_bench
+    from crowdsafe.evaluation.profile import CostProfile, save_profile
+
+    if args.cameras < 1 or not 0 < args.fps <= 1000 or not 0 < args.seconds < float("inf"):
+        raise UsageError(
+            f"--cameras, --fps and --seconds must be positive, got {args.cameras}, "
+            f"{args.fps}, {args.seconds}"
+        )
+    modes = [DecodeMode(args.decode)] if args.decode else list(BENCH_MODES)
+    result = run_camera_bench(
+        found,
+        video,
+        config,
+        cameras=args.cameras,
+        fps=args.fps,
+        seconds=args.seconds,
+        modes=modes,
+        log=log,
+    )
+    entries = cost_entries(result)
+    if entries:
+        save_profile(args.profile, CostProfile(entries=entries))
+        if log is not None:
+            log(f"cost profile: {len(entries)} entries written to {args.profile}")
+    print(json.dumps(result.to_dict()))
     return 0
 
 

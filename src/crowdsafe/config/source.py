@@ -68,6 +68,15 @@ class SourceConfig(StrictModel):
     folder_fps: float = Field(
         1.0, gt=0.0, le=60.0, description="Frame rate of an image folder source."
     )
+    decode: Literal["auto", "all", "nonref", "keyframes"] = Field(
+        "auto",
+        description="Which frames to decode (ingest/decode.py): 'all'; 'nonref' skips frames "
+        "no other frame refers to; 'keyframes' decodes keyframes only, about 30 times "
+        "cheaper at 1080p. 'auto' picks the cheapest that meets analysis_fps from the "
+        "keyframe interval measured as the stream plays. A mode that cannot meet the "
+        "rate (keyframes with a keyframe interval longer than the analysis period) is "
+        "replaced by one that can, and the camera's health says so.",
+    )
     format: str | None = Field(
         None,
         pattern=r"^[a-z0-9_,]+$",

@@ -30,7 +30,7 @@ records the method that produced it (:class:`~crowdsafe.types.CountMethod`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -131,10 +131,15 @@ class DensityStage:
         return est.density_per_m2
 
     def apply(
-        self, image: npt.NDArray[np.uint8], t: float, detected: Mapping[str, float]
+        self,
+        image: npt.NDArray[np.uint8] | Callable[[], npt.NDArray[np.uint8]],
+        t: float,
+        detected: Mapping[str, float],
     ) -> ZoneCounts:
         """Choose each zone's count for the frame at time ``t`` (s) from the detection
-        counts ``detected``, running the density model on ``image`` when it is needed."""
+        counts ``detected``, running the density model on ``image`` when it is needed.
+        ``image`` may be a function that makes the full-size frame: it is called only
+        when the model runs (ingest/convert.py)."""
         if self.method == DETECTION:
             return ZoneCounts.detected(dict(detected))
         det_density = {
@@ -153,6 +158,8 @@ class DensityStage:
             due = since is None or since < 0 or since >= self.probe_interval_s
         ran = False
         if due:
+            if callable(image):
+                image = image()
             dmap = self.model.density(image)
             masks = self._zone_masks((int(image.shape[0]), int(image.shape[1])))
             self._last_density = {z.id: dmap.count_in(masks[z.id]) for z in self.zones}

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PAD_VALUE", "Letterbox", "letterbox"]
+__all__ = ["PAD_VALUE", "Letterbox", "letterbox", "letterbox_size"]
 
 PAD_VALUE = 114
 
@@ -26,7 +26,7 @@ PAD_VALUE = 114
 class Letterbox:
     """A frame placed in a square model input; maps boxes back to the frame."""
 
-    image: npt.NDArray[np.uint8]  # (size, size, C)
+    image: npt.NDArray[np.uint8]  # (size, size, C), or padded to a stride
     scale_x: float  # input px per frame px
     scale_y: float
     width: int  # the frame's size
@@ -41,16 +41,25 @@ class Letterbox:
         return out
 
 
-def letterbox(image: npt.NDArray[np.uint8], size: int) -> Letterbox:
+def letterbox_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """(width, height) of a ``width`` x ``height`` frame scaled into a ``size`` square."""
+    scale = size / max(height, width)
+    return max(1, min(size, round(width * scale))), max(1, min(size, round(height * scale)))
+
+
+def letterbox(image: npt.NDArray[np.uint8], size: int, *, pad_to: int = 0) -> Letterbox:
     """``image`` (H, W, C) scaled to fit ``size`` x ``size`` keeping its aspect ratio,
-    in the top-left corner of a grey (114) canvas."""
+    in the top-left corner of a grey (114) canvas: ``size`` square, or with ``pad_to``
+    the scaled frame's own sides rounded up to multiples of ``pad_to`` (a model with a
+    dynamic input then runs on no more padding than its strides need)."""
     height, width = image.shape[:2]
     if height < 1 or width < 1:
         raise ValueError(f"cannot letterbox an empty image of shape {image.shape}")
-    scale = size / max(height, width)
-    new_w = max(1, min(size, round(width * scale)))
-    new_h = max(1, min(size, round(height * scale)))
-    canvas = np.full((size, size, image.shape[2]), PAD_VALUE, dtype=np.uint8)
+    new_w, new_h = letterbox_size(width, height, size)
+    canvas_h, canvas_w = size, size
+    if pad_to > 0:
+        canvas_h, canvas_w = -(-new_h // pad_to) * pad_to, -(-new_w // pad_to) * pad_to
+    canvas = np.full((canvas_h, canvas_w, image.shape[2]), PAD_VALUE, dtype=np.uint8)
     if (new_w, new_h) == (width, height):
         canvas[:new_h, :new_w] = image
     else:

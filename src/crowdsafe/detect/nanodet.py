@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from crowdsafe.detect.letterbox import Letterbox, letterbox
+from crowdsafe.detect.letterbox import Letterbox, letterbox, letterbox_size
 from crowdsafe.detect.nms import nms
 from crowdsafe.detect.session import Provider, open_detector_model
 from crowdsafe.errors import ModelError
@@ -114,6 +114,12 @@ class NanoDetDetector:
         height, width = image.shape[:2]
         resized = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_LINEAR)
         return Letterbox(resized.astype(np.uint8), size / width, size / height, width, height)
+
+    def fit_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) :meth:`_fit` resizes a frame to (``ingest/convert.py``)."""
+        if self.letterboxed:
+            return letterbox_size(width, height, self.input_size)
+        return (self.input_size, self.input_size)
 
     def preprocess(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """RGB uint8 (H, W, 3) -> normalised NCHW float32 at the model's input size."""

@@ -64,9 +64,10 @@ class DetectorModel:
     session: Any  # onnxruntime.InferenceSession (untyped)
     path: Path
     input_name: str
-    input_size: int  # pixels, the side of the square input
+    input_size: int  # pixels, the side of the square input (a dynamic one: as asked)
     provider: str  # the ONNX Runtime provider the model runs on, e.g. CPUExecutionProvider
     batch: int | None  # the input's fixed batch size, None when the export leaves it dynamic
+    dynamic: bool = False  # height and width symbolic: any multiple of 32 runs
 
 
 def open_detector_model(
@@ -76,11 +77,14 @@ def open_detector_model(
     iou_threshold: float,
     threads: int | None,
     provider: Provider = "cpu",
+    input_px: int | None = None,
 ) -> DetectorModel:
     """Check the thresholds, then load ``path`` on ``provider`` (module docstring) with
     ``threads`` intra-op CPU threads (default: all cores up to 4).  Raises ValueError for
     a threshold out of range, ModelError for a missing or unloadable file, one whose input
-    is not a square 3-channel NCHW image, or ``cuda`` asked and not available."""
+    is not a square 3-channel NCHW image, or ``cuda`` asked and not available.  A model
+    whose height and width are symbolic is dynamic: ``input_px`` then gives its longer
+    side (ModelError without it)."""
     import onnxruntime as ort
 
     if not 0.0 <= score_threshold < 1.0:
@@ -109,7 +113,16 @@ def open_detector_model(
         log.info("detector.provider auto: CUDA failed to start, running on %s", used)
     inp = session.get_inputs()[0]
     shape = inp.shape
-    if len(shape) != 4 or shape[1] != 3 or not isinstance(shape[2], int):
+    if len(shape) != 4 or shape[1] != 3:
         raise ModelError(f"{path}: expected an NCHW input of 3 channels, got {shape}")
     batch = int(shape[0]) if isinstance(shape[0], int) else None
+    if not isinstance(shape[2], int) and not isinstance(shape[3], int):
+        if input_px is None or input_px % 32:
+            raise ModelError(
+                f"{path}: its input size is dynamic; give input_px, a multiple of 32 "
+                f"(got {input_px})"
+            )
+        return DetectorModel(session, path, inp.name, input_px, used, batch, dynamic=True)
+    if not isinstance(shape[2], int):
+        raise ModelError(f"{path}: expected an NCHW input of 3 channels, got {shape}")
     return DetectorModel(session, path, inp.name, int(shape[2]), used, batch)

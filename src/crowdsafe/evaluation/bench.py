@@ -5,11 +5,11 @@ the medians of each and the median of the per-repeat ratios (each ratio compares
 runs made seconds apart, so a neighbour's load on this shared machine mostly cancels).
 The raw figure is ``detector.detect`` on frames already decoded in memory; the
 pipeline figure is decode -> detect -> zones -> store from the file, as in production.
+What N live cameras cost per decode mode is ``evaluation/camera_bench.py``.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
@@ -25,7 +25,7 @@ from crowdsafe.ingest.video import VideoFileSource
 from crowdsafe.store.sqlite import SQLiteStore
 from crowdsafe.types import Frame
 
-__all__ = ["run_bench", "run_camera_bench", "run_density_bench"]
+__all__ = ["run_bench", "run_density_bench"]
 
 
 def _ignore(samples: Sequence[object]) -> None:
@@ -113,136 +113,6 @@ def run_bench(
         "detector_ms_per_frame": round(1000.0 / raw, 2),
         "detector_fps_runs": [round(x, 2) for x in raw_fps],
         "pipeline_fps_runs": [round(x, 2) for x in pipe_fps],
-    }
-
-
-def _camera_config(
-    config: CrowdsafeConfig, video: Path, cameras: int, fps: float
-) -> CrowdsafeConfig:
-    """``cameras`` copies of the config's first camera, each playing ``video`` live."""
-    template = config.cameras[0]
-    cams = []
-    for i in range(cameras):
-        cams.append(
-            template.model_copy(
-                update={
-                    "id": f"cam{i + 1}",
-                    "name": f"bench camera {i + 1}",
-                    "analysis_fps": fps,
-                    "source": template.source.model_copy(
-                        update={"url": str(video), "loop": True, "realtime": True}
-                    ),
-                    "zones": [
-                        z.model_copy(update={"id": f"c{i + 1}-{z.id}"}) for z in template.zones
-                    ],
-                }
-            )
-        )
-    return config.model_copy(update={"cameras": cams})
-
-
-def run_camera_bench(
-    detector: Detector,
-    video: Path,
-    config: CrowdsafeConfig,
-    *,
-    cameras: int,
-    fps: float,
-    seconds: float = 30.0,
-    warmup_s: float = 3.0,
-    log: Callable[[str], None] | None = None,
-) -> dict[str, object]:
-    """N live streams of ``video`` analysed at ``fps`` each, on this machine.
-
-    Two phases in one run: readers alone (decode cost per camera), then the whole
-    runtime (per-camera achieved fps, lag, CPU).  Cameras per core at rate r follows
-    from the measured costs: 1 / (decode CPU per camera + r x CPU per analysed frame).
-    CPU is process CPU time (all threads) over wall time, in cores.
-    """
-    import numpy as np
-
-    from crowdsafe.runtime import Runtime
-
-    if cameras < 1 or fps <= 0 or seconds <= 0:
-        raise ValueError(
-            f"cameras, fps and seconds must be positive, got {cameras}, {fps}, {seconds}"
-        )
-    cfg = _camera_config(config, video, cameras, fps)
-    with tempfile.TemporaryDirectory(prefix="crowdsafe-bench-") as tmp:
-        cfg = cfg.model_copy(
-            update={"storage": cfg.storage.model_copy(update={"path": str(Path(tmp) / "b.db")})}
-        )
-        # Phase 1: decoding only.
-        decode_rt = Runtime(cfg, detector=detector)
-        for cam in decode_rt.cameras.values():
-            cam.reader.start()
-        time.sleep(warmup_s)
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        decoded0 = sum(c.health.snapshot().frames_received for c in decode_rt.cameras.values())
-        time.sleep(max(seconds / 3, 5.0))
-        decode_cores = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
-        decoded = sum(c.health.snapshot().frames_received for c in decode_rt.cameras.values())
-        decode_fps = (decoded - decoded0) / (time.perf_counter() - wall0) / cameras
-        decode_rt.close()
-        if log is not None:
-            per_cam = decode_cores / cameras
-            log(f"decode only: {per_cam:.3f} cores per camera at {decode_fps:.1f} fps")
-
-        # Phase 2: the whole runtime.
-        rt = Runtime(cfg, detector=detector)
-        rt.start()
-        time.sleep(warmup_s)
-        start = {cid: c.health.snapshot().frames_analysed for cid, c in rt.cameras.items()}
-        lag_start = {cid: len(c.health.lags()) for cid, c in rt.cameras.items()}
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        time.sleep(seconds)
-        wall = time.perf_counter() - wall0
-        cores = (time.process_time() - cpu0) / wall
-        per_camera: list[dict[str, object]] = []
-        achieved: list[float] = []
-        lag95: list[float] = []
-        analysed_total = 0
-        for cid, cam in rt.cameras.items():
-            snap = cam.health.snapshot()
-            n = snap.frames_analysed - start[cid]
-            analysed_total += n
-            lags = np.asarray(cam.health.lags()[-max(1, min(n, 300 - lag_start[cid])) :])
-            p50 = round(float(np.percentile(lags, 50)), 3) if lags.size else None
-            p95 = round(float(np.percentile(lags, 95)), 3) if lags.size else None
-            achieved.append(round(n / wall, 2))
-            if p95 is not None:
-                lag95.append(p95)
-            per_camera.append(
-                {
-                    "camera": cid,
-                    "state": snap.state.value,
-                    "achieved_fps": achieved[-1],
-                    "lag_p50_s": p50,
-                    "lag_p95_s": p95,
-                }
-            )
-        rt.close()
-    decode_per_camera = decode_cores / cameras
-    cpu_per_frame = max(cores - decode_cores, 0.0) / max(analysed_total / wall, 1e-9)
-
-    def per_core(rate: float) -> float:
-        return round(1.0 / (decode_per_camera + rate * cpu_per_frame), 1)
-
-    return {
-        "cameras": cameras,
-        "analysis_fps": fps,
-        "seconds": seconds,
-        "video": str(video),
-        "per_camera": per_camera,
-        "achieved_fps_median": round(statistics.median(achieved), 2),
-        "lag_p95_s_max": max(lag95) if lag95 else None,
-        "cpu_cores_used": round(cores, 3),
-        "cpu_per_camera_cores": round(cores / cameras, 3),
-        "decode_cpu_per_camera_cores": round(decode_per_camera, 4),
-        "cpu_per_analysed_frame_s": round(cpu_per_frame, 4),
-        "cameras_per_core_at_1fps": per_core(1.0),
-        "cameras_per_core_at_5fps": per_core(5.0),
-        "cpu_count": os.cpu_count(),
     }
 
 

@@ -58,6 +58,12 @@ class HealthSnapshot:
     last_frame_age_s: float | None
     last_error: str | None
     source: str
+    # How the stream is decoded (ingest/decode.py): the mode, the keyframe interval
+    # measured from its packets, and why the mode is not the one asked, if it is not.
+    decode_mode: str | None = None
+    keyframe_interval_frames: int | None = None
+    keyframe_interval_s: float | None = None
+    decode_note: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         d = dict(self.__dict__)
@@ -93,6 +99,7 @@ class CameraHealth:
         self._frames_analysed = 0
         self._last_frame_at: float | None = None
         self._last_error: str | None = None
+        self._decode: tuple[str, int | None, float | None, str | None] | None = None
         self.window_s = 10.0
 
     @property
@@ -127,6 +134,18 @@ class CameraHealth:
         with self._lock:
             self._reconnects += 1
 
+    def set_decode(
+        self,
+        mode: str,
+        keyframe_interval_frames: int | None,
+        keyframe_interval_s: float | None,
+        note: str | None,
+    ) -> None:
+        """The decode mode in use, the measured keyframe interval (None: not yet) and
+        why the mode differs from the one asked (None when it does not)."""
+        with self._lock:
+            self._decode = (mode, keyframe_interval_frames, keyframe_interval_s, note)
+
     def frame_received(self, at: float) -> None:
         with self._lock:
             self._frames_received += 1
@@ -152,6 +171,7 @@ class CameraHealth:
     def snapshot(self) -> HealthSnapshot:
         now = self._clock()
         with self._lock:
+            mode, kf_frames, kf_s, note = self._decode or (None, None, None, None)
             lags = np.asarray(self._lags, dtype=np.float64)
             has_lag = lags.size > 0
             return HealthSnapshot(
@@ -172,4 +192,8 @@ class CameraHealth:
                 ),
                 last_error=self._last_error,
                 source=self.source,
+                decode_mode=mode,
+                keyframe_interval_frames=kf_frames,
+                keyframe_interval_s=None if kf_s is None else round(kf_s, 3),
+                decode_note=note,
             )

@@ -8,10 +8,13 @@ analysis loop takes the newest frame when a camera is due.  Lag is then at most 
 analysis interval plus one frame, whatever the load.
 
 CPU: the reader converts nothing to RGB; that happens only for frames that are
-analysed.  For intra-only codecs (MJPEG) packets that arrive faster than analysis
-needs are not decoded at all.  Inter-frame codecs (H.264) must decode every frame, on
-one decoder thread per camera: with many cameras, parallelism comes from having many
-cameras, and a frame-threaded decoder would add a frame of latency per thread.
+analysed, at the detector's size (``ingest/convert.py``).  For intra-only codecs
+(MJPEG) packets that arrive faster than analysis needs are not decoded at all.
+Inter-frame codecs (H.264) are decoded only as far as the camera's decode mode needs
+(``ingest/decode.py``: all frames, reference frames only, or keyframes only, chosen from
+the analysis rate and the keyframe interval measured from the packets), on one decoder
+thread per camera: with many cameras, parallelism comes from having many cameras, and
+a frame-threaded decoder would add a frame of latency per thread.
 
 Reconnect: on an error, end of stream or stall the reader reopens the source, forever,
 after an exponential backoff with jitter (``min * 2**attempt``, capped, times a random
@@ -27,11 +30,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
 
 from crowdsafe.errors import StreamStalled
+from crowdsafe.ingest.decode import DecodeControl, DecodeMode
 from crowdsafe.ingest.health import CameraHealth, StreamState
 from crowdsafe.ingest.url import SourceAddress, SourceKind
 from crowdsafe.ingest.video import iter_decoded
@@ -74,6 +79,9 @@ class ReaderOptions:
     probe_s: float = 0.5
     # Skip decoding intra-only packets that arrive sooner than this after the last one.
     min_decode_interval_s: float = 0.0
+    # Which frames to decode, and the analysis rate that decides it (ingest/decode.py).
+    decode: DecodeMode = DecodeMode.AUTO
+    analysis_fps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,7 @@ class StreamReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ended = threading.Event()  # set when a non-looping file has been read through
+        self.decode = DecodeControl(camera_id, options.decode, options.analysis_fps, self.health)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -167,6 +176,18 @@ class StreamReader:
         if self._thread is not None:
             self._thread.join(timeout_s)
         self.health.set_state(StreamState.STOPPED)
+
+    def cpu_s(self) -> float:
+        """CPU seconds the reader thread has used so far (demuxing, decoding): its own
+        thread clock, so the figure holds whatever else runs on the machine; 0 before
+        it starts or once it has ended."""
+        thread = self._thread
+        if thread is None or thread.ident is None or not thread.is_alive():
+            return 0.0
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        except (OSError, ProcessLookupError):  # it ended between the check and the read
+            return 0.0
 
     @property
     def running(self) -> bool:
@@ -291,6 +312,7 @@ class StreamReader:
                 raise av.error.InvalidDataError(1094995529, "no video stream", "")
             stream = container.streams.video[0]
             stream.thread_count = 1
+            self.decode.start(stream)
             live = self.address.kind in (SourceKind.RTSP, SourceKind.HTTP, SourceKind.DEVICE)
             paced = self.address.kind is SourceKind.FILE and o.realtime
             skip = (
@@ -299,7 +321,8 @@ class StreamReader:
             start_wall = self._clock()
             progress = [self._clock(), 0.0]  # last frame or deliberate skip; last decode
 
-            def on_packet() -> None:
+            def on_packet(packet: av.Packet[Any]) -> None:
+                self.decode.packet(packet)
                 now = self._clock()
                 if live and now - progress[0] > o.stall_s:
                     raise StreamStalled(f"no decodable frame for {now - progress[0]:.1f} s")

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import av
 import av.error
@@ -90,11 +90,12 @@ def iter_decoded(
     stream: av.video.stream.VideoStream,
     *,
     on_corrupt: Callable[[BaseException], None] | None = None,
-    on_packet: Callable[[], None] | None = None,
+    on_packet: Callable[[av.Packet[Any]], None] | None = None,
     decode_if: Callable[[], bool] | None = None,
 ) -> Iterator[tuple[float, av.VideoFrame]]:
     """Decode ``stream``: (seconds since its first frame, frame), in order.
 
+    ``on_packet`` is given each packet before it is decoded (not the flush packet).
     A packet that fails to decode is skipped (``on_corrupt`` is told); damage to the
     container itself ends the iteration, as the end of the file would.  ``decode_if``,
     when given, is asked before each packet and a False skips decoding it: only safe
@@ -119,7 +120,7 @@ def iter_decoded(
             return
         if packet.size:  # size 0: the flush packet at the end, which must be decoded
             if on_packet is not None:
-                on_packet()
+                on_packet(packet)
             if decode_if is not None and not decode_if():
                 continue
         try:
