@@ -8,10 +8,11 @@ analysis rate asked is chosen:
 * ``keyframes`` -- decode only the keyframes (FFmpeg ``skip_frame=NONKEY``), when the
   rate asked is at most the stream's keyframe rate ``stream_fps / gop``;
 * ``nonref`` -- skip the frames no other frame refers to (``skip_frame=NONREF``), when
-  the rate asked is at most half the stream's rate.  Half, because that is what the mode
-  is sure to keep: a stream without B-frames (most cameras) has no non-reference frames
-  and keeps every frame, and the common encoders' B-frame runs (x264: 3 with a
-  reference B in the middle) leave at least every other frame a reference;
+  the rate asked is at most a quarter of the stream's rate: what the mode is sure to
+  keep of an x264-style stream with three B-frames between references (``IBBBP``); a
+  stream without B-frames keeps every frame.  The runtime's reader uses the same share
+  (:data:`crowdsafe.ingest.decode.NONREF_MAX_SHARE`), so a plan never assumes a mode
+  the reader would not pick;
 * ``all`` -- every frame, otherwise (counting lines at 5-10 fps on a GOP of 25).
 
 A stream whose keyframe interval is longer than the analysis period asked for thus
@@ -23,13 +24,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+from crowdsafe.ingest.decode import NONREF_MAX_SHARE
+
 __all__ = ["NONREF_KEPT_SHARE", "DecodeMode", "choose_decode_mode", "explain_decode_mode"]
 
 DecodeMode = Literal["all", "nonref", "keyframes"]
 
 # The share of a stream's frames that skipping non-reference frames is sure to keep
-# (module docstring).
-NONREF_KEPT_SHARE = 0.5
+# (module docstring): the reader's own.
+NONREF_KEPT_SHARE = NONREF_MAX_SHARE
 
 # Rates are compared with a relative tolerance so that 1 fps on 25 fps / GOP 25, a
 # keyframe rate of exactly 1.0 computed in floating point, stays keyframes-only.
