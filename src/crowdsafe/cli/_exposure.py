@@ -20,6 +20,8 @@ import getpass
 import ipaddress
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,15 @@ if TYPE_CHECKING:
     from crowdsafe.auth import Authenticator, AuthStore
     from crowdsafe.config import CrowdsafeConfig
 
-__all__ = ["DEMO_USER", "Exposure", "cli_actor", "expose", "expose_demo", "open_auth_store"]
+__all__ = [
+    "DEMO_USER",
+    "Exposure",
+    "cli_actor",
+    "config_auth_store",
+    "expose",
+    "expose_demo",
+    "open_auth_store",
+]
 
 log = logging.getLogger("crowdsafe.exposure")
 
@@ -63,6 +73,19 @@ def open_auth_store(config: CrowdsafeConfig) -> AuthStore:
     from crowdsafe.auth import AuthStore
 
     return AuthStore(config.auth_store_path())
+
+
+@contextmanager
+def config_auth_store(config_path: str) -> Iterator[AuthStore]:
+    """The auth store of the config file at ``config_path``, closed after use (the
+    ``users`` and ``tokens`` commands)."""
+    from crowdsafe.config import load_config
+
+    store = open_auth_store(load_config(config_path))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def is_loopback(host: str) -> bool:

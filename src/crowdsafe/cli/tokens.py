@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from crowdsafe.cli._common import Subcommands
 from crowdsafe.cli.users import ROLES
-
-if TYPE_CHECKING:
-    from crowdsafe.auth import AuthStore
 
 __all__ = ["register"]
 
@@ -36,38 +32,25 @@ def register(tokens: Subcommands) -> None:
     listing.set_defaults(handler=_list)
 
 
-def _store(config: str) -> AuthStore:
-    from crowdsafe.cli._exposure import open_auth_store
-    from crowdsafe.config import load_config
-
-    return open_auth_store(load_config(config))
-
-
 def _add(args: argparse.Namespace) -> int:
     from crowdsafe.auth import Role
-    from crowdsafe.cli._exposure import cli_actor
+    from crowdsafe.cli._exposure import cli_actor, config_auth_store
     from crowdsafe.errors import UsageError
 
     if not 1 <= len(args.label) <= 64 or not args.label.isprintable():
         raise UsageError(f"token label '{args.label}': use 1 to 64 printable characters")
-    store = _store(args.config)
-    try:
+    with config_auth_store(args.config) as store:
         token = store.add_token(args.label, Role(args.role), actor=cli_actor())
-    finally:
-        store.close()
     print(f"token '{args.label}' ({args.role}); it is shown only now:", file=sys.stderr)
     print(token)
     return 0
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from crowdsafe.cli._exposure import cli_actor
+    from crowdsafe.cli._exposure import cli_actor, config_auth_store
 
-    store = _store(args.config)
-    try:
+    with config_auth_store(args.config) as store:
         store.revoke_token(args.label, actor=cli_actor())
-    finally:
-        store.close()
     print(f"token '{args.label}' revoked")
     return 0
 
@@ -75,14 +58,13 @@ def _revoke(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import time
 
+    from crowdsafe.cli._exposure import config_auth_store
+
     def when(t: float) -> str:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
-    store = _store(args.config)
-    try:
+    with config_auth_store(args.config) as store:
         tokens = store.tokens()
-    finally:
-        store.close()
     for t in tokens:
         revoked = "active" if t.revoked_at is None else f"revoked {when(t.revoked_at)}"
         print(f"{t.label}\t{t.role.value}\tcreated {when(t.created_at)}\t{revoked}")

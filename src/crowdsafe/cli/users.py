@@ -12,13 +12,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import TYPE_CHECKING
 
 from crowdsafe.cli._common import Subcommands
 from crowdsafe.errors import UsageError
-
-if TYPE_CHECKING:
-    from crowdsafe.auth import AuthStore
 
 __all__ = ["ROLES", "read_password", "register"]
 
@@ -82,48 +78,32 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _store(args: argparse.Namespace) -> AuthStore:
-    from crowdsafe.cli._exposure import open_auth_store
-    from crowdsafe.config import load_config
-
-    return open_auth_store(load_config(args.config))
-
-
 def _add(args: argparse.Namespace) -> int:
     from crowdsafe.auth import Role
-    from crowdsafe.cli._exposure import cli_actor
+    from crowdsafe.cli._exposure import cli_actor, config_auth_store
 
     name = _check_name(args.name)
     password = read_password(args.password_stdin)
-    store = _store(args)
-    try:
+    with config_auth_store(args.config) as store:
         store.add_user(name, Role(args.role), password, actor=cli_actor())
-    finally:
-        store.close()
     print(f"user '{name}' added as {args.role}")
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from crowdsafe.cli._exposure import cli_actor
+    from crowdsafe.cli._exposure import cli_actor, config_auth_store
 
-    store = _store(args)
-    try:
+    with config_auth_store(args.config) as store:
         store.remove_user(args.name, actor=cli_actor())
-    finally:
-        store.close()
     print(f"user '{args.name}' removed")
     return 0
 
 
 def _passwd(args: argparse.Namespace) -> int:
-    from crowdsafe.cli._exposure import cli_actor
+    from crowdsafe.cli._exposure import cli_actor, config_auth_store
 
-    store = _store(args)
-    try:
+    with config_auth_store(args.config) as store:
         store.set_password(args.name, read_password(args.password_stdin), actor=cli_actor())
-    finally:
-        store.close()
     print(f"password of '{args.name}' changed; their sessions are ended")
     return 0
 
@@ -131,11 +111,10 @@ def _passwd(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import time
 
-    store = _store(args)
-    try:
+    from crowdsafe.cli._exposure import config_auth_store
+
+    with config_auth_store(args.config) as store:
         users = store.users()
-    finally:
-        store.close()
     for u in users:
         changed = time.strftime("%Y-%m-%d %H:%M", time.localtime(u.changed_at))
         print(f"{u.name}\t{u.role.value}\tpassword set {changed}")
