@@ -277,10 +277,16 @@ def test_bad_tracking_settings_are_refused(config_text: str, setting: str, messa
         ),
         (
             "storage:\n",
-            "storage:\n  backend: postgresql\n",
+            "storage:\n  backend: mysql\n",
             None,
-            r"crowdsafe.yaml:20: storage.backend: unknown backend 'postgresql'; "
-            r"it must be one of 'sqlite'",
+            r"crowdsafe.yaml:20: storage.backend: unknown backend 'mysql'; "
+            r"it must be one of 'sqlite', 'postgresql'",
+        ),
+        (
+            "storage:\n  path: ",
+            "storage:\n  backend: postgresql\n  dsn: postgresql://db/crowdsafe\n  x: ",
+            None,
+            r"crowdsafe.yaml:22: storage.x: unknown key 'x' under storage;",
         ),
         # a key path through a picked kind names no pydantic union member
         (
