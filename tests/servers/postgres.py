@@ -64,7 +64,7 @@ class PostgresCluster:
 
     def _run(self, tool: str, *args: str) -> None:
         cmd = [*self._as, str(self.bindir / tool), *args]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=self.root)
         if done.returncode != 0:
             log = self.root / "server.log"
             tail = log.read_text()[-2000:] if log.is_file() else ""
@@ -101,6 +101,11 @@ def pg_cluster() -> Iterator[PostgresCluster]:
     bindir = find_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries not found (Debian package `postgresql`)")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root, and no `postgres` user to run the server as")
     cluster = PostgresCluster(bindir)
     try:
         yield cluster

@@ -7,7 +7,9 @@ costs, and a single connection keeps shutdown simple.
 
 Privacy rule: the schema holds aggregates (counts, densities, flows, levels of service)
 and alerts about zones and lines.  There is no column for pixels, boxes, track ids or
-anything about a person, and ``tests/test_store.py`` fails if one is added.
+anything about a person, and ``tests/test_store.py`` and ``tests/test_store_contract.py``
+fail if one is added.  The rows are the dataclasses' fields (``store/codec.py``), shared
+with the PostgreSQL backend.
 
 Schema changes are numbered migrations applied in a transaction each (``_MIGRATIONS``),
 so a database written by an older crowdsafe is upgraded in place, losing nothing.
