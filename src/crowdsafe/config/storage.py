@@ -15,7 +15,13 @@ from pydantic import Field
 
 from crowdsafe.strict import StrictModel, default_tag
 
-__all__ = ["PostgresStorageConfig", "SqliteStorageConfig", "StorageConfig", "StorageSection"]
+__all__ = [
+    "PostgresStorageConfig",
+    "SqliteStorageConfig",
+    "StorageConfig",
+    "StorageSection",
+    "scratch_sqlite",
+]
 
 
 class StorageConfig(StrictModel):
@@ -72,3 +78,12 @@ StorageSection = Annotated[
     Field(discriminator="backend"),
     default_tag("backend", "sqlite"),
 ]
+
+
+def scratch_sqlite(section: StorageConfig, path: str) -> SqliteStorageConfig:
+    """A SQLite file at ``path`` with the buckets of ``section``: where a demo or a
+    benchmark writes, so that it never writes into a site's own database (a server's
+    above all, shared with the control room)."""
+    return SqliteStorageConfig(
+        path=path, bucket_s=section.bucket_s, line_bucket_s=section.line_bucket_s
+    )
