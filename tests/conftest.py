@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# A real throw-away PostgreSQL server (the `pg_cluster` fixture) for the store tests.
+pytest_plugins = ["tests.servers.postgres"]
+
 SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 MOT15 = SHARED_EVAL / "mot15"
 

@@ -9,6 +9,7 @@ import pytest
 
 from crowdsafe.cli import demo_config_path
 from crowdsafe.config import load_config, parse_config
+from crowdsafe.config.storage import scratch_sqlite
 from crowdsafe.errors import ConfigError
 
 
@@ -277,10 +278,16 @@ def test_bad_tracking_settings_are_refused(config_text: str, setting: str, messa
         ),
         (
             "storage:\n",
-            "storage:\n  backend: postgresql\n",
+            "storage:\n  backend: mysql\n",
             None,
-            r"crowdsafe.yaml:20: storage.backend: unknown backend 'postgresql'; "
-            r"it must be one of 'sqlite'",
+            r"crowdsafe.yaml:20: storage.backend: unknown backend 'mysql'; "
+            r"it must be one of 'sqlite', 'postgresql'",
+        ),
+        (
+            "storage:\n  path: ",
+            "storage:\n  backend: postgresql\n  dsn: postgresql://db/crowdsafe\n  x: ",
+            None,
+            r"crowdsafe.yaml:22: storage.x: unknown key 'x' under storage;",
         ),
         # a key path through a picked kind names no pydantic union member
         (
@@ -324,3 +331,14 @@ def test_alert_sinks_carry_their_kind(config_text: str) -> None:
     assert config.alerts.sinks.mqtt is not None and config.alerts.sinks.mqtt.kind == "mqtt"
     with pytest.raises(ConfigError, match=r"alerts.sinks.webhooks\[0\].kind: Input should be"):
         parse_config(config_text + sinks.replace("kind: webhook", "kind: mqtt"))
+
+
+def test_a_scratch_store_is_sqlite_with_the_sites_buckets(config_text: str) -> None:
+    # A demo or benchmark must never write into a site's own (shared) database.
+    site = config_text.split("storage:")[0] + (
+        "storage:\n  backend: postgresql\n  dsn: postgresql://db/city\n  bucket_s: 2\n"
+    )
+    section = parse_config(site).storage
+    scratch = scratch_sqlite(section, "/tmp/x.db")
+    assert (scratch.backend, scratch.path, scratch.bucket_s) == ("sqlite", "/tmp/x.db", 2.0)
+    assert scratch.line_bucket_s == section.line_bucket_s

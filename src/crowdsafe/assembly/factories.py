@@ -23,6 +23,8 @@ from crowdsafe.config import (
     CrowdsafeConfig,
     DetectorConfig,
     NanoDetConfig,
+    PostgresStorageConfig,
+    SqliteStorageConfig,
     YoloxNanoConfig,
 )
 from crowdsafe.density.counter import DensityCounter
@@ -182,14 +184,37 @@ def build_detectors(
 def _sqlite(config: CrowdsafeConfig) -> Store:
     from crowdsafe.store.sqlite import SQLiteStore
 
+    assert isinstance(config.storage, SqliteStorageConfig)
     return SQLiteStore(config.resolve(config.storage.path))
 
 
-STORE_BACKENDS: dict[str, Callable[[CrowdsafeConfig], Store]] = {"sqlite": _sqlite}
+def _postgresql(config: CrowdsafeConfig) -> Store:
+    section = config.storage
+    assert isinstance(section, PostgresStorageConfig)
+    try:
+        from crowdsafe.store.postgres import PostgresStore
+    except ImportError as exc:  # psycopg is an optional extra
+        raise ConfigError(
+            "storage.backend: postgresql needs psycopg: pip install 'crowdsafe[postgresql]'"
+        ) from exc
+    return PostgresStore(
+        section.dsn, pool_max=section.pool_max, connect_timeout_s=section.connect_timeout_s
+    )
+
+
+STORE_BACKENDS: dict[str, Callable[[CrowdsafeConfig], Store]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgresql,
+}
 
 
 def store_location(config: CrowdsafeConfig) -> str:
-    """Where the configured store keeps its data, for the start-up message."""
+    """Where the configured store keeps its data, for the start-up message (a server's
+    address and database, never its password)."""
+    if isinstance(config.storage, PostgresStorageConfig):
+        from crowdsafe.store.postgres import describe_dsn
+
+        return describe_dsn(config.storage.dsn)
     return str(config.resolve(config.storage.path))
 
 

@@ -29,6 +29,7 @@ def register(commands: Subcommands) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from crowdsafe.cli._exposure import expose_demo
     from crowdsafe.config import load_config
+    from crowdsafe.config.storage import scratch_sqlite
 
     config = load_config(demo_config_path())
     tmp = None
@@ -39,7 +40,7 @@ def _demo(args: argparse.Namespace) -> int:
         db = Path(tmp) / "demo.db"
     config = config.model_copy(
         update={
-            "storage": config.storage.model_copy(update={"path": str(db)}),
+            "storage": scratch_sqlite(config.storage, str(db)),
             "privacy": config.privacy.model_copy(
                 update={"snapshot_dir": str(db.parent / "snapshots")}
             ),

@@ -56,7 +56,12 @@ from crowdsafe.config.privacy import MODEL_ROLES, ModelConfig, ModelsConfig, Pri
 from crowdsafe.config.root import CrowdsafeConfig
 from crowdsafe.config.server import ServerConfig
 from crowdsafe.config.source import SAMPLE_PREFIX, SourceConfig, is_sample
-from crowdsafe.config.storage import SqliteStorageConfig, StorageConfig, StorageSection
+from crowdsafe.config.storage import (
+    PostgresStorageConfig,
+    SqliteStorageConfig,
+    StorageConfig,
+    StorageSection,
+)
 from crowdsafe.config.thresholds import ThresholdsConfig
 from crowdsafe.forecast.settings import EventConfig, ForecastConfig, StaffingConfig
 from crowdsafe.strict import LosLetter
@@ -84,6 +89,7 @@ __all__ = [
     "ModelsConfig",
     "NanoDetConfig",
     "Point",
+    "PostgresStorageConfig",
     "PrivacyConfig",
     "ServerConfig",
     "SkipUnchangedConfig",

@@ -93,9 +93,12 @@ class CrowdsafeConfig(StrictModel):
         return p if p.is_absolute() else self.base_dir / p
 
     def auth_store_path(self) -> Path:
-        """The auth store: ``auth.path``, or ``auth.db`` beside the storage database."""
+        """The auth store: ``auth.path``, or ``auth.db`` beside the SQLite database (beside
+        the config file when the store is a server)."""
         if self.auth.path is not None:
             return self.resolve(self.auth.path)
+        if not isinstance(self.storage, SqliteStorageConfig):
+            return self.base_dir / "auth.db"
         return self.resolve(self.storage.path).parent / "auth.db"
 
     def camera(self, camera_id: str) -> CameraConfig:

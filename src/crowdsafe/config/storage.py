@@ -3,8 +3,8 @@
 The section is picked by ``backend`` (a discriminated union, see
 :mod:`crowdsafe.strict`): :class:`StorageConfig` holds what every backend shares (the
 bucket lengths, which fix what a stored row means), each backend is one subclass with a
-``Literal`` backend and its own connection settings.  Today the only backend is
-``sqlite``, the default, so a ``storage:`` block without ``backend`` loads as before.
+``Literal`` backend and its own connection settings: ``sqlite`` (the default, so a
+``storage:`` block without ``backend`` loads as before) and ``postgresql``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from pydantic import Field
 
 from crowdsafe.strict import StrictModel, default_tag
 
-__all__ = ["SqliteStorageConfig", "StorageConfig", "StorageSection"]
+__all__ = [
+    "PostgresStorageConfig",
+    "SqliteStorageConfig",
+    "StorageConfig",
+    "StorageSection",
+    "scratch_sqlite",
+]
 
 
 class StorageConfig(StrictModel):
@@ -43,8 +49,41 @@ class SqliteStorageConfig(StorageConfig):
     )
 
 
-# One member today; a second backend is `SqliteStorageConfig | PostgresStorageConfig`
-# here, and default_tag keeps a block without `backend` loading as SQLite.
+class PostgresStorageConfig(StorageConfig):
+    """A PostgreSQL database: one store shared by several servers and analysis nodes
+    (needs the ``postgresql`` extra: ``pip install 'crowdsafe[postgresql]'``)."""
+
+    backend: Literal["postgresql"] = Field(description="Which database stores.")
+    dsn: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="libpq connection string or URI, e.g. "
+        "postgresql://crowdsafe@db.example:5432/crowdsafe; keep the password out of it "
+        "(PGPASSWORD or ~/.pgpass): the config file is not a secret store.",
+    )
+    pool_max: int = Field(
+        4, ge=1, le=64, description="Most connections the store keeps open to the server."
+    )
+    connect_timeout_s: float = Field(
+        10.0,
+        ge=0.5,
+        le=300.0,
+        description="Longest wait to connect, or for a free connection of the pool, seconds.",
+    )
+
+
+# default_tag keeps a block without `backend` loading as SQLite.
 StorageSection = Annotated[
-    SqliteStorageConfig, Field(discriminator="backend"), default_tag("backend", "sqlite")
+    SqliteStorageConfig | PostgresStorageConfig,
+    Field(discriminator="backend"),
+    default_tag("backend", "sqlite"),
 ]
+
+
+def scratch_sqlite(section: StorageConfig, path: str) -> SqliteStorageConfig:
+    """A SQLite file at ``path`` with the buckets of ``section``: where a demo or a
+    benchmark writes, so that it never writes into a site's own database (a server's
+    above all, shared with the control room)."""
+    return SqliteStorageConfig(
+        path=path, bucket_s=section.bucket_s, line_bucket_s=section.line_bucket_s
+    )

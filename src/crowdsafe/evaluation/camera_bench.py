@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from crowdsafe.config import CrowdsafeConfig
+from crowdsafe.config.storage import scratch_sqlite
 from crowdsafe.detect.base import Detector
 from crowdsafe.evaluation.profile import CostEntry
 from crowdsafe.ingest.decode import DecodeMode
@@ -242,7 +243,7 @@ def run_camera_bench(
         for mode in modes:
             cfg = _camera_config(config, video, cameras, fps, mode)
             db = str(Path(tmp) / f"{mode.value}.db")
-            cfg = cfg.model_copy(update={"storage": cfg.storage.model_copy(update={"path": db})})
+            cfg = cfg.model_copy(update={"storage": scratch_sqlite(cfg.storage, db)})
             run = _run_mode(detector, cfg, seconds=seconds, warmup_s=warmup_s, fps=fps)
             runs[mode.value] = run
             if log is not None:

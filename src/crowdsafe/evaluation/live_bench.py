@@ -192,6 +192,7 @@ def run_live_bench(
     redirected to a temporary folder; its first camera is polled.  Raises ValueError
     for a count or duration that is not positive."""
     from crowdsafe.assembly import build_anonymiser
+    from crowdsafe.config.storage import scratch_sqlite
     from crowdsafe.runtime import Runtime
 
     if clients < 1 or not min(duration_s, unloaded_s, after_s) > 0 or not warmup_s >= 0:
@@ -204,7 +205,7 @@ def run_live_bench(
     with tempfile.TemporaryDirectory(prefix="crowdsafe-bench-live-") as tmp:
         config = config.model_copy(
             update={
-                "storage": config.storage.model_copy(update={"path": str(Path(tmp) / "b.db")}),
+                "storage": scratch_sqlite(config.storage, str(Path(tmp) / "b.db")),
                 "privacy": config.privacy.model_copy(
                     update={"snapshot_dir": str(Path(tmp) / "snapshots")}
                 ),

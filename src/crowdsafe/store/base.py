@@ -1,4 +1,8 @@
-"""The storage plug-in point."""
+"""The storage plug-in point: what every backend promises.
+
+``tests/test_store_contract.py`` holds these promises, one suite run against every
+backend (SQLite, and a real throw-away PostgreSQL server).
+"""
 
 from __future__ import annotations
 
@@ -51,6 +55,12 @@ class Store(Protocol):
         limit: int = 10_000,
     ) -> list[LineSample]:
         """Flow samples of one line with ``since <= t < until``, oldest first."""
+        ...
+
+    def purge(self, before: float) -> int:
+        """Delete zone and line samples with ``t < before``, all or none; how many rows
+        went.  Alerts are kept: retention of raw samples is not a reason to forget an
+        incident."""
         ...
 
     def save_alert(self, alert: Alert) -> None:

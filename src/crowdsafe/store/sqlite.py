@@ -7,7 +7,9 @@ costs, and a single connection keeps shutdown simple.
 
 Privacy rule: the schema holds aggregates (counts, densities, flows, levels of service)
 and alerts about zones and lines.  There is no column for pixels, boxes, track ids or
-anything about a person, and ``tests/test_store.py`` fails if one is added.
+anything about a person, and ``tests/test_store.py`` and ``tests/test_store_contract.py``
+fail if one is added.  The rows are the dataclasses' fields (``store/codec.py``), shared
+with the PostgreSQL backend.
 
 Schema changes are numbered migrations applied in a transaction each (``_MIGRATIONS``),
 so a database written by an older crowdsafe is upgraded in place, losing nothing.
@@ -17,19 +19,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import fields
-from enum import Enum
+from collections.abc import Sequence
 from pathlib import Path
-from types import UnionType
-from typing import Any, Generic, TypeVar, cast, get_type_hints
+from typing import Any
 
 from crowdsafe.errors import StoreError
+from crowdsafe.store.codec import ALERTS, LINES, STORED_TYPES, ZONES
 from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
 
 __all__ = ["SCHEMA_VERSION", "STORED_TYPES", "SQLiteStore"]
-
-_Row = TypeVar("_Row", ZoneSample, LineSample, Alert)
 
 SCHEMA_VERSION = 4
 
@@ -96,65 +94,6 @@ ALTER TABLE zone_samples ADD COLUMN held INTEGER NOT NULL DEFAULT 0 CHECK (held 
 }
 
 
-class _Codec(Generic[_Row]):
-    """Rows of one stored dataclass: its fields are the columns, declared once.
-
-    A field is written as its value (an enum as its string value) and read back as its
-    annotated type (``str``, ``int``, ``float``, ``bool`` (stored as 0 or 1), an enum, or
-    ``X | None``), so a sample
-    read from the database equals the one written.  ``tests/test_store.py`` checks that
-    the schema has a column for every field and none other.
-    """
-
-    def __init__(self, cls: type[_Row]) -> None:
-        hints = get_type_hints(cls)
-        self.cls: type[_Row] = cls
-        self.names = tuple(f.name for f in fields(cls))
-        self.columns = ", ".join(self.names)
-        self.marks = ", ".join("?" * len(self.names))
-        self._decoders = tuple(_decoder(hints[name]) for name in self.names)
-
-    def row(self, obj: _Row) -> tuple[Any, ...]:
-        return tuple(_encode(getattr(obj, name)) for name in self.names)
-
-    def read(self, row: Sequence[Any]) -> _Row:
-        values = (dec(v) for dec, v in zip(self._decoders, row, strict=True))
-        return self.cls(**dict(zip(self.names, values, strict=True)))
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    return value.value if isinstance(value, Enum) else value
-
-
-def _decoder(hint: Any) -> Callable[[Any], Any]:
-    """Turns a column value back into a field of type ``hint``."""
-    if isinstance(hint, UnionType):
-        (base,) = (a for a in hint.__args__ if a is not type(None))
-        inner = _decoder(base)
-        return lambda v: None if v is None else inner(v)
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        enum = hint
-        return lambda v: enum(str(v))
-    if hint is bool:
-        return lambda v: bool(int(v))
-    if hint in (str, int, float):
-        return cast("Callable[[Any], Any]", hint)
-    raise TypeError(f"no column type for a field of type {hint!r}")
-
-
-_ZONES = _Codec(ZoneSample)
-_LINES = _Codec(LineSample)
-_ALERTS = _Codec(Alert)
-STORED_TYPES: dict[str, type[ZoneSample | LineSample | Alert]] = {
-    "zone_samples": ZoneSample,
-    "line_samples": LineSample,
-    "alerts": Alert,
-}
-"""Each table that holds a stored type, and that type: its fields are the columns."""
-
-
 class SQLiteStore:
     """Zone samples in a SQLite file (``":memory:"`` for a throwaway store)."""
 
@@ -201,8 +140,8 @@ class SQLiteStore:
 
     def write_samples(self, samples: Sequence[ZoneSample]) -> None:
         self._write(
-            f"INSERT OR REPLACE INTO zone_samples ({_ZONES.columns}) VALUES ({_ZONES.marks})",
-            [_ZONES.row(s) for s in samples],
+            f"INSERT OR REPLACE INTO zone_samples ({ZONES.columns}) VALUES ({ZONES.marks})",
+            [ZONES.row(s) for s in samples],
         )
 
     def series(
@@ -212,8 +151,8 @@ class SQLiteStore:
         until: float | None = None,
         limit: int = 10_000,
     ) -> list[ZoneSample]:
-        rows = self._range("zone_samples", _ZONES.columns, "zone_id", zone_id, since, until, limit)
-        return [_ZONES.read(r) for r in rows]
+        rows = self._range("zone_samples", ZONES.columns, "zone_id", zone_id, since, until, limit)
+        return [ZONES.read(r) for r in rows]
 
     def _range(
         self,
@@ -278,8 +217,8 @@ class SQLiteStore:
 
     def write_line_samples(self, samples: Sequence[LineSample]) -> None:
         self._write(
-            f"INSERT OR REPLACE INTO line_samples ({_LINES.columns}) VALUES ({_LINES.marks})",
-            [_LINES.row(s) for s in samples],
+            f"INSERT OR REPLACE INTO line_samples ({LINES.columns}) VALUES ({LINES.marks})",
+            [LINES.row(s) for s in samples],
         )
 
     def line_series(
@@ -289,14 +228,31 @@ class SQLiteStore:
         until: float | None = None,
         limit: int = 10_000,
     ) -> list[LineSample]:
-        rows = self._range("line_samples", _LINES.columns, "line_id", line_id, since, until, limit)
-        return [_LINES.read(r) for r in rows]
+        rows = self._range("line_samples", LINES.columns, "line_id", line_id, since, until, limit)
+        return [LINES.read(r) for r in rows]
+
+    def purge(self, before: float) -> int:
+        """Delete the zone and line samples of buckets starting before ``before`` (Unix
+        seconds), in one transaction; how many rows went.  Alerts are kept."""
+        with self._lock:
+            try:
+                with self._conn:
+                    self._conn.execute("BEGIN")
+                    gone = self._conn.execute(
+                        "DELETE FROM zone_samples WHERE t < ?", (before,)
+                    ).rowcount
+                    gone += self._conn.execute(
+                        "DELETE FROM line_samples WHERE t < ?", (before,)
+                    ).rowcount
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot purge database {self.path}: {exc}") from exc
+        return gone
 
     def save_alert(self, alert: Alert) -> None:
         """Insert or update an alert (by id)."""
         self._write(
-            f"INSERT OR REPLACE INTO alerts ({_ALERTS.columns}) VALUES ({_ALERTS.marks})",
-            [_ALERTS.row(alert)],
+            f"INSERT OR REPLACE INTO alerts ({ALERTS.columns}) VALUES ({ALERTS.marks})",
+            [ALERTS.row(alert)],
         )
 
     def alerts(
@@ -312,18 +268,18 @@ class SQLiteStore:
         marks = ",".join("?" * len(wanted))
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_ALERTS.columns} FROM alerts WHERE state IN ({marks}) "
+                f"SELECT {ALERTS.columns} FROM alerts WHERE state IN ({marks}) "
                 "AND updated_at >= ? ORDER BY updated_at DESC LIMIT ?",
                 (*wanted, float("-inf") if since is None else since, limit),
             ).fetchall()
-        return [_ALERTS.read(r) for r in rows]
+        return [ALERTS.read(r) for r in rows]
 
     def get_alert(self, alert_id: str) -> Alert | None:
         with self._lock:
             row = self._conn.execute(
-                f"SELECT {_ALERTS.columns} FROM alerts WHERE id = ?", (alert_id,)
+                f"SELECT {ALERTS.columns} FROM alerts WHERE id = ?", (alert_id,)
             ).fetchone()
-        return None if row is None else _ALERTS.read(row)
+        return None if row is None else ALERTS.read(row)
 
     def columns(self) -> dict[str, list[str]]:
         """Every table and its columns: used by the privacy tests."""

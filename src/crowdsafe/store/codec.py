@@ -1,0 +1,78 @@
+"""Rows of the stored dataclasses, shared by every backend: the fields are the columns.
+
+The types in ``crowdsafe/types.py`` are the schema: each stored type's fields, in
+declaration order, are its table's columns, so a backend never lists columns by hand
+and a field added to a type without a column (or the reverse) fails the contract tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from enum import Enum
+from types import UnionType
+from typing import Any, Generic, TypeVar, cast, get_type_hints
+
+from crowdsafe.types import Alert, LineSample, ZoneSample
+
+__all__ = ["ALERTS", "LINES", "STORED_TYPES", "ZONES", "Codec"]
+
+_Row = TypeVar("_Row", ZoneSample, LineSample, Alert)
+
+
+class Codec(Generic[_Row]):
+    """Rows of one stored dataclass: its fields are the columns, declared once.
+
+    A field is written as its value (an enum as its string value, a ``bool`` as 0 or 1
+    unless ``native_bool``: SQLite has no boolean, PostgreSQL does) and read back as its
+    annotated type (``str``, ``int``, ``float``, ``bool``, an enum, or ``X | None``), so
+    a sample read from the database equals the one written.
+    """
+
+    def __init__(self, cls: type[_Row], *, native_bool: bool = False) -> None:
+        hints = get_type_hints(cls)
+        self.cls: type[_Row] = cls
+        self.names = tuple(f.name for f in fields(cls))
+        self.columns = ", ".join(self.names)
+        self.marks = ", ".join("?" * len(self.names))
+        self._native_bool = native_bool
+        self._decoders = tuple(_decoder(hints[name]) for name in self.names)
+
+    def row(self, obj: _Row) -> tuple[Any, ...]:
+        return tuple(self._encode(getattr(obj, name)) for name in self.names)
+
+    def read(self, row: Sequence[Any]) -> _Row:
+        values = (dec(v) for dec, v in zip(self._decoders, row, strict=True))
+        return self.cls(**dict(zip(self.names, values, strict=True)))
+
+    def _encode(self, value: Any) -> Any:
+        if isinstance(value, bool):
+            return value if self._native_bool else int(value)
+        return value.value if isinstance(value, Enum) else value
+
+
+def _decoder(hint: Any) -> Callable[[Any], Any]:
+    """Turns a column value back into a field of type ``hint``."""
+    if isinstance(hint, UnionType):
+        (base,) = (a for a in hint.__args__ if a is not type(None))
+        inner = _decoder(base)
+        return lambda v: None if v is None else inner(v)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        enum = hint
+        return lambda v: enum(str(v))
+    if hint is bool:
+        return lambda v: bool(int(v))
+    if hint in (str, int, float):
+        return cast("Callable[[Any], Any]", hint)
+    raise TypeError(f"no column type for a field of type {hint!r}")
+
+
+ZONES = Codec(ZoneSample)
+LINES = Codec(LineSample)
+ALERTS = Codec(Alert)
+STORED_TYPES: dict[str, type[ZoneSample | LineSample | Alert]] = {
+    "zone_samples": ZoneSample,
+    "line_samples": LineSample,
+    "alerts": Alert,
+}
+"""Each table that holds a stored type, and that type: its fields are the columns."""
