@@ -30,7 +30,7 @@ of deleting their rows.  No query here names a partition or relies on a heap ord
 
 Schema versions are numbered in ``meta`` as in SQLite (a separate count: this schema
 starts at the SQLite schema's version 4); the first server to start creates it under
-an advisory lock, so several starting at once do not race.
+an advisory lock, so of several servers starting at once only one creates it.
 
 Privacy rule: the schema holds aggregates and alerts about zones and lines only, the
 same columns as SQLite's; the contract tests fail if a column could describe a person.
