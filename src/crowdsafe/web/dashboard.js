@@ -1,5 +1,5 @@
 // crowdsafe dashboard: zone cards and a density chart, fed by /api/live (SSE).
-// Numbers only: this page never receives or shows video pixels.
+// Numbers, plus (for operators) the server-anonymised live view; no raw pixels ever.
 "use strict";
 
 const WINDOW_S = 600;

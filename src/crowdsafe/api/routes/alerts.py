@@ -49,7 +49,8 @@ def _transition(action: Callable[[str], Alert], alert_id: str) -> AlertPublic:
     try:
         return AlertPublic.model_validate(action(alert_id).to_dict())
     except AlertNotFound as exc:
-        raise HTTPException(404, str(exc).strip("'\"")) from None
+        # A KeyError's str() quotes its message; the message itself is args[0].
+        raise HTTPException(404, str(exc.args[0]) if exc.args else str(exc)) from None
     except AlertStateError as exc:
         raise HTTPException(409, str(exc)) from None
 
