@@ -149,7 +149,6 @@ class Health(_Out):
     store: str = Field(
         "ok", description="ok, or disconnected while writes to the database fail (queued)."
     )
-    store_backlog: int = Field(0, description="Samples waiting to be written to the database.")
 
 
 class AlertPublic(_Out):

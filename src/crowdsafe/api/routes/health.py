@@ -47,7 +47,6 @@ def healthz(site: SiteDep) -> Health:
         cameras={cid: s.value for cid, s in states.items()},
         sinks=sinks,
         store=store_state,
-        store_backlog=0 if store is None else store.backlog,
     )
 
 
