@@ -20,8 +20,12 @@ from pydantic import ValidationError
 
 from crowdsafe.api.app import create_app
 from crowdsafe.api.metrics import render_metrics
+from crowdsafe.config import load_config
 from crowdsafe.config.storage import SqliteStorageConfig
+from crowdsafe.detect.base import FakeDetector
 from crowdsafe.errors import StoreError
+from crowdsafe.ingest.health import StreamState
+from crowdsafe.runtime import Runtime
 from crowdsafe.site import FakeSite
 from crowdsafe.store.queued import QueuedStore, store_health
 from crowdsafe.store.sqlite import SQLiteStore
@@ -285,3 +289,23 @@ def test_postgresql_stopped_and_started_keeps_the_writes_of_the_outage(
         assert q.health().dropped == 0
     finally:
         q.close()
+
+
+def test_a_runtime_writes_through_the_queue_and_close_lands_everything(
+    tmp_path: Path, config_text: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(config_text)
+    rt = Runtime(load_config(path), detector=FakeDetector())
+    assert isinstance(rt.store, QueuedStore)  # the assembly wraps the store it builds
+    rt.start()
+    try:
+        wait_for(lambda: rt.cameras["cam1"].health.snapshot().state is StreamState.STOPPED)
+    finally:
+        rt.close()
+    h = rt.store.health()
+    assert h.written > 0 and (h.backlog, h.dropped, h.connected) == (0, 0, True)
+    stored = SQLiteStore(tmp_path / "test.db")
+    zone_rows = sum(len(stored.series(z.id)) for z in rt.zones())
+    stored.close()
+    assert zone_rows > 0 and zone_rows == h.written  # every sample the pipeline wrote

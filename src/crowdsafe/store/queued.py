@@ -34,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from crowdsafe.store.base import Store
 from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
@@ -265,7 +266,7 @@ class QueuedStore:
                     self._cv.notify_all()
                     return
                 start = self._head
-                batch = [self._items[i] for i in range(min(self.batch_max, len(self._items)))]
+                batch = list(islice(self._items, self.batch_max))  # peeked: kept until written
                 alerts = dict(self._alerts)
                 self._busy = True
             try:
