@@ -197,6 +197,8 @@ def test_close_gives_up_on_a_dead_store_and_counts_what_was_not_written(
     q.write_samples([sample("a", float(t)) for t in range(30)])
     q.close()
     assert inner.closed and q.health().dropped == 30
+    q.write_samples([sample("a", 99.0)])  # after close: counted, not raised into the caller
+    assert q.health().dropped == 31 and q.health().backlog == 0
 
 
 def test_alerts_waiting_to_be_written_are_read_back(

@@ -124,6 +124,9 @@ class QueuedStore:
         if not samples:
             return
         with self._cv:
+            if self._closed:  # a write after close has no writer: counted, never raised
+                self._dropped += len(samples)
+                return
             self._items.extend(samples)
             over = len(self._items) - self.backlog_max
             for _ in range(max(0, over)):
