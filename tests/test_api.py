@@ -210,7 +210,13 @@ def test_zones_cameras_and_series(server: tuple[Served, Runtime]) -> None:
     assert [s["t"] for s in window.json()["samples"]] == [since]
 
     health = base.get("/healthz").json()
-    assert health == {"status": "ok", "site": "Test site", "cameras": {"cam1": "live"}, "sinks": {}}
+    assert health == {
+        "status": "ok",
+        "site": "Test site",
+        "cameras": {"cam1": "live"},
+        "sinks": {},
+        "store": "ok",
+    }
 
 
 @pytest.mark.parametrize(

@@ -258,6 +258,7 @@ def test_the_live_view_is_anonymised_and_numbers_carry_no_person_data(
         "site": "Test site",
         "cameras": {"cam1": "live", "cam2": "failed"},
         "sinks": {"webhook": "ok"},
+        "store": "ok",
     }
     zones = {z["id"]: z for z in client.get("/api/zones").json()}
     assert zones["left"]["status"] == "ok" and zones["right"]["status"] == "no_data"

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from crowdsafe.ingest.health import StreamState
 from crowdsafe.site import Site
+from crowdsafe.store.queued import store_health
 from crowdsafe.types import AlertState
 
 __all__ = ["METRICS_CONTENT_TYPE", "render_metrics"]
@@ -112,6 +113,31 @@ class _SiteCollector(Collector):
             failed.add_metric([sh.name], float(sh.failed))
             queued.add_metric([sh.name], float(sh.queue_depth))
         yield from (connected, delivered, failed, queued)
+        yield from _store_metrics(rt)
+
+
+def _store_metrics(site: Site) -> Iterator[Metric]:
+    """The write queue in front of the store; absent when the store has none."""
+    h = store_health(site.store)
+    if h is None:
+        return
+    yield GaugeMetricFamily(
+        "crowdsafe_store_connected", "1 while writes to the store succeed", value=float(h.connected)
+    )
+    yield GaugeMetricFamily(
+        "crowdsafe_store_backlog", "samples waiting to be written", value=float(h.backlog)
+    )
+    yield GaugeMetricFamily(
+        "crowdsafe_store_backlog_max", "most samples kept waiting", value=float(h.backlog_max)
+    )
+    yield CounterMetricFamily(
+        "crowdsafe_store_dropped",
+        "samples dropped, oldest first, beyond the backlog",
+        value=h.dropped,
+    )
+    yield CounterMetricFamily(
+        "crowdsafe_store_written", "samples written to the store", value=h.written
+    )
 
 
 def render_metrics(site: Site) -> bytes:

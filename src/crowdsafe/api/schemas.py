@@ -138,11 +138,16 @@ class SeriesPublic(_Out):
 
 
 class Health(_Out):
-    status: str = Field(description="ok, or degraded when a camera or an alert sink is not.")
+    status: str = Field(
+        description="ok, or degraded when a camera, an alert sink or the store is not."
+    )
     site: str
     cameras: dict[str, str]
     sinks: dict[str, str] = Field(
         default_factory=dict, description="Alert sinks: ok, disconnected or failing."
+    )
+    store: str = Field(
+        "ok", description="ok, or disconnected while writes to the database fail (queued)."
     )
 
 

@@ -39,6 +39,7 @@ from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.privacy.snapshots import RetentionPurger, SnapshotStore
 from crowdsafe.store.base import Store
+from crowdsafe.store.queued import QueuedStore
 from crowdsafe.types import LineSample, ZoneSample
 
 __all__ = ["Assembly", "CameraParts", "SampleRouter", "assemble"]
@@ -148,6 +149,10 @@ def _tiled(camera: CameraConfig, detector: Detector, kind: DetectorKind | None) 
     return detector
 
 
+def _queued(inner: Store, config: CrowdsafeConfig) -> Store:
+    return QueuedStore(inner, backlog_max=config.storage.backlog_max)
+
+
 def assemble(
     config: CrowdsafeConfig,
     *,
@@ -164,7 +169,9 @@ def assemble(
     ``on_alert_event`` listeners hear each alert event after the live feed and before
     the sinks.  Raises ConfigError (bad source, unknown kind), StoreError (the store
     cannot be opened) and ModelError (a model file is missing or wrong)."""
-    the_store = store if store is not None else build_store(config)
+    # a store given is used as it is; a built one writes through the queue, so that a
+    # slow or stopped database never stalls the analysis (store/queued.py)
+    the_store = store if store is not None else _queued(build_store(config), config)
     location = store_location(config) if store is None else "(given)"
     the_feed = feed or LiveFeed()
     the_sinks = build_sinks(config.alerts.sinks) if sinks is None else sinks

@@ -38,6 +38,13 @@ class StorageConfig(StrictModel):
         description="Length of one flow bucket of a counting line, seconds (flow is "
         "persons/m/min; the Green Guide's limit is per minute).",
     )
+    backlog_max: int = Field(
+        200_000,
+        ge=100,
+        le=50_000_000,
+        description="Most samples kept in memory while the database is down or slow "
+        "(crowdsafe.store.queued); beyond it the oldest are dropped and counted.",
+    )
 
 
 class SqliteStorageConfig(StorageConfig):

@@ -10,6 +10,7 @@ from crowdsafe.api.deps import SiteDep
 from crowdsafe.api.metrics import METRICS_CONTENT_TYPE, render_metrics
 from crowdsafe.api.schemas import Health, SinkHealthPublic
 from crowdsafe.ingest.health import StreamState
+from crowdsafe.store.queued import store_health
 
 __all__ = ["router", "sink_state"]
 
@@ -29,15 +30,23 @@ def sink_state(h: SinkHealth) -> str:
 
 @router.get("/healthz", response_model=Health)
 def healthz(site: SiteDep) -> Health:
-    """ok while every camera is live (or has ended) and every sink delivers."""
+    """ok while every camera is live (or has ended), every sink delivers and the store
+    takes the writes."""
     states = {c.id: c.health.state for c in site.camera_infos()}
     sinks = {s.name: sink_state(s) for s in site.sink_health()}
-    ok = all(s in _FINE for s in states.values()) and all(v == "ok" for v in sinks.values())
+    store = store_health(site.store)
+    store_state = "ok" if store is None else store.state
+    ok = (
+        all(s in _FINE for s in states.values())
+        and all(v == "ok" for v in sinks.values())
+        and store_state == "ok"
+    )
     return Health(
         status="ok" if ok else "degraded",
         site=site.name,
         cameras={cid: s.value for cid, s in states.items()},
         sinks=sinks,
+        store=store_state,
     )
 
 
