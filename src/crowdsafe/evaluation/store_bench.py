@@ -81,7 +81,8 @@ class _Table:
         import psycopg
 
         with psycopg.connect(self.target, autocommit=True) as conn:
-            row = conn.execute(query).fetchone()
+            cur = conn.execute(query)
+            row = cur.fetchone() if cur.description else None
         return None if row is None else row[0]
 
     def _sqlite(self, query: str) -> Any:
