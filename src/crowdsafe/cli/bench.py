@@ -253,9 +253,7 @@ def _register_store(modes: Subcommands) -> None:
     store.add_argument(
         "--path", help="with --backend sqlite: the file to write (default: a temporary one)"
     )
-    store.add_argument(
-        "--seconds", type=float, default=60.0, help="seconds of writes (default 60)"
-    )
+    store.add_argument("--seconds", type=float, default=60.0, help="seconds of writes (default 60)")
     store.add_argument(
         "--rows", type=int, default=0, help="fill the table to N rows before querying"
     )

@@ -218,4 +218,3 @@ def check_counts(seconds: float, rows: int, zones: int, queries: int) -> None:
         raise UsageError(f"--zones must be in [1, 1000000], got {zones}")
     if not 2 <= queries <= 100_000:
         raise UsageError(f"--queries must be in [2, 100000], got {queries}")
-
