@@ -164,6 +164,16 @@ def test_same_zone_and_bucket_replaces_across_and_within_batches(store: Any) -> 
     assert store.latest("a") == sample("a", 7.0, count=8)
 
 
+def test_a_batch_of_new_and_stored_keys_inserts_and_replaces(store: Any) -> None:
+    # PostgreSQL first tries the batch as new rows, then replaces: both must end equal.
+    store.write_samples([sample("a", 1.0, count=1), sample("b", 1.0, count=1)])
+    store.write_samples([sample("a", 2.0, count=3), sample("b", 1.0, count=5), sample("a", 1.0)])
+    assert [(s.t, s.count) for s in store.series("a")] == [(1.0, 2.0), (2.0, 3.0)]
+    assert store.series("b") == [sample("b", 1.0, count=5)]
+    store.write_samples([sample("b", 2.0, count=6)])  # and new keys alone still go in
+    assert [s.count for s in store.series("b")] == [5.0, 6.0]
+
+
 class _Bogus(Enum):
     Z = "Z"  # a level of service no database CHECK accepts
 

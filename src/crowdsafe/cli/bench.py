@@ -8,7 +8,9 @@ camera, analysis CPU per frame, cameras per core, fps, lag; ``evaluation/camera_
 and writes the cost profile ``crowdsafe plan`` reads (``--profile``), ``--density`` the
 density model and ``--batch 1,2,4,8`` the detector at several batch sizes
 (``evaluation/batch_bench.py``); ``crowdsafe bench live`` serves the demo and measures
-whether a crowd of live-view clients slows its analysis (``evaluation/live_bench.py``).
+whether a crowd of live-view clients slows its analysis (``evaluation/live_bench.py``);
+``crowdsafe bench store`` times a store backend's writes and series queries
+(``evaluation/store_bench.py``).
 Every mode ends with its JSON line.
 """
 
@@ -121,6 +123,7 @@ def register(commands: Subcommands) -> None:
     )
     add_json(live)
     live.set_defaults(handler=_bench_live)
+    _register_store(modes)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -233,6 +236,82 @@ def _bench_live(args: argparse.Namespace) -> int:
         backoff=not args.no_backoff,
         log=progress,
     )
+    return report(result, args.json)
+
+
+def _register_store(modes: Subcommands) -> None:
+    store = modes.add_parser(
+        "store",
+        help="a store backend: zone samples written per second, series-query latency "
+        "p50/p95 (10 min at 1 s), table size",
+    )
+    store.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    store.add_argument(
+        "--dsn",
+        help="with --backend postgresql (needed): the DSN of an empty scratch database",
+    )
+    store.add_argument(
+        "--path", help="with --backend sqlite: the file to write (default: a temporary one)"
+    )
+    store.add_argument("--seconds", type=float, default=60.0, help="seconds of writes (default 60)")
+    store.add_argument(
+        "--rows", type=int, default=0, help="fill the table to N rows before querying"
+    )
+    store.add_argument(
+        "--zones", type=int, default=1000, help="zones per write batch (default 1000)"
+    )
+    store.add_argument("--queries", type=int, default=200, help="series queries (default 200)")
+    store.add_argument(
+        "--keep", action="store_true", help="leave the rows in the database afterwards"
+    )
+    add_json(store)
+    store.set_defaults(handler=_bench_store)
+
+
+def _bench_store(args: argparse.Namespace) -> int:
+    import sys
+    import tempfile
+
+    from crowdsafe.evaluation.store_bench import check_counts, run_store_bench
+    from crowdsafe.store.base import Store
+
+    check_counts(args.seconds, args.rows, args.zones, args.queries)
+
+    def progress(line: str) -> None:
+        print(f"bench store: {line}", file=sys.stderr, flush=True)
+
+    opened: Store
+    with tempfile.TemporaryDirectory(prefix="crowdsafe-bench-") as scratch:
+        if args.backend == "postgresql":
+            if not args.dsn:
+                raise UsageError(
+                    "bench store --backend postgresql needs --dsn DSN: the connection "
+                    "string of an empty scratch database, e.g. "
+                    "postgresql://crowdsafe@127.0.0.1:5432/bench"
+                )
+            from crowdsafe.store.postgres import PostgresStore
+
+            target = args.dsn
+            opened = PostgresStore(target)
+        else:
+            from crowdsafe.store.sqlite import SQLiteStore
+
+            target = args.path or str(Path(scratch) / "bench.db")
+            opened = SQLiteStore(target)
+        try:
+            result = run_store_bench(
+                opened,
+                backend=args.backend,
+                target=target,
+                seconds=args.seconds,
+                rows=args.rows,
+                zones=args.zones,
+                queries=args.queries,
+                keep=args.keep,
+                log=progress,
+            )
+        finally:
+            opened.close()
     return report(result, args.json)
 
 

@@ -38,7 +38,8 @@ same columns as SQLite's; the contract tests fail if a column could describe a p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -122,16 +123,19 @@ def describe_dsn(dsn: str) -> str:
     return f"postgresql://{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
 
 
+_PG_TYPES = {str: "text", int: "int4", float: "float8", bool: "bool"}
+
+
 def _upsert(table: str, codec: Codec[Any], key: tuple[str, ...]) -> sql.Composed:
-    """Moves a staged batch into ``table``: the last staged row of each key wins."""
+    """Moves a staged batch (one row per key, see :func:`_last_per_key`) into ``table``."""
     cols = sql.SQL(", ").join(map(sql.Identifier, codec.names))
     keys = sql.SQL(", ").join(map(sql.Identifier, key))
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in codec.names
     )
     return sql.SQL(
-        "INSERT INTO {table} ({cols}) SELECT DISTINCT ON ({keys}) {cols} FROM {stage} "
-        "ORDER BY {keys}, seq DESC ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
+        "ON CONFLICT ({keys}) DO UPDATE SET {updates}"
     ).format(
         table=sql.Identifier(table),
         stage=sql.Identifier(f"stage_{table}"),
@@ -139,6 +143,16 @@ def _upsert(table: str, codec: Codec[Any], key: tuple[str, ...]) -> sql.Composed
         keys=keys,
         updates=updates,
     )
+
+
+def _last_per_key(
+    rows: list[tuple[Any, ...]], codec: Codec[Any], key: tuple[str, ...]
+) -> Iterable[tuple[Any, ...]]:
+    """The last row of each key: an upsert may not touch a row twice in one statement,
+    and SQLite's ``INSERT OR REPLACE`` row by row keeps the last.  A dict built in C
+    costs far less than sorting the staged rows on the server (``DISTINCT ON``)."""
+    get_key = itemgetter(*(codec.names.index(k) for k in key))
+    return dict(zip(map(get_key, rows), rows, strict=True)).values()
 
 
 class PostgresStore:
@@ -199,29 +213,60 @@ class PostgresStore:
             )
 
     def _stage_and_move(
-        self, table: str, codec: Codec[Any], key: tuple[str, ...], rows: list[tuple[Any, ...]]
+        self,
+        table: str,
+        codec: Codec[Any],
+        key: tuple[str, ...],
+        rows: list[tuple[Any, ...]],
+        *,
+        direct_first: bool = False,
     ) -> None:
-        """One transaction: COPY ``rows`` into the session's staging table, then upsert."""
+        """One transaction: the last row of each key in ``rows`` stored, replacing any
+        stored row of that key, all or none.
+
+        Why binary COPY: numbers travel as their 8 bytes, neither printed here nor parsed
+        by the server, which at tens of thousands of rows a second is most of the cost.
+        Why ``direct_first``: where a key is nearly always new (a zone's 1-s bucket is
+        written once), COPY straight into the table, in a savepoint, costs a third less
+        than staging and upserting; a key already stored makes that COPY fail on the
+        primary key, and the savepoint is rolled back and the batch staged and upserted
+        instead, so the result is the same either way."""
         if not rows:
             return
-        stage = sql.Identifier(f"stage_{table}")
-        cols = sql.SQL(", ").join(map(sql.Identifier, codec.names))
+        unique = list(_last_per_key(rows, codec, key))
         try:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                if direct_first:
+                    try:
+                        with conn.transaction():  # a savepoint
+                            self._copy(cur, table, codec, unique)
+                        return
+                    except psycopg.errors.UniqueViolation:
+                        pass  # some key is stored: replace it below
+                stage = f"stage_{table}"
                 cur.execute(
                     sql.SQL(
                         "CREATE TEMP TABLE IF NOT EXISTS {stage} "
-                        "(seq integer NOT NULL, LIKE {table}) ON COMMIT DELETE ROWS"
-                    ).format(stage=stage, table=sql.Identifier(table))
+                        "(LIKE {table}) ON COMMIT DELETE ROWS"
+                    ).format(stage=sql.Identifier(stage), table=sql.Identifier(table))
                 )
-                with cur.copy(
-                    sql.SQL("COPY {stage} (seq, {cols}) FROM STDIN").format(stage=stage, cols=cols)
-                ) as copy:
-                    for seq, row in enumerate(rows):
-                        copy.write_row((seq, *row))
+                self._copy(cur, stage, codec, unique)
                 cur.execute(_upsert(table, codec, key))
         except psycopg.Error as exc:
             raise StoreError(f"cannot write to PostgreSQL database {self.where}: {exc}") from exc
+
+    @staticmethod
+    def _copy(
+        cur: psycopg.Cursor[Any], table: str, codec: Codec[Any], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """Binary COPY of ``rows`` (columns as ``codec`` has them) into ``table``."""
+        query = sql.SQL("COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)").format(
+            table=sql.Identifier(table), cols=sql.SQL(", ").join(map(sql.Identifier, codec.names))
+        )
+        with cur.copy(query) as copy:
+            copy.set_types([_PG_TYPES[k] for k in codec.kinds])
+            for row in rows:
+                copy.write_row(row)
 
     def _read(self, query: str | sql.Composed, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
@@ -232,7 +277,7 @@ class PostgresStore:
 
     def write_samples(self, samples: Sequence[ZoneSample]) -> None:
         rows = [_ZONES.row(s) for s in samples]
-        self._stage_and_move("zone_samples", _ZONES, ("zone_id", "t"), rows)
+        self._stage_and_move("zone_samples", _ZONES, ("zone_id", "t"), rows, direct_first=True)
 
     def write_line_samples(self, samples: Sequence[LineSample]) -> None:
         rows = [_LINES.row(s) for s in samples]
