@@ -14,9 +14,9 @@ from operator import attrgetter
 from types import UnionType
 from typing import Any, Generic, TypeVar, cast, get_type_hints
 
-from crowdsafe.types import Alert, LineSample, ZoneSample
+from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
 
-__all__ = ["ALERTS", "LINES", "STORED_TYPES", "ZONES", "Codec"]
+__all__ = ["ALERTS", "LINES", "STORED_TYPES", "ZONES", "Codec", "check_limit", "state_values"]
 
 _Row = TypeVar("_Row", ZoneSample, LineSample, Alert)
 
@@ -103,3 +103,15 @@ STORED_TYPES: dict[str, type[ZoneSample | LineSample | Alert]] = {
     "alerts": Alert,
 }
 """Each table that holds a stored type, and that type: its fields are the columns."""
+
+
+def check_limit(limit: int) -> int:
+    """``limit`` of a read, which every backend refuses below 1 (ValueError)."""
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    return limit
+
+
+def state_values(states: Sequence[AlertState] | None) -> list[str]:
+    """The stored values of the alert ``states`` a read asks for; None: every state."""
+    return [s.value for s in (states or list(AlertState))]

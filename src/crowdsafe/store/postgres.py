@@ -48,7 +48,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from crowdsafe.errors import StoreError
-from crowdsafe.store.codec import Codec
+from crowdsafe.store.codec import Codec, check_limit, state_values
 from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "describe_dsn"]
@@ -295,8 +295,7 @@ class PostgresStore:
     ) -> list[tuple[Any, ...]]:
         """The newest ``limit`` rows of one zone or line with ``since <= t < until``,
         oldest first (the primary key's index serves both the range and the order)."""
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
+        check_limit(limit)
         query = sql.SQL(
             "SELECT {cols} FROM {table} WHERE {key} = %s AND t >= %s AND t < %s "
             "ORDER BY t DESC LIMIT %s"
@@ -388,9 +387,8 @@ class PostgresStore:
         limit: int = 1000,
     ) -> list[Alert]:
         """Alerts newest first; ``states`` filters, ``since`` keeps those updated since."""
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        wanted = [s.value for s in (states or list(AlertState))]
+        check_limit(limit)
+        wanted = state_values(states)
         query = sql.SQL(
             "SELECT {cols} FROM alerts WHERE state = ANY(%s) AND updated_at >= %s "
             "ORDER BY updated_at DESC LIMIT %s"

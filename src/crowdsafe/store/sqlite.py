@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from crowdsafe.errors import StoreError
-from crowdsafe.store.codec import ALERTS, LINES, STORED_TYPES, ZONES
+from crowdsafe.store.codec import ALERTS, LINES, STORED_TYPES, ZONES, check_limit, state_values
 from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
 
 __all__ = ["SCHEMA_VERSION", "STORED_TYPES", "SQLiteStore"]
@@ -166,8 +166,7 @@ class SQLiteStore:
     ) -> list[tuple[Any, ...]]:
         """Rows of one zone or line with ``since <= t < until``: the newest ``limit``,
         returned oldest first."""
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
+        check_limit(limit)
         lo = float("-inf") if since is None else since
         hi = float("inf") if until is None else until
         with self._lock:
@@ -262,9 +261,8 @@ class SQLiteStore:
         limit: int = 1000,
     ) -> list[Alert]:
         """Alerts newest first; ``states`` filters, ``since`` keeps those updated since."""
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        wanted = [s.value for s in (states or list(AlertState))]
+        check_limit(limit)
+        wanted = state_values(states)
         marks = ",".join("?" * len(wanted))
         with self._lock:
             rows = self._conn.execute(
