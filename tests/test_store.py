@@ -12,7 +12,8 @@ import pytest
 
 from crowdsafe.errors import StoreError
 from crowdsafe.store import SQLiteStore
-from crowdsafe.store.sqlite import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION, STORED_TYPES
+from crowdsafe.store.migrations import SQLITE_HEAD, upgrade_sqlite
+from crowdsafe.store.sqlite import STORED_TYPES
 from crowdsafe.types import (
     Alert,
     AlertLevel,
@@ -116,7 +117,7 @@ PER_PERSON = re.compile(
 
 def test_schema_holds_aggregates_only(store: SQLiteStore) -> None:
     columns = store.columns()
-    assert set(columns) == {"meta", "zone_samples", "line_samples", "alerts"}
+    assert set(columns) == {"meta", "alembic_version", "rollup_state", *STORED_TYPES}
     flat = [c for cols in columns.values() for c in cols]
     assert not [c for c in flat if PER_PERSON.search(c)], flat
 
@@ -141,21 +142,21 @@ def test_a_version_1_database_is_upgraded_without_losing_rows(tmp_path: Path) ->
     store = SQLiteStore(path)
     rows = store.series("a")
     store.write_samples([sample("a", 101.0)])
-    version = store._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    version = store._conn.execute("SELECT version_num FROM alembic_version").fetchone()
     store.close()
     assert [(s.t, s.count, s.density_per_m2) for s in rows] == [(100.0, 2.0, 0.2)]
     assert rows[0].density_low_per_m2 == 0.0
     assert rows[0].method == "detection"  # samples from before the density model
     assert rows[0].held is False  # and from before frames could be held
-    assert version == (str(SCHEMA_VERSION),)
+    assert version == (SQLITE_HEAD,)
 
 
 def test_a_version_3_database_gains_held_keeping_its_rows(tmp_path: Path) -> None:
     # A database as crowdsafe wrote it before samples said whether they were held.
     path = tmp_path / "v3.db"
-    old = sqlite3.connect(path)
-    old.executescript(_SCHEMA_V1 + _MIGRATIONS[1] + _MIGRATIONS[2])
-    old.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    old = sqlite3.connect(path, isolation_level=None)
+    upgrade_sqlite(old, str(path), target="0003")
+    old.execute("DROP TABLE alembic_version")  # as it was: version 3 in meta only
     old.execute(
         "INSERT INTO zone_samples VALUES "
         "('cam1', 'a', 100.0, 2.0, 3, 10.0, 0.2, 'A', 10, 0.1, 0.3, 'density')"
@@ -178,22 +179,34 @@ def test_a_version_3_database_gains_held_keeping_its_rows(tmp_path: Path) -> Non
     assert stored == [(0,), (1,)]
 
 
-def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "newer",
+    [
+        "UPDATE alembic_version SET version_num = '9999'",  # a later revision
+        # a hand-written version from before Alembic that this crowdsafe never had
+        "DROP TABLE alembic_version; UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+    ],
+)
+def test_a_newer_database_is_refused_untouched(tmp_path: Path, newer: str) -> None:
     path = tmp_path / "new.db"
-    SQLiteStore(path).close()
+    store = SQLiteStore(path)
+    store.write_samples([sample("a", 100.0)])
+    store.close()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.executescript(newer)
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="schema version 99, newer than"):
+    with pytest.raises(StoreError, match="newer crowdsafe; upgrade crowdsafe"):
         SQLiteStore(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM zone_samples").fetchone() == (1,)
 
 
 def test_every_stored_field_has_a_column_and_every_column_a_field(store: SQLiteStore) -> None:
     # Adding a field to a stored type needs a migration adding its column, and a column
     # added by a migration needs a field: the types in crowdsafe/types.py are the schema.
     columns = store.columns()
-    assert set(STORED_TYPES) == set(columns) - {"meta"}
+    assert set(STORED_TYPES) == set(columns) - {"meta", "alembic_version", "rollup_state"}
     for table, cls in STORED_TYPES.items():
         names = {f.name for f in fields(cls)}
         assert set(columns[table]) == names, (

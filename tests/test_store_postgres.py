@@ -20,7 +20,8 @@ from tests.test_store_contract import fresh_database, sample
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg not installed (the dev extra has it)")
 
-from crowdsafe.store.postgres import SCHEMA_VERSION, PostgresStore, describe_dsn  # noqa: E402
+from crowdsafe.store.migrations import POSTGRESQL_HEAD  # noqa: E402
+from crowdsafe.store.postgres import PostgresStore, describe_dsn  # noqa: E402
 
 
 def test_the_storage_section_picks_postgresql_and_hides_the_password(
@@ -75,10 +76,11 @@ def test_a_newer_schema_is_refused(pg_cluster: PostgresCluster) -> None:
     dsn = fresh_database(pg_cluster)
     PostgresStore(dsn).close()
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(
         StoreError,
-        match=f"schema version 99, newer than this crowdsafe reads \\({SCHEMA_VERSION}\\)",
+        match=f"revision 9999, which this crowdsafe does not know \\(it reads up to "
+        f"{POSTGRESQL_HEAD}\\)",
     ):
         PostgresStore(dsn)
 

@@ -43,6 +43,7 @@ __all__ = [
     "LiveView",
     "SubjectKind",
     "ZoneCounts",
+    "ZoneRollup",
     "ZoneSample",
 ]
 
@@ -244,6 +245,53 @@ class ZoneSample:
             "los": self.los.value,
             "frames": self.frames,
             "method": str(self.method),
+            "held": self.held,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneRollup:
+    """A zone's samples over one minute or one hour, aggregated: what a long window is
+    read from, and what is kept after the 1-s rows have gone (``store/rollup.py``).
+
+    ``t`` is the start of the minute or hour (UTC, Unix seconds), ``bucket_s`` 60 or
+    3600, ``samples`` how many stored buckets it aggregates (fewer than a full period
+    when a camera was down), ``frames`` the frames analysed in them.  ``count_mean`` and
+    ``density_mean_per_m2`` are the means over those samples, ``count_max`` the most
+    persons seen in one frame, ``density_max_per_m2`` the highest sample density, and
+    ``los_max`` the worst level of service among the samples: the level of the highest
+    density, since a zone's levels grow with its density.  ``held`` counts the samples
+    that repeated an unchanged scene.
+    """
+
+    camera_id: str
+    zone_id: str
+    t: float
+    bucket_s: float
+    samples: int
+    frames: int
+    count_mean: float
+    count_max: int
+    area_m2: float
+    density_mean_per_m2: float
+    density_max_per_m2: float
+    los_max: LevelOfService
+    held: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "camera_id": self.camera_id,
+            "zone_id": self.zone_id,
+            "t": self.t,
+            "bucket_s": self.bucket_s,
+            "samples": self.samples,
+            "frames": self.frames,
+            "count_mean": self.count_mean,
+            "count_max": self.count_max,
+            "area_m2": self.area_m2,
+            "density_mean_per_m2": self.density_mean_per_m2,
+            "density_max_per_m2": self.density_max_per_m2,
+            "los_max": self.los_max.value,
             "held": self.held,
         }
 

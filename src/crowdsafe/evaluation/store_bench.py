@@ -11,7 +11,7 @@ Three phases on one store, in this process:
    timed: a query over a big table is what it is measuring);
 3. query: ``queries`` series reads of a 10-min window at 1 s (the dashboard's chart)
    for a random zone and a random end, p50/p95 in milliseconds; then the table's size
-   on disk (``pg_total_relation_size``, or the SQLite file and its WAL).
+   on disk (``pg_total_relation_size`` of its partitions, or the SQLite file and its WAL).
 
 Why an empty database is required: the benchmark writes made-up rows, and must never
 mix them into a site's history; it refuses a database that holds zone samples, and
@@ -102,7 +102,12 @@ class _Table:
 
     def size_bytes(self) -> int:
         if self.backend == "postgresql":
-            return int(self._pg("SELECT pg_total_relation_size('zone_samples')"))
+            # A partitioned table has no storage of its own: sum its partitions.
+            query = (
+                "SELECT coalesce(sum(pg_total_relation_size(relid)), 0) "
+                "FROM pg_partition_tree('zone_samples')"
+            )
+            return int(self._pg(query))
         wal = self.target + "-wal"
         return os.path.getsize(self.target) + (os.path.getsize(wal) if os.path.exists(wal) else 0)
 

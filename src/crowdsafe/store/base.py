@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
+from crowdsafe.store.rollup import RollupMarks
+from crowdsafe.types import Alert, AlertState, LineSample, ZoneRollup, ZoneSample
 
 __all__ = ["Store"]
 
@@ -34,7 +35,38 @@ class Store(Protocol):
     def hourly_counts(
         self, zone_id: str, since: float | None = None, until: float | None = None
     ) -> list[tuple[float, float]]:
-        """(UTC hour start, mean count) per hour, oldest first."""
+        """(UTC hour start, mean count) of each hour starting in ``[since, until)``,
+        oldest first: the 1-h rollups' means."""
+        ...
+
+    def rollups(
+        self,
+        zone_id: str,
+        resolution_s: int,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 10_000,
+    ) -> list[ZoneRollup]:
+        """A zone's 1-min (``resolution_s`` 60) or 1-h (3600) rollups starting in
+        ``[since, until)``: the newest ``limit``, oldest first, as fresh as the raw
+        samples (``store/rollup.py``); ValueError for another resolution."""
+        ...
+
+    def refresh_rollups(self, now: float) -> RollupMarks:
+        """Roll up every complete minute and hour before ``now`` that is not yet, or
+        that late samples changed; the watermarks it left."""
+        ...
+
+    def rollup_marks(self) -> RollupMarks:
+        """Where the rolled-up minutes and hours end (None: nothing rolled up yet)."""
+        ...
+
+    def purge_rollups(self, resolution_s: int, before: float) -> int:
+        """Delete the rollups of one resolution starting before ``before``; how many."""
+        ...
+
+    def prepare(self, now: float) -> None:
+        """Make ahead what the writes after ``now`` need (PostgreSQL: its partitions)."""
         ...
 
     def latest(self, zone_id: str) -> ZoneSample | None:

@@ -14,11 +14,20 @@ from operator import attrgetter
 from types import UnionType
 from typing import Any, Generic, TypeVar, cast, get_type_hints
 
-from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
+from crowdsafe.types import Alert, AlertState, LineSample, ZoneRollup, ZoneSample
 
-__all__ = ["ALERTS", "LINES", "STORED_TYPES", "ZONES", "Codec", "check_limit", "state_values"]
+__all__ = [
+    "ALERTS",
+    "LINES",
+    "ROLLUPS",
+    "STORED_TYPES",
+    "ZONES",
+    "Codec",
+    "check_limit",
+    "state_values",
+]
 
-_Row = TypeVar("_Row", ZoneSample, LineSample, Alert)
+_Row = TypeVar("_Row", ZoneSample, LineSample, Alert, ZoneRollup)
 
 
 class Codec(Generic[_Row]):
@@ -97,10 +106,13 @@ def _decoder(hint: Any) -> Callable[[Any], Any]:
 ZONES = Codec(ZoneSample)
 LINES = Codec(LineSample)
 ALERTS = Codec(Alert)
-STORED_TYPES: dict[str, type[ZoneSample | LineSample | Alert]] = {
+ROLLUPS = Codec(ZoneRollup)
+STORED_TYPES: dict[str, type[ZoneSample | LineSample | Alert | ZoneRollup]] = {
     "zone_samples": ZoneSample,
     "line_samples": LineSample,
     "alerts": Alert,
+    "zone_rollups_1m": ZoneRollup,
+    "zone_rollups_1h": ZoneRollup,
 }
 """Each table that holds a stored type, and that type: its fields are the columns."""
 

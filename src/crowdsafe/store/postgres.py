@@ -18,19 +18,17 @@ call borrows a connection for one transaction, and a connection that broke while
 Types: ``t`` and every measure are ``double precision`` (PostgreSQL's ``real`` is 4
 bytes and would not round-trip a Unix time), ``held`` a ``boolean``.
 
-Time partitioning (a later step, not done here): every table that grows with time has
-``t`` in its primary key, ``(zone_id, t)`` and ``(line_id, t)``, which is what
-PostgreSQL requires of a unique key on a table ``PARTITION BY RANGE (t)``, and upserts
-with ``ON CONFLICT`` work on partitioned tables.  Adding it is a schema version that
-creates ``zone_samples`` anew as ``PARTITION BY RANGE (t)``, attaches the old table as
-one partition (with a ``CHECK`` on its ``t`` range so the attach needs no scan), and
-creates daily partitions ``FOR VALUES FROM (day) TO (day + 86400)`` ahead of time;
-:meth:`PostgresStore.purge` then drops the partitions wholly before its horizon instead
-of deleting their rows.  No query here names a partition or relies on a heap order.
+Time partitions (``store/partitions.py``): the sample and rollup tables are
+``PARTITION BY RANGE (t)``, each partition a fixed span (a day of samples); the
+partitions are made ahead by :meth:`PostgresStore.prepare`, and by a write that needs
+one (made in its own short transaction under an advisory lock, so that several
+servers never race to make the same), and retention drops whole partitions before its
+horizon instead of deleting their rows.  The primary keys ``(zone_id, t)`` and
+``(line_id, t)`` serve the series reads (one zone, a time range, newest first) in each
+partition, and PostgreSQL skips the partitions outside a read's time range.
 
-Schema versions are numbered in ``meta`` as in SQLite (a separate count: this schema
-starts at the SQLite schema's version 4); the first server to start creates it under
-an advisory lock, so of several servers starting at once only one creates it.
+Rollups: ``store/rollup.py`` (the same SQL as SQLite's).  Schema: Alembic revisions
+(``store/migrations/postgresql``), applied under an advisory lock when a store opens.
 
 Privacy rule: the schema holds aggregates and alerts about zones and lines only, the
 same columns as SQLite's; the contract tests fail if a column could describe a person.
@@ -38,6 +36,7 @@ same columns as SQLite's; the contract tests fail if a column could describe a p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
@@ -48,64 +47,17 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from crowdsafe.errors import StoreError
+from crowdsafe.store import partitions, rollup
 from crowdsafe.store.codec import Codec, check_limit, state_values
-from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
+from crowdsafe.store.migrations import upgrade_postgres
+from crowdsafe.types import Alert, AlertState, LineSample, ZoneRollup, ZoneSample
 
-__all__ = ["SCHEMA_VERSION", "PostgresStore", "describe_dsn"]
+__all__ = ["PostgresStore", "describe_dsn"]
 
-SCHEMA_VERSION = 1
+_DIALECT = rollup.Dialect(mark="%s", floor="floor({x})", held_int="held::int", lock=" FOR UPDATE")
 
-# Any constant: the key of the advisory lock held while the schema is created.
-_SCHEMA_LOCK = 0x63726F7764  # "crowd"
-
-_SCHEMA = """
-CREATE TABLE zone_samples (
-    camera_id           text             NOT NULL,
-    zone_id             text             NOT NULL,
-    t                   double precision NOT NULL,  -- bucket start, Unix seconds
-    count               double precision NOT NULL,  -- mean persons detected per frame
-    count_max           integer          NOT NULL,  -- peak persons in one frame
-    area_m2             double precision NOT NULL,
-    density_per_m2      double precision NOT NULL,
-    los                 text             NOT NULL CHECK (los IN ('A','B','C','D','E','F')),
-    frames              integer          NOT NULL,
-    density_low_per_m2  double precision NOT NULL DEFAULT 0,
-    density_high_per_m2 double precision NOT NULL DEFAULT 0,
-    method              text             NOT NULL DEFAULT 'detection'
-                                         CHECK (method IN ('detection','density')),
-    held                boolean          NOT NULL DEFAULT false,
-    PRIMARY KEY (zone_id, t)
-);
-CREATE TABLE line_samples (
-    camera_id      text             NOT NULL,
-    line_id        text             NOT NULL,
-    t              double precision NOT NULL,  -- bucket start, Unix seconds
-    bucket_s       double precision NOT NULL,
-    count_in       integer          NOT NULL,
-    count_out      integer          NOT NULL,
-    width_m        double precision NOT NULL,
-    flow_per_m_min double precision NOT NULL,
-    los            text             NOT NULL CHECK (los IN ('A','B','C','D','E','F')),
-    PRIMARY KEY (line_id, t)
-);
-CREATE TABLE alerts (
-    id              text PRIMARY KEY,
-    rule            text NOT NULL,
-    subject_kind    text NOT NULL CHECK (subject_kind IN ('zone','line')),
-    subject_id      text NOT NULL,
-    camera_id       text NOT NULL,
-    level           text NOT NULL CHECK (level IN ('advisory','warning','critical')),
-    state           text NOT NULL CHECK (state IN ('open','acknowledged','resolved')),
-    message         text NOT NULL,
-    value           double precision NOT NULL,
-    threshold       double precision NOT NULL,
-    opened_at       double precision NOT NULL,
-    updated_at      double precision NOT NULL,
-    acknowledged_at double precision,
-    resolved_at     double precision
-);
-CREATE INDEX alerts_by_state ON alerts (state, updated_at);
-"""
+# The key of the advisory lock held while partitions are made (any constant).
+_PARTITION_LOCK = 0x7061727473  # "parts"
 
 _ZONES = Codec(ZoneSample, native_bool=True)
 _LINES = Codec(LineSample, native_bool=True)
@@ -170,11 +122,9 @@ class PostgresStore:
             "connect_timeout": max(1, round(connect_timeout_s)),
             "application_name": "crowdsafe",
         }
-        try:  # one plain connection first: its error says why (refused, no such database)
-            with psycopg.connect(dsn, **kwargs) as conn:
-                self._migrate(conn)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot open PostgreSQL database {self.where}: {exc}") from exc
+        # One plain connection first: its error says why (refused, no such database).
+        self.upgrade = upgrade_postgres(dsn, kwargs, self.where)
+        """What opening did to the schema (:class:`~crowdsafe.store.migrations.Upgrade`)."""
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
@@ -187,30 +137,71 @@ class PostgresStore:
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s)
+            self._parts = self._load_partitions()
         except psycopg.Error as exc:
             self._pool.close()
             raise StoreError(f"cannot open PostgreSQL database {self.where}: {exc}") from exc
 
-    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)"
-            )
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                conn.execute(_SCHEMA)
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', %s)",
-                    (str(SCHEMA_VERSION),),
-                )
-                return
-            version = int(row[0])
-        if version > SCHEMA_VERSION:
+    def _load_partitions(self) -> dict[str, set[int]]:
+        """The starts of the partitions of every partitioned table, from their names."""
+        found: dict[str, set[int]] = {table: set() for table in partitions.WIDTH_S}
+        rows = self._read(
+            "SELECT parent.relname, child.relname FROM pg_inherits "
+            "JOIN pg_class parent ON parent.oid = inhparent "
+            "JOIN pg_class child ON child.oid = inhrelid "
+            "WHERE parent.relname = ANY(%s) AND pg_table_is_visible(parent.oid)",
+            (list(partitions.WIDTH_S),),
+        )
+        for parent, child in rows:
+            found[parent].add(partitions.start_of(str(parent), str(child)))
+        return found
+
+    def _ensure(self, table: str, starts: Iterable[int]) -> None:
+        """Make the partitions of ``table`` that start at ``starts`` unless they exist,
+        in their own transaction (see the module docstring)."""
+        missing = sorted(set(starts) - self._parts[table])
+        if not missing:
+            return
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
+                for start in missing:
+                    conn.execute(partitions.create_sql(table, start))
+        except psycopg.Error as exc:
             raise StoreError(
-                f"database {self.where} has schema version {version}, newer than this "
-                f"crowdsafe reads ({SCHEMA_VERSION}); upgrade crowdsafe"
-            )
+                f"cannot make partitions of {table} in PostgreSQL database {self.where}: {exc}"
+            ) from exc
+        self._parts[table].update(missing)
+
+    def _ensure_for(self, table: str, times: Iterable[float]) -> None:
+        """The partitions that rows at ``times`` need; StoreError for a time that is not
+        a finite number (no partition could hold it)."""
+        width = partitions.WIDTH_S[table]
+        try:
+            starts = {math.floor(t / width) * width for t in times}
+        except (OverflowError, ValueError) as exc:
+            raise StoreError(f"a {table} row has a time that is not a finite number") from exc
+        self._ensure(table, starts)
+
+    def _ensure_rollup(self, table: str, lo: float, hi: float) -> None:
+        """The partitions a refresh writing ``table`` in ``[lo, hi)`` needs: one for each
+        partition of its source that holds data there (not every week since 1970)."""
+        source = "zone_samples" if table == "zone_rollups_1m" else "zone_rollups_1m"
+        width = partitions.WIDTH_S[source]
+        self._ensure(
+            table,
+            {
+                partitions.partition_start(table, start)
+                for start in self._parts[source]
+                if start + width > lo and start < hi
+            },
+        )
+
+    def prepare(self, now: float) -> None:
+        """Make the partitions that the next two days' writes need (and the current
+        ones): a write then never waits on making one."""
+        for table, width in partitions.WIDTH_S.items():
+            self._ensure(table, partitions.starts_between(table, now, now + max(2 * 86_400, width)))
 
     def _stage_and_move(
         self,
@@ -220,6 +211,7 @@ class PostgresStore:
         rows: list[tuple[Any, ...]],
         *,
         direct_first: bool = False,
+        late: tuple[str, tuple[Any, ...]] | None = None,
     ) -> None:
         """One transaction: the last row of each key in ``rows`` stored, replacing any
         stored row of that key, all or none.
@@ -234,8 +226,11 @@ class PostgresStore:
         if not rows:
             return
         unique = list(_last_per_key(rows, codec, key))
+        self._ensure_for(table, {r[codec.names.index("t")] for r in unique})
         try:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                if late is not None:  # first: a refresh holding the row waits on nothing
+                    cur.execute(*late)
                 if direct_first:
                     try:
                         with conn.transaction():  # a savepoint
@@ -277,7 +272,15 @@ class PostgresStore:
 
     def write_samples(self, samples: Sequence[ZoneSample]) -> None:
         rows = [_ZONES.row(s) for s in samples]
-        self._stage_and_move("zone_samples", _ZONES, ("zone_id", "t"), rows, direct_first=True)
+        oldest = min((s.t for s in samples), default=0.0)
+        self._stage_and_move(
+            "zone_samples",
+            _ZONES,
+            ("zone_id", "t"),
+            rows,
+            direct_first=True,
+            late=(_DIALECT.mark_late(), (oldest, oldest, oldest)),
+        )
 
     def write_line_samples(self, samples: Sequence[LineSample]) -> None:
         rows = [_LINES.row(s) for s in samples]
@@ -341,26 +344,73 @@ class PostgresStore:
     def hourly_counts(
         self, zone_id: str, since: float | None = None, until: float | None = None
     ) -> list[tuple[float, float]]:
-        """(UTC hour start, mean count) per hour, oldest first, aggregated in the database."""
-        lo = float("-inf") if since is None else since
-        hi = float("inf") if until is None else until
-        rows = self._read(
-            "SELECT floor(t / 3600) * 3600 AS h, avg(count) FROM zone_samples "
-            "WHERE zone_id = %s AND t >= %s AND t < %s GROUP BY h ORDER BY h",
-            (zone_id, lo, hi),
-        )
-        return [(float(h), float(c)) for h, c in rows]
+        """(UTC hour start, mean count) of each hour starting in ``[since, until)``, from
+        the 1-h rollups."""
+        return [(r.t, r.count_mean) for r in self.rollups(zone_id, 3600, since, until, 10**9)]
 
-    def purge(self, before: float) -> int:
-        """Delete zone and line samples with ``t < before`` in one transaction; how many
-        rows went.  Alerts are kept."""
+    def rollups(
+        self,
+        zone_id: str,
+        resolution_s: int,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 10_000,
+    ) -> list[ZoneRollup]:
+        check_limit(limit)
+        rollup.rollup_table(resolution_s)
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                return rollup.read(cur, _DIALECT, zone_id, resolution_s, since, until, limit)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot read PostgreSQL database {self.where}: {exc}") from exc
+
+    def refresh_rollups(self, now: float) -> rollup.RollupMarks:
+        try:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                return rollup.refresh(cur, _DIALECT, now, self._ensure_rollup)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot roll up PostgreSQL database {self.where}: {exc}") from exc
+
+    def rollup_marks(self) -> rollup.RollupMarks:
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                return rollup.marks(cur)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot read PostgreSQL database {self.where}: {exc}") from exc
+
+    def _drop_before(self, conn: psycopg.Connection[Any], table: str, before: float) -> int:
+        """Rows of ``table`` with ``t < before`` gone: whole partitions dropped (their
+        rows counted first), the rest deleted."""
+        width = partitions.WIDTH_S[table]
+        whole = sorted(s for s in self._parts[table] if s + width <= before)
+        gone = 0
+        for start in whole:
+            name = sql.Identifier(partitions.partition_name(table, start))
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(name)).fetchone()
+            gone += int(row[0]) if row else 0
+            conn.execute(sql.SQL("DROP TABLE {}").format(name))
+        query = sql.SQL("DELETE FROM {} WHERE t < %s").format(sql.Identifier(table))
+        gone += conn.execute(query, (before,)).rowcount
+        return gone
+
+    def _purge(self, tables: Sequence[str], before: float) -> int:
         try:
             with self._pool.connection() as conn, conn.transaction():
-                gone = conn.execute("DELETE FROM zone_samples WHERE t < %s", (before,)).rowcount
-                gone += conn.execute("DELETE FROM line_samples WHERE t < %s", (before,)).rowcount
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
+                gone = sum(self._drop_before(conn, table, before) for table in tables)
         except psycopg.Error as exc:
             raise StoreError(f"cannot purge PostgreSQL database {self.where}: {exc}") from exc
+        finally:
+            self._parts = self._load_partitions()
         return gone
+
+    def purge(self, before: float) -> int:
+        """Delete zone and line samples with ``t < before`` in one transaction, dropping
+        the partitions wholly before it; how many rows went.  Alerts are kept."""
+        return self._purge(("zone_samples", "line_samples"), before)
+
+    def purge_rollups(self, resolution_s: int, before: float) -> int:
+        return self._purge((rollup.rollup_table(resolution_s),), before)
 
     def save_alert(self, alert: Alert) -> None:
         """Insert or update an alert (by id)."""

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from itertools import islice
 
 from crowdsafe.store.base import Store
-from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
+from crowdsafe.store.rollup import RollupMarks
+from crowdsafe.types import Alert, AlertState, LineSample, ZoneRollup, ZoneSample
 
 __all__ = ["QueuedStore", "StoreHealth", "store_health"]
 
@@ -168,6 +169,28 @@ class QueuedStore:
         limit: int = 10_000,
     ) -> list[LineSample]:
         return self.inner.line_series(line_id, since, until, limit)
+
+    def rollups(
+        self,
+        zone_id: str,
+        resolution_s: int,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 10_000,
+    ) -> list[ZoneRollup]:
+        return self.inner.rollups(zone_id, resolution_s, since, until, limit)
+
+    def refresh_rollups(self, now: float) -> RollupMarks:
+        return self.inner.refresh_rollups(now)
+
+    def rollup_marks(self) -> RollupMarks:
+        return self.inner.rollup_marks()
+
+    def purge_rollups(self, resolution_s: int, before: float) -> int:
+        return self.inner.purge_rollups(resolution_s, before)
+
+    def prepare(self, now: float) -> None:
+        self.inner.prepare(now)
 
     def purge(self, before: float) -> int:
         # retention runs off the analysis thread; waiting samples that old are not kept

@@ -11,8 +11,9 @@ anything about a person, and ``tests/test_store.py`` and ``tests/test_store_cont
 fail if one is added.  The rows are the dataclasses' fields (``store/codec.py``), shared
 with the PostgreSQL backend.
 
-Schema changes are numbered migrations applied in a transaction each (``_MIGRATIONS``),
-so a database written by an older crowdsafe is upgraded in place, losing nothing.
+Schema changes are Alembic revisions (``store/migrations/sqlite``), each applied in one
+transaction when the store opens, so a database written by an older crowdsafe is
+upgraded in place, losing nothing.  Rollups: ``store/rollup.py``.
 """
 
 from __future__ import annotations
@@ -24,74 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from crowdsafe.errors import StoreError
+from crowdsafe.store import rollup
 from crowdsafe.store.codec import ALERTS, LINES, STORED_TYPES, ZONES, check_limit, state_values
-from crowdsafe.types import Alert, AlertState, LineSample, ZoneSample
+from crowdsafe.store.migrations import upgrade_sqlite
+from crowdsafe.types import Alert, AlertState, LineSample, ZoneRollup, ZoneSample
 
-__all__ = ["SCHEMA_VERSION", "STORED_TYPES", "SQLiteStore"]
+__all__ = ["STORED_TYPES", "SQLiteStore"]
 
-SCHEMA_VERSION = 4
-
-_SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS zone_samples (
-    camera_id      TEXT    NOT NULL,
-    zone_id        TEXT    NOT NULL,
-    t              REAL    NOT NULL,  -- bucket start, Unix seconds
-    count          REAL    NOT NULL,  -- mean persons detected over the bucket's frames
-    count_max      INTEGER NOT NULL,  -- peak persons detected in one frame of the bucket
-    area_m2        REAL    NOT NULL,
-    density_per_m2 REAL    NOT NULL,  -- estimated true density
-    los            TEXT    NOT NULL CHECK (los IN ('A','B','C','D','E','F')),
-    frames         INTEGER NOT NULL,
-    PRIMARY KEY (zone_id, t)
-) WITHOUT ROWID;
-"""
-
-# Each step takes the database from version i to i + 1 inside one transaction, so an
-# interrupted upgrade leaves the old version intact, never a half-migrated file.
-_MIGRATIONS: dict[int, str] = {
-    1: """
-ALTER TABLE zone_samples ADD COLUMN density_low_per_m2 REAL NOT NULL DEFAULT 0;
-ALTER TABLE zone_samples ADD COLUMN density_high_per_m2 REAL NOT NULL DEFAULT 0;
-CREATE TABLE line_samples (
-    camera_id      TEXT    NOT NULL,
-    line_id        TEXT    NOT NULL,
-    t              REAL    NOT NULL,  -- bucket start, Unix seconds
-    bucket_s       REAL    NOT NULL,
-    count_in       INTEGER NOT NULL,
-    count_out      INTEGER NOT NULL,
-    width_m        REAL    NOT NULL,
-    flow_per_m_min REAL    NOT NULL,
-    los            TEXT    NOT NULL CHECK (los IN ('A','B','C','D','E','F')),
-    PRIMARY KEY (line_id, t)
-) WITHOUT ROWID;
-CREATE TABLE alerts (
-    id              TEXT PRIMARY KEY,
-    rule            TEXT NOT NULL,
-    subject_kind    TEXT NOT NULL CHECK (subject_kind IN ('zone','line')),
-    subject_id      TEXT NOT NULL,
-    camera_id       TEXT NOT NULL,
-    level           TEXT NOT NULL CHECK (level IN ('advisory','warning','critical')),
-    state           TEXT NOT NULL CHECK (state IN ('open','acknowledged','resolved')),
-    message         TEXT NOT NULL,
-    value           REAL NOT NULL,
-    threshold       REAL NOT NULL,
-    opened_at       REAL NOT NULL,
-    updated_at      REAL NOT NULL,
-    acknowledged_at REAL,
-    resolved_at     REAL
-);
-CREATE INDEX alerts_by_state ON alerts (state, updated_at);
-""",
-    2: """
-ALTER TABLE zone_samples ADD COLUMN method TEXT NOT NULL DEFAULT 'detection'
-    CHECK (method IN ('detection','density'));
-""",
-    # Samples stored before frames could be held were all analysed afresh: 0 is true.
-    3: """
-ALTER TABLE zone_samples ADD COLUMN held INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1));
-""",
-}
+_DIALECT = rollup.Dialect(mark="?", floor="CAST({x} AS INTEGER)", held_int="held")
 
 
 class SQLiteStore:
@@ -110,38 +51,17 @@ class SQLiteStore:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
-
-    def _migrate(self) -> None:
-        self._conn.executescript(_SCHEMA_V1)
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            self._conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
-            version = 1
-        else:
-            version = int(row[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"database {self.path} has schema version {version}, newer than this "
-                f"crowdsafe reads ({SCHEMA_VERSION}); upgrade crowdsafe"
-            )
-        while version < SCHEMA_VERSION:
-            statements = [x.strip() for x in _MIGRATIONS[version].split(";") if x.strip()]
-            with self._conn:
-                self._conn.execute("BEGIN")
-                for statement in statements:
-                    self._conn.execute(statement)
-                self._conn.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version + 1),)
-                )
-            version += 1
+        self.upgrade = upgrade_sqlite(self._conn, self.path)
+        """What opening did to the schema (:class:`~crowdsafe.store.migrations.Upgrade`)."""
 
     def write_samples(self, samples: Sequence[ZoneSample]) -> None:
+        oldest = min((s.t for s in samples), default=None)
         self._write(
             f"INSERT OR REPLACE INTO zone_samples ({ZONES.columns}) VALUES ({ZONES.marks})",
             [ZONES.row(s) for s in samples],
+            late=None if oldest is None else (_DIALECT.mark_late(), (oldest, oldest, oldest)),
         )
 
     def series(
@@ -186,24 +106,22 @@ class SQLiteStore:
     def hourly_counts(
         self, zone_id: str, since: float | None = None, until: float | None = None
     ) -> list[tuple[float, float]]:
-        """(hour start, mean count) of a zone's samples per UTC hour, oldest first: the
-        history a planning forecast needs, aggregated in the database."""
-        lo = float("-inf") if since is None else since
-        hi = float("inf") if until is None else until
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT CAST(t / 3600 AS INTEGER) * 3600.0 AS h, AVG(count) FROM zone_samples "
-                "WHERE zone_id = ? AND t >= ? AND t < ? GROUP BY h ORDER BY h",
-                (zone_id, lo, hi),
-            ).fetchall()
-        return [(float(h), float(c)) for h, c in rows]
+        """(UTC hour start, mean count) of each hour starting in ``[since, until)``, from
+        the 1-h rollups: the history a planning forecast needs."""
+        return [(r.t, r.count_mean) for r in self.rollups(zone_id, 3600, since, until, 10**9)]
 
     def latest(self, zone_id: str) -> ZoneSample | None:
         found = self.series(zone_id, limit=1)
         return found[0] if found else None
 
-    def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """One transaction: all rows or none."""
+    def _write(
+        self,
+        sql: str,
+        rows: Sequence[tuple[Any, ...]],
+        late: tuple[str, tuple[Any, ...]] | None = None,
+    ) -> None:
+        """One transaction: all rows or none (and ``late``, the rollups' mark of a
+        batch below their watermark, with them)."""
         if not rows:
             return
         with self._lock:
@@ -211,6 +129,8 @@ class SQLiteStore:
                 with self._conn:
                     self._conn.execute("BEGIN")
                     self._conn.executemany(sql, rows)
+                    if late is not None:
+                        self._conn.execute(*late)
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"cannot write to database {self.path}: {exc}") from exc
 
@@ -246,6 +166,49 @@ class SQLiteStore:
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"cannot purge database {self.path}: {exc}") from exc
         return gone
+
+    def rollups(
+        self,
+        zone_id: str,
+        resolution_s: int,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 10_000,
+    ) -> list[ZoneRollup]:
+        check_limit(limit)
+        rollup.rollup_table(resolution_s)
+        with self._lock:
+            return rollup.read(
+                self._conn.cursor(), _DIALECT, zone_id, resolution_s, since, until, limit
+            )
+
+    def refresh_rollups(self, now: float) -> rollup.RollupMarks:
+        with self._lock:
+            try:
+                with self._conn:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    return rollup.refresh(self._conn.cursor(), _DIALECT, now)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot roll up database {self.path}: {exc}") from exc
+
+    def rollup_marks(self) -> rollup.RollupMarks:
+        with self._lock:
+            return rollup.marks(self._conn.cursor())
+
+    def purge_rollups(self, resolution_s: int, before: float) -> int:
+        table = rollup.rollup_table(resolution_s)
+        with self._lock:
+            try:
+                with self._conn:
+                    self._conn.execute("BEGIN")
+                    return self._conn.execute(
+                        f"DELETE FROM {table} WHERE t < ?", (before,)
+                    ).rowcount
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot purge database {self.path}: {exc}") from exc
+
+    def prepare(self, now: float) -> None:
+        """Nothing to make ahead in SQLite (PostgreSQL makes its partitions)."""
 
     def save_alert(self, alert: Alert) -> None:
         """Insert or update an alert (by id)."""

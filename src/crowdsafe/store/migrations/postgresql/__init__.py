@@ -1,0 +1,1 @@
+"""Alembic's scripts for the PostgreSQL store (``env.py`` and ``versions/``)."""

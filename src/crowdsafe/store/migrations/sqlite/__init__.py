@@ -1,0 +1,1 @@
+"""Alembic's scripts for the SQLite store (``env.py`` and ``versions/``)."""
