@@ -36,6 +36,8 @@ __all__ = [
     "POSTGRESQL_HEAD",
     "SQLITE_HEAD",
     "Upgrade",
+    "head_revision",
+    "known_revisions",
     "postgres_revision",
     "run_migrations",
     "sqlite_revision",
