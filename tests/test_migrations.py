@@ -73,7 +73,7 @@ def test_a_revision_that_fails_leaves_the_last_complete_one(release_db: Path) ->
     conn.execute("CREATE TABLE zone_rollups_1m (x)")  # in the way of revision 0005
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="cannot upgrade database .*zone_rollups_1m"):
+    with pytest.raises(StoreError, match=r"cannot upgrade database .*zone_rollups_1m"):
         SQLiteStore(release_db)
     conn = sqlite3.connect(release_db)
     assert sqlite_revision(conn) == "0004"  # stamped, not half-way into 0005
