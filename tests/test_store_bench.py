@@ -49,6 +49,11 @@ def check_result(r: subprocess.CompletedProcess[str], backend: str) -> dict[str,
     assert result["query_window_s"] == 600.0
     assert 0 < result["rows_per_query"] <= 600
     assert 0 < result["series_p50_ms"] <= result["series_p95_ms"]
+    # Too few rows for a day each: one zone holds the fill, read a day at a time at 1 min.
+    assert result["day_zones"] == 1 and result["rollup_refresh_s"] >= 0
+    span_min = result["day_span_s"] / 60.0
+    assert 0 < result["minutes_per_day_query"] <= min(1440, span_min + 1)
+    assert 0 < result["day_series_p50_ms"] <= result["day_series_p95_ms"]
     assert result["kept"] is False
     return result
 
@@ -77,8 +82,13 @@ def test_bench_store_on_postgresql(pg_cluster: PostgresCluster) -> None:
     )  # fmt: skip
     result = check_result(r, "postgresql")
     assert result["database"].startswith("postgresql://127.0.0.1:")
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(dsn) as conn:  # rows, rollups and their partitions gone
         assert conn.execute("SELECT count(*) FROM zone_samples").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM zone_rollups_1m").fetchone() == (0,)
+        left = conn.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'zone_samples'::regclass"
+        ).fetchone()
+        assert left == (0,)
 
 
 def test_bench_store_refuses_a_database_with_samples(pg_cluster: PostgresCluster) -> None:
