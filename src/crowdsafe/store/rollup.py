@@ -132,7 +132,8 @@ class Dialect:
         zone = f" AND zone_id = {m}" if one_zone else ""
         b = self.bucket("t", 60)
         return (
-            f"SELECT max(camera_id), zone_id, {b} AS bt, 60.0, count(*), sum(frames), "
+            f"SELECT max(camera_id), zone_id, {b} AS bt, CAST(60 AS double precision), "
+            f"count(*), sum(frames), "
             f"avg(count), max(count_max), max(area_m2), avg(density_per_m2), "
             f"max(density_per_m2), max(los), sum({self.held_int}) "
             f"FROM zone_samples WHERE t >= {m} AND t < {m}{zone} GROUP BY zone_id, bt"
@@ -144,7 +145,8 @@ class Dialect:
         m = self.mark
         b = self.bucket("t", 3600)
         return (
-            f"SELECT max(camera_id), zone_id, {b} AS bt, 3600.0, sum(samples), sum(frames), "
+            f"SELECT max(camera_id), zone_id, {b} AS bt, CAST(3600 AS double precision), "
+            f"sum(samples), sum(frames), "
             f"sum(count_mean * samples) / sum(samples), max(count_max), max(area_m2), "
             f"sum(density_mean_per_m2 * samples) / sum(samples), max(density_max_per_m2), "
             f"max(los_max), sum(held) "
