@@ -164,20 +164,20 @@ def choose(
         (SeriesResolution.RAW, RAW_SPAN_MAX_S, kept.samples_days, "raw samples"),
         (SeriesResolution.MINUTE, MINUTE_SPAN_MAX_S, kept.minutes_days, "minutes"),
     )
-    too_long = []
+    skipped = []
     for resolution, span_max_s, days, what in candidates:
         period = periods[resolution]
         rows = math.ceil(span / period)
         if days is not None and start < now - days * _DAY_S:
-            too_long.append(f"{what} are kept {days:g} d")
+            skipped.append(f"{what} are kept {days:g} d")
         elif span > span_max_s:
-            too_long.append(f"over {_fmt(span_max_s)} at {resolution_name(period)}")
+            skipped.append(f"over {_fmt(span_max_s)} at {resolution_name(period)}")
         elif rows > limit:
-            too_long.append(f"{rows} rows at {resolution_name(period)} over limit {limit}")
+            skipped.append(f"{rows} rows at {resolution_name(period)} over limit {limit}")
         else:
-            why = f" ({'; '.join(too_long)})" if too_long else ""
+            why = f" ({'; '.join(skipped)})" if skipped else ""
             return Choice(resolution, period, f"{_fmt(span)} window: {rows} rows{why}")
-    return Choice(SeriesResolution.HOUR, 3600.0, f"{_fmt(span)} window: " + "; ".join(too_long))
+    return Choice(SeriesResolution.HOUR, 3600.0, f"{_fmt(span)} window: " + "; ".join(skipped))
 
 
 _HOURS_LOOKED = math.ceil(MINUTE_SPAN_MAX_S / 3600) + 1
