@@ -343,7 +343,10 @@ def test_forecast_nowcast_and_staffing_are_served(tmp_path: Path, config_text: s
         p = fc["points"][0]
         assert p["low_95"] <= p["low_80"] <= p["count"] <= p["high_80"] <= p["high_95"]
         assert fc["timezone"] == "Europe/Berlin"
+        # fitted on the hourly rollups; the nowcast reads the runtime's 1-s raw samples
+        assert fc["history_resolution"] == "1h" and fc["history_hours"] >= 5 * 168
         nc = httpx.get(f"{base}/api/zones/left/nowcast", headers=base.headers).json()
+        assert nc["resolution"] == "1s"
         assert [q["horizon_s"] for q in nc["points"]] == [300, 900, 1800, 3600]
         assert nc["trend_per_min"] > 0 and nc["trend_significant"]
         plan = httpx.get(f"{base}/api/staffing", timeout=60, headers=base.headers).json()

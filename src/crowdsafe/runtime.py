@@ -60,6 +60,7 @@ from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.privacy.snapshots import SnapshotStore
 from crowdsafe.site import CameraInfo
 from crowdsafe.store.base import Store
+from crowdsafe.store.resolution import Resolutions
 from crowdsafe.types import AlertEvent, AlertEventKind, Detections, Frame, LiveView
 
 __all__ = ["SINK_DRAIN_S", "AnalysedFrame", "CameraRuntime", "Runtime"]
@@ -294,6 +295,10 @@ class Runtime:
     @property
     def live_view_enabled(self) -> bool:
         return self.config.privacy.live_view
+
+    @property
+    def resolutions(self) -> Resolutions:
+        return Resolutions.of(self.config.storage)
 
     @property
     def live_view_requests_max(self) -> int:

@@ -29,6 +29,7 @@ from crowdsafe.measure.zones import Zone
 from crowdsafe.overlay import anonymised_jpeg
 from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.store.base import Store
+from crowdsafe.store.resolution import Resolutions
 from crowdsafe.types import Alert, LiveView
 
 __all__ = ["AlertLifecycle", "CameraInfo", "FakeSite", "Site"]
@@ -72,6 +73,11 @@ class Site(Protocol):
 
     @property
     def forecast(self) -> ForecastService: ...
+
+    @property
+    def resolutions(self) -> Resolutions:
+        """The raw bucket and how long each resolution is kept (``storage``)."""
+        ...
 
     @property
     def live_view_enabled(self) -> bool:
@@ -149,11 +155,12 @@ class FakeSite:
     feed: LiveFeed = field(default_factory=LiveFeed)
     forecast_config: ForecastConfig = field(default_factory=ForecastConfig)
     alerts_config: AlertsConfig = field(default_factory=AlertsConfig)
+    resolutions: Resolutions = field(default_factory=Resolutions)
 
     def __post_init__(self) -> None:
         self.alerts: AlertEngine = AlertEngine(self.alerts_config, self.store)
         self.forecast: ForecastService = ForecastService(
-            self.forecast_config, self.store, self.zone_list
+            self.forecast_config, self.store, self.zone_list, bucket_s=self.resolutions.bucket_s
         )
         self._anonymiser = Anonymiser(None)
 

@@ -38,6 +38,10 @@ class PlanningPublic(BaseModel):
     horizon_h: int
     model: str
     points: list[PlanningPointPublic]
+    history_resolution: str = Field(
+        description="What the history was read at: '1h', the hourly rollups."
+    )
+    history_hours: int = Field(description="Stored hours of history the forecast was fitted on.")
 
 
 class NowcastPointPublic(BaseModel):
@@ -60,6 +64,7 @@ class NowcastPublic(BaseModel):
     trend_significant: bool
     samples: int
     window_s: float
+    resolution: str = Field(description="What the samples were read at: the raw bucket, e.g. '1s'.")
     points: list[NowcastPointPublic]
 
 

@@ -21,6 +21,7 @@ from crowdsafe.types import (
     LevelOfService,
     LineSample,
     SubjectKind,
+    ZoneRollup,
     ZoneSample,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "SeriesPublic",
     "SinkHealthPublic",
     "ZonePublic",
+    "ZoneRollupPublic",
     "ZoneSamplePublic",
 ]
 
@@ -130,11 +132,46 @@ class ZonePublic(_Out):
     latest: ZoneSamplePublic | None
 
 
+class ZoneRollupPublic(_Out):
+    camera_id: str
+    zone_id: str
+    t: float = Field(description="Start of the minute or hour, Unix seconds (UTC).")
+    bucket_s: float = Field(description="60 or 3600 s.")
+    samples: int = Field(
+        description="Stored buckets aggregated (fewer than a full period when the camera was down)."
+    )
+    frames: int = Field(description="Frames analysed in them.")
+    count_mean: float = Field(description="Mean persons over those samples.")
+    count_max: int = Field(description="Most persons seen in one frame.")
+    area_m2: float = Field(description="Ground area of the zone, m².")
+    density_mean_per_m2: float = Field(description="Mean of the samples' densities, persons/m².")
+    density_max_per_m2: float = Field(description="Highest sample density, persons/m².")
+    los_max: LevelOfService = Field(
+        description="Worst level of service among the samples (that of the highest density)."
+    )
+    held: int = Field(description="Samples that repeated an unchanged scene.")
+
+    @classmethod
+    def of(cls, r: ZoneRollup) -> ZoneRollupPublic:
+        return cls.model_validate(r.to_dict())
+
+
 class SeriesPublic(_Out):
     zone_id: str
     since: float | None
     until: float | None
-    samples: list[ZoneSamplePublic]
+    resolution: str = Field(
+        description="What the rows are: the raw bucket ('1s'; rows in samples), or '1m' / "
+        "'1h' (rows in rollups)."
+    )
+    resolution_reason: str = Field(
+        description="Why: 'asked for', or what resolution=auto weighed (the window's span, "
+        "the row limit, how long each resolution is kept)."
+    )
+    samples: list[ZoneSamplePublic] = Field(description="The raw samples; empty for 1m / 1h.")
+    rollups: list[ZoneRollupPublic] = Field(
+        description="The 1-min or 1-h rollups; empty for the raw resolution."
+    )
 
 
 class Health(_Out):

@@ -241,5 +241,7 @@ def assemble(
         snapshots=snapshots,
         purger=purger,
         cameras=cameras,
-        forecast=ForecastService(config.forecast, the_store, all_zones),
+        forecast=ForecastService(
+            config.forecast, the_store, all_zones, bucket_s=config.storage.bucket_s
+        ),
     )

@@ -38,6 +38,8 @@ class PlanningForecast:
     horizon_h: int
     model: str
     points: list[PlanningPoint]
+    history_resolution: str  # what the history was read at: "1h", the hourly rollups
+    history_hours: int  # stored hours of history the fit read
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -56,6 +58,7 @@ class ZoneNowcast:
     window_s: float
     points: list[NowcastPoint]
     area_m2: float
+    resolution: str  # what the samples were read at: the raw bucket, e.g. "1s"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -66,5 +69,6 @@ class ZoneNowcast:
             "trend_significant": self.trend_significant,
             "samples": self.samples,
             "window_s": self.window_s,
+            "resolution": self.resolution,
             "points": [p.to_dict(self.area_m2) for p in self.points],
         }

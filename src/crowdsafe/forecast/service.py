@@ -2,9 +2,13 @@
 
 * :meth:`ForecastService.planning`: each zone's hourly counts ``horizon_h`` hours
   ahead from the stored history (:mod:`crowdsafe.forecast.planning`), cached for the
-  hour: the fit takes seconds and the history changes by one hour an hour.
+  hour: the fit takes seconds and the history changes by one hour an hour.  It reads
+  the 1-h rollups (``Store.hourly_counts``): weeks of history are a few thousand rows
+  at 1 h, and the hours are kept longest; it says so (``history_resolution``).
 * :meth:`ForecastService.nowcast`: a zone's count 5-60 minutes ahead from its recent
-  samples (:mod:`crowdsafe.forecast.nowcast`), computed on request.
+  samples (:mod:`crowdsafe.forecast.nowcast`), computed on request from the raw
+  samples of its short window (``resolution``: the raw bucket), which a minute's mean
+  would smooth away.
 * :meth:`ForecastService.staffing`: stewards per zone per hour from the planning
   forecast's upper 80 % bound (:mod:`crowdsafe.forecast.staffing`).
 """
@@ -32,6 +36,7 @@ from crowdsafe.forecast.settings import ForecastConfig
 from crowdsafe.forecast.staffing import StaffingPlan, StaffingRules, plan_staffing
 from crowdsafe.measure.zones import Zone
 from crowdsafe.store.base import Store
+from crowdsafe.store.rollup import resolution_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,14 +53,19 @@ class ForecastService:
         store: Store,
         zones: Sequence[Zone],
         clock: Callable[[], float] = time.time,
+        bucket_s: float = 1.0,
     ) -> None:
+        """``bucket_s``: the store's raw bucket (``storage.bucket_s``), which the nowcast
+        reads at and names."""
         self.config = config
         self.store = store
+        self.bucket_s = bucket_s
         self.zones = {z.id: z for z in zones}
         self.tz = ZoneInfo(config.timezone)
         self._clock = clock
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, int], tuple[float, pd.DataFrame]] = {}
+        # (zone, horizon) -> (origin, forecast frame, hours of history it was fitted on)
+        self._cache: dict[tuple[str, int], tuple[float, pd.DataFrame, int]] = {}
         years = range(2015, datetime.now(UTC).year + 3)
         self.settings = PlanningSettings(
             history_weeks=config.history_weeks,
@@ -84,9 +94,11 @@ class ForecastService:
     def _utc(self, local: Any) -> float:
         return float(local.to_pydatetime().replace(tzinfo=self.tz).timestamp())
 
-    def _history(self, zone_id: str, now: float) -> pd.Series:
+    def _history(self, zone_id: str, now: float) -> tuple[pd.Series, int]:
+        """The local-hour series the fit reads, and how many stored hours it came from."""
         since = now - (self.config.history_weeks + 6) * 7 * 86400
-        return hourly_local(self.store.hourly_counts(zone_id, since=since), self.tz)
+        hours = self.store.hourly_counts(zone_id, since=since)
+        return hourly_local(hours, self.tz), len(hours)
 
     def _unknown(self, zone_id: str) -> None:
         if zone_id not in self.zones:
@@ -107,13 +119,13 @@ class ForecastService:
         with self._lock:
             cached = self._cache.get(key)
             if cached is None or cached[0] != origin.timestamp():
-                history = self._history(zone_id, now)
+                history, hours_used = self._history(zone_id, now)
                 if history.empty:
                     raise InsufficientHistory(f"{zone_id}: no stored samples yet")
                 frame = forecast_panel({zone_id: history}, origin, horizon, self.settings)
-                cached = (origin.timestamp(), frame)
+                cached = (origin.timestamp(), frame, hours_used)
                 self._cache[key] = cached
-        frame = cached[1]
+        _, frame, hours_used = cached
         area = self.zones[zone_id].area_m2
         points = [
             PlanningPoint(
@@ -137,6 +149,8 @@ class ForecastService:
             horizon_h=horizon,
             model="weekly MSTL on log counts, conformal 80/95 % intervals",
             points=points,
+            history_resolution=resolution_name(3600),
+            history_hours=hours_used,
         )
 
     def nowcast(self, zone_id: str) -> ZoneNowcast:
@@ -162,6 +176,7 @@ class ForecastService:
             window_s=window,
             points=result.points,
             area_m2=self.zones[zone_id].area_m2,
+            resolution=resolution_name(self.bucket_s),
         )
 
     def staffing(self, hours: int | None = None) -> tuple[StaffingPlan, list[str]]:

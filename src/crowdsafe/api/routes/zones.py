@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from crowdsafe.api.deps import Since, SiteDep, StoreDep, Until
 from crowdsafe.api.errors import documented, not_found
-from crowdsafe.api.schemas import SeriesPublic, ZonePublic, ZoneSamplePublic
+from crowdsafe.api.schemas import SeriesPublic, ZonePublic, ZoneRollupPublic, ZoneSamplePublic
+from crowdsafe.store.resolution import SeriesResolution, read_series
 
 __all__ = ["Limit", "check_known", "router"]
 
 router = APIRouter(prefix="/api/zones")
 
 Limit = Annotated[int, Query(ge=1, le=100_000)]
+Resolution = Annotated[
+    SeriesResolution,
+    Query(
+        description="raw (the stored buckets), 1m or 1h (the rollups), or auto: the finest "
+        "whose rows over the window fit the limit and a chart (raw up to 1 h, 1m up to 7 d) "
+        "and that is still kept for the whole window."
+    ),
+]
 
 
 def check_known(kind: str, item_id: str, known: list[str]) -> None:
@@ -52,14 +62,28 @@ def series(
     since: Since = None,
     until: Until = None,
     limit: Limit = 10_000,
+    resolution: Resolution = SeriesResolution.AUTO,
 ) -> SeriesPublic:
-    """The zone's stored samples in ``[since, until)``, oldest first, at most ``limit``
-    (the newest).  A window with ``until <= since`` is empty: it has no samples."""
+    """The zone's series in ``[since, until)``, oldest first, at most ``limit`` rows (the
+    newest): raw ``samples``, or ``rollups`` of 1 min or 1 h; ``resolution`` says which
+    and ``resolution_reason`` why.  A window with ``until <= since`` is empty."""
     check_known("zone", zone_id, [z.id for z in site.zones()])
-    samples = store.series(zone_id, since, until, limit)
+    got = read_series(
+        store,
+        zone_id,
+        resolution,
+        since=since,
+        until=until,
+        limit=limit,
+        now=time.time(),
+        resolutions=site.resolutions,
+    )
     return SeriesPublic(
         zone_id=zone_id,
         since=since,
         until=until,
-        samples=[ZoneSamplePublic.of(s) for s in samples],
+        resolution=got.choice.name,
+        resolution_reason=got.choice.reason,
+        samples=[ZoneSamplePublic.of(s) for s in got.samples],
+        rollups=[ZoneRollupPublic.of(r) for r in got.rollups],
     )
