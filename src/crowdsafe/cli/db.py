@@ -67,14 +67,20 @@ def _add_database(parser: argparse.ArgumentParser) -> None:
 
 
 def _database(args: argparse.Namespace) -> SqliteDatabase | PostgresDatabase:
-    from crowdsafe.store.database import from_section, parse
+    """The database of ``--db``, or of the ``storage:`` section of ``--config``."""
+    from crowdsafe.store.database import PostgresDatabase, SqliteDatabase, parse
 
     if args.db:
         return parse(args.db)
-    from crowdsafe.config import load_config
+    from crowdsafe.config import PostgresStorageConfig, load_config
 
     config = load_config(args.config)
-    return from_section(config.storage, config.resolve)
+    section = config.storage
+    if isinstance(section, PostgresStorageConfig):
+        return PostgresDatabase(
+            section.dsn, pool_max=section.pool_max, connect_timeout_s=section.connect_timeout_s
+        )
+    return SqliteDatabase(config.resolve(section.path))
 
 
 def _upgrade(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 A :class:`Database` is where a store keeps its rows (a SQLite file or a PostgreSQL
 server's database), given as ``sqlite:FILE`` or ``postgresql://...`` (:func:`parse`)
-or by a config's ``storage:`` section (:func:`from_section`).  ``open()`` opens the
+or by a config's ``storage:`` section (``crowdsafe.cli.db``).  ``open()`` opens the
 store, which runs the migrations; ``count`` and ``stats`` read with a connection of
 their own, so that the backends carry no code for the command line.
 
@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from crowdsafe.errors import StoreError
 
 if TYPE_CHECKING:
-    from crowdsafe.config.storage import StorageConfig
     from crowdsafe.store.base import Store
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "SqliteDatabase",
     "StoreStats",
     "TableStats",
-    "from_section",
     "iso",
     "parse",
 ]
@@ -318,16 +316,3 @@ def parse(spec: str) -> SqliteDatabase | PostgresDatabase:
     raise StoreError(
         f"'{spec[:40]}' names no database: give sqlite:FILE or postgresql://HOST/DBNAME"
     )
-
-
-def from_section(section: StorageConfig, resolve: Any) -> SqliteDatabase | PostgresDatabase:
-    """The database a config's ``storage:`` section names (``resolve`` makes a path
-    relative to the config file absolute)."""
-    from crowdsafe.config.storage import PostgresStorageConfig, SqliteStorageConfig
-
-    if isinstance(section, PostgresStorageConfig):
-        return PostgresDatabase(
-            section.dsn, pool_max=section.pool_max, connect_timeout_s=section.connect_timeout_s
-        )
-    assert isinstance(section, SqliteStorageConfig)
-    return SqliteDatabase(resolve(section.path))

@@ -28,16 +28,36 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from crowdsafe.config.storage import RetentionConfig
 from crowdsafe.errors import StoreError
 from crowdsafe.store.base import Store
 
-__all__ = ["MaintenanceLoop", "MaintenanceRound", "MaintenanceStatus", "StoreMaintenance"]
+__all__ = [
+    "MaintenanceLoop",
+    "MaintenanceRound",
+    "MaintenanceStatus",
+    "Retention",
+    "StoreMaintenance",
+]
 
 log = logging.getLogger(__name__)
 
 _DAY_S = 86_400.0
+
+
+class Retention(Protocol):
+    """How long each resolution is kept, days (None: forever): what
+    ``storage.retention`` (``config/storage.py``, which checks the order) gives."""
+
+    @property
+    def samples_days(self) -> float | None: ...
+
+    @property
+    def minutes_days(self) -> float | None: ...
+
+    @property
+    def hours_days(self) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +102,7 @@ def _horizon(now: float, days: float | None, mark: float | None) -> float | None
 class StoreMaintenance:
     """One store's maintenance rounds (see the module docstring)."""
 
-    def __init__(self, store: Store, retention: RetentionConfig) -> None:
+    def __init__(self, store: Store, retention: Retention) -> None:
         self.store = store
         self.retention = retention
         self.status = MaintenanceStatus()
@@ -128,7 +148,7 @@ class MaintenanceLoop:
     def __init__(
         self,
         store: Store,
-        retention: RetentionConfig,
+        retention: Retention,
         interval_s: float,
         *,
         clock: Callable[[], float] = time.time,
@@ -144,6 +164,10 @@ class MaintenanceLoop:
     @property
     def status(self) -> MaintenanceStatus:
         return self.maintenance.status
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def start(self) -> None:
         self._thread.start()
