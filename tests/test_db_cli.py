@@ -191,3 +191,43 @@ def test_an_unreachable_server_is_named_without_its_password(
         code, _, err = run(capsys, "db", *command, "--db", dsn)
         assert code == 2
         assert f"127.0.0.1:{port}/city" in err and "s3cret" not in err
+
+
+def test_copy_refuses_only_rows_of_the_copied_subjects_and_replace_keeps_the_rest(
+    capsys: pytest.CaptureFixture[str], old_file: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    source = SQLiteStore(old_file)
+    first = source.series(source.zone_ids()[0], limit=10**6)[0]  # the oldest
+    source.close()
+    target_path = tmp_path / "target.db"
+    target = SQLiteStore(target_path)
+    # another site's zone in the same hours: not a reason to refuse
+    target.write_samples([replace(first, zone_id="elsewhere")])
+    target.close()
+    args = ("db", "copy", "--from", f"sqlite:{old_file}", "--to", f"sqlite:{target_path}")
+    code, summary, err = run(capsys, *args)
+    assert code == 0, err
+    assert summary is not None and summary["tables"]["zone_samples"]["target"] == 300
+
+    target = SQLiteStore(target_path)
+    stale = replace(first, count=first.count + 5)
+    extra = replace(first, t=first.t + 0.5)  # a key the source does not have
+    target.write_samples([stale, extra])
+    target.close()
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "already holds 301 zone samples" in err
+    code, summary, err = run(capsys, *args, "--replace")
+    assert code == 0, err
+    assert summary is not None and summary["tables"]["zone_samples"] == {
+        "source": 300,
+        "target": 301,
+    }
+    target = SQLiteStore(target_path)
+    try:
+        got = {s.t: s for s in target.series(first.zone_id, limit=10**6)}
+        assert got[first.t] == first and got[extra.t] == extra
+        assert [s.zone_id for s in target.series("elsewhere")] == ["elsewhere"]
+    finally:
+        target.close()

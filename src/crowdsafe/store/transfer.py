@@ -180,7 +180,7 @@ def _copy_rows(
         if pending:
             _write(store, table, pending)
             done += len(pending)
-        if progress is not None:
+        if progress is not None and (pending or not done):  # else said with the last batch
             progress(CopyProgress(table, done, spans[table].rows))
 
 
