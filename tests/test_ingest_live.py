@@ -408,6 +408,7 @@ def test_metrics_and_no_data_zones(tmp_path: Path, sample_video: Path) -> None:
     assert 'crowdsafe_camera_state{camera="gone",state="failed"} 1.0' in metrics
     assert 'crowdsafe_zone_persons{zone="good-all"} 1.0' in metrics
     assert 'zone="gone-all"' not in metrics  # a dead camera's zone has no number, not zero
+    assert "crowdsafe_store_maintenance_failing 0.0" in metrics  # the runtime maintains it
     assert zones["good-all"]["status"] == "ok"
     assert zones["gone-all"]["status"] == "no_data"
     assert zones["gone-all"]["latest"] is None

@@ -60,6 +60,7 @@ from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.privacy.snapshots import SnapshotStore
 from crowdsafe.site import CameraInfo
 from crowdsafe.store.base import Store
+from crowdsafe.store.maintenance import MaintenanceStatus
 from crowdsafe.store.resolution import Resolutions
 from crowdsafe.types import AlertEvent, AlertEventKind, Detections, Frame, LiveView
 
@@ -150,6 +151,7 @@ class Runtime:
         self.snapshots: SnapshotStore | None = built.snapshots
         self.forecast: ForecastService = built.forecast
         self._purger = built.purger
+        self._maintenance = built.maintenance
         limits = config.live_view_limits
         # The JPEG bytes of each camera's latest live image, never frames (livecache.py).
         self.live_images: SingleFlight[bytes | None] = SingleFlight(
@@ -185,6 +187,8 @@ class Runtime:
     def start(self) -> None:
         if self._purger is not None:
             self._purger.start()
+        if self._maintenance is not None:
+            self._maintenance.start()
         for cam in self.cameras.values():
             cam.reader.start()
         self._analysis = threading.Thread(
@@ -275,6 +279,8 @@ class Runtime:
         self.live_images.close()
         if self._purger is not None:
             self._purger.stop()
+        if self._maintenance is not None:
+            self._maintenance.stop()
         drains = [
             threading.Thread(target=sink.close, args=(SINK_DRAIN_S,), name="drain", daemon=True)
             for sink in self.sinks
@@ -323,6 +329,10 @@ class Runtime:
 
     def sink_health(self) -> list[SinkHealth]:
         return [s.health() for s in self.sinks]
+
+    @property
+    def store_maintenance(self) -> MaintenanceStatus | None:
+        return None if self._maintenance is None else self._maintenance.status
 
     def anonymised_jpeg(self, camera_id: str) -> bytes | None:
         """The camera's last analysed frame as JPEG, faces and heads pixelated first,

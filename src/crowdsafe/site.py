@@ -29,6 +29,7 @@ from crowdsafe.measure.zones import Zone
 from crowdsafe.overlay import anonymised_jpeg
 from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.store.base import Store
+from crowdsafe.store.maintenance import MaintenanceStatus
 from crowdsafe.store.resolution import Resolutions
 from crowdsafe.types import Alert, LiveView
 
@@ -101,6 +102,12 @@ class Site(Protocol):
 
     def sink_health(self) -> list[SinkHealth]: ...
 
+    @property
+    def store_maintenance(self) -> MaintenanceStatus | None:
+        """The last round of the store's rollups and retention (None: nothing here
+        maintains the store)."""
+        ...
+
     def anonymised_jpeg(self, camera_id: str) -> bytes | None:
         """The camera's last analysed frame, anonymised, as JPEG; None before the first.
         Raises ServiceBusy when it cannot be made in time."""
@@ -152,6 +159,7 @@ class FakeSite:
     live_view_enabled: bool = True
     live_view_requests_max: int = 8
     data: bool = True
+    store_maintenance: MaintenanceStatus | None = None
     feed: LiveFeed = field(default_factory=LiveFeed)
     forecast_config: ForecastConfig = field(default_factory=ForecastConfig)
     alerts_config: AlertsConfig = field(default_factory=AlertsConfig)

@@ -8,6 +8,7 @@ so that an alert on "persons > x" cannot be fooled by a dead camera.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -116,8 +117,35 @@ class _SiteCollector(Collector):
         yield from _store_metrics(rt)
 
 
+def _maintenance_metrics(site: Site) -> Iterator[Metric]:
+    """The store's rollups and retention (store/maintenance.py); absent where nothing
+    maintains the store."""
+    m = site.store_maintenance
+    if m is None:
+        return
+    if m.last_run_at is not None:
+        yield GaugeMetricFamily(
+            "crowdsafe_store_maintenance_last_run_timestamp_seconds",
+            "when the store's last maintenance round succeeded (Unix seconds)",
+            value=m.last_run_at,
+        )
+    yield GaugeMetricFamily(
+        "crowdsafe_store_maintenance_failing",
+        "1 while the store's maintenance rounds fail (retried every rollup_interval_s)",
+        value=float(m.last_error is not None),
+    )
+    lag = m.rollup_lag_s(time.time())
+    if lag is not None:
+        yield GaugeMetricFamily(
+            "crowdsafe_store_rollup_lag_seconds",
+            "how far the 1-min rollups are behind now",
+            value=lag,
+        )
+
+
 def _store_metrics(site: Site) -> Iterator[Metric]:
     """The write queue in front of the store; absent when the store has none."""
+    yield from _maintenance_metrics(site)
     h = store_health(site.store)
     if h is None:
         return

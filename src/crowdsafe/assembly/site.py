@@ -39,6 +39,7 @@ from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.privacy.snapshots import RetentionPurger, SnapshotStore
 from crowdsafe.store.base import Store
+from crowdsafe.store.maintenance import MaintenanceLoop
 from crowdsafe.store.queued import QueuedStore
 from crowdsafe.types import LineSample, ZoneSample
 
@@ -95,6 +96,9 @@ class Assembly:
     anonymiser: Anonymiser
     snapshots: SnapshotStore | None
     purger: RetentionPurger | None
+    maintenance: MaintenanceLoop | None
+    """Rollups and retention of a store built from the config (None for a given one:
+    the caller's to maintain)."""
     cameras: dict[str, CameraParts]
     forecast: ForecastService
 
@@ -240,6 +244,9 @@ def assemble(
         anonymiser=anonymiser or build_anonymiser(config),
         snapshots=snapshots,
         purger=purger,
+        maintenance=None
+        if store is not None
+        else MaintenanceLoop(the_store, config.storage.retention, config.storage.rollup_interval_s),
         cameras=cameras,
         forecast=ForecastService(
             config.forecast, the_store, all_zones, bucket_s=config.storage.bucket_s

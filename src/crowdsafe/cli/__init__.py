@@ -2,7 +2,7 @@
 
 Each command module (``demo``, ``run``, ``check``, ``calibrate``, ``eval_counts``,
 ``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``eval_skip``,
-``train``, ``bench``, ``plan``, ``users``, ``tokens``) registers its own parser next to its
+``train``, ``bench``, ``plan``, ``users``, ``tokens``, ``db``) registers its own parser next to its
 handler with ``register(subparsers)``; this module only builds the tree and dispatches. ``crowdsafe
 --help`` lists every command from the registered parsers themselves, so the list cannot
 drift from what the command accepts. Command modules import their heavy dependencies
@@ -31,6 +31,7 @@ from crowdsafe.cli import (
     bench,
     calibrate,
     check,
+    db,
     demo,
     eval_anonymise,
     eval_counts,
@@ -99,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.register(commands)
     users.register(_group(commands, "users", "manage the dashboard's users"))
     tokens.register(_group(commands, "tokens", "manage API tokens"))
+    db.register(commands)
     # The table replaces argparse's list of the top-level commands, which would leave out
     # those under eval and train; the usage line is argparse's own, taken before.
     p.usage = p.format_usage().removeprefix("usage: ").strip()

@@ -9,19 +9,75 @@ bucket lengths, which fix what a stored row means), each backend is one subclass
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from crowdsafe.strict import StrictModel, default_tag
 
 __all__ = [
     "PostgresStorageConfig",
+    "RetentionConfig",
     "SqliteStorageConfig",
     "StorageConfig",
     "StorageSection",
     "scratch_sqlite",
 ]
+
+
+_DAYS_MAX = 36_500.0  # a century: any longer is "forever", which None says
+
+
+class RetentionConfig(StrictModel):
+    """How long each resolution of the zone series is kept, days (None: forever).
+
+    Why each coarser resolution must be kept longer: a chart of an old window reads
+    the rollups once the 1-s rows have gone, and the hours are rolled up from the
+    minutes; keeping the minutes shorter than the samples would leave nothing to read
+    the 1-min resolution from.  The maintenance loop (``store/maintenance.py``) never
+    purges a row that is not yet rolled up, whatever its age."""
+
+    samples_days: float | None = Field(
+        30.0,
+        gt=0.0,
+        le=_DAYS_MAX,
+        description="Days the 1-s zone samples (and the line samples) are kept; "
+        "null keeps them forever.",
+    )
+    minutes_days: float | None = Field(
+        400.0,
+        gt=0.0,
+        le=_DAYS_MAX,
+        description="Days the 1-min zone rollups are kept; null keeps them forever.",
+    )
+    hours_days: float | None = Field(
+        None,
+        gt=0.0,
+        le=_DAYS_MAX,
+        description="Days the 1-h zone rollups are kept; null (the default) keeps them forever.",
+    )
+
+    @model_validator(mode="after")
+    def _coarser_kept_longer(self) -> RetentionConfig:
+        order = [
+            ("samples_days", self.samples_days),
+            ("minutes_days", self.minutes_days),
+            ("hours_days", self.hours_days),
+        ]
+        for (finer, f_days), (coarser, c_days) in itertools.pairwise(order):
+            # None keeps forever: longer than any number of days (both None is fine)
+            if c_days is not None and (f_days is None or c_days <= f_days):
+                raise ValueError(
+                    f"retention.{coarser} ({_days(c_days)}) must be longer than "
+                    f"retention.{finer} ({_days(f_days)}): the coarser resolution is what is "
+                    "read once the finer one has gone, and it is rolled up from the finer one"
+                )
+        return self
+
+
+def _days(days: float | None) -> str:
+    return "null, forever" if days is None else f"{days:g} days"
 
 
 class StorageConfig(StrictModel):
@@ -44,6 +100,17 @@ class StorageConfig(StrictModel):
         le=50_000_000,
         description="Most samples kept in memory while the database is down or slow "
         "(crowdsafe.store.queued); beyond it the oldest are dropped and counted.",
+    )
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig,
+        description="How long the 1-s samples and the 1-min and 1-h rollups are kept.",
+    )
+    rollup_interval_s: float = Field(
+        60.0,
+        ge=5.0,
+        le=3600.0,
+        description="Seconds between two rounds of the store's maintenance: partitions "
+        "made ahead, rollups refreshed, retention applied.",
     )
 
 
