@@ -107,8 +107,8 @@ def test_the_window_ends_now_at_the_latest_and_an_empty_history_reads_raw() -> N
 
 
 def test_the_horizons_are_read_from_the_storage_section_when_it_has_them() -> None:
-    section = SqliteStorageConfig(bucket_s=2.0)
-    assert Resolutions.of(section) == Resolutions(2.0, Kept())
+    section = SqliteStorageConfig(bucket_s=2.0)  # storage.retention's defaults
+    assert Resolutions.of(section) == Resolutions(2.0, Kept(30.0, 400.0, None))
     retention = SimpleNamespace(samples_days=7.0, minutes_days=90.0, hours_days=None)
     with_retention = SimpleNamespace(bucket_s=1.0, retention=retention)
     assert Resolutions.of(with_retention) == Resolutions(1.0, Kept(7.0, 90.0, None))
