@@ -9,6 +9,7 @@ gauges while the database cannot be read (the store's own metrics then show why)
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -89,13 +90,16 @@ class _SiteCollector(Collector):
         active = GaugeMetricFamily(
             "crowdsafe_alerts_active", "open or acknowledged alerts", labels=["level"]
         )
-        try:
-            stored = rt.store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED])
-        except StoreError:
-            # A database that is down must not take the scrape with it: the store
-            # metrics below are what shows the outage.  Absent, not zero, like a zone
-            # without data: "no alert active" would be a lie.
-            stored = None
+        # A database that is down must not take the scrape with it: the store metrics
+        # below are what shows the outage.  The alert gauges are then absent, not zero
+        # ("no alert active" would be a lie), and while the write queue already knows
+        # the store is down they are not asked for: each read would wait out the
+        # connect timeout, as long as a scraper's own timeout by default.
+        queue = store_health(rt.store)
+        stored = None
+        if queue is None or queue.connected:
+            with contextlib.suppress(StoreError):
+                stored = rt.store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED])
         if stored is not None:
             levels = {"advisory": 0, "warning": 0, "critical": 0}
             for alert in stored:
