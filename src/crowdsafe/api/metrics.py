@@ -3,11 +3,13 @@
 A custom collector rather than module-level gauges: the values already live in each
 camera's health record and the live feed, so a scrape reads them instead of keeping a
 second copy up to date.  Zone gauges are absent (not zero) while a zone has no data,
-so that an alert on "persons > x" cannot be fooled by a dead camera.
+so that an alert on "persons > x" cannot be fooled by a dead camera; likewise the alert
+gauges while the database cannot be read (the store's own metrics then show why).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -15,6 +17,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from crowdsafe.errors import StoreError
 from crowdsafe.ingest.health import StreamState
 from crowdsafe.site import Site
 from crowdsafe.store.queued import store_health
@@ -88,12 +91,23 @@ class _SiteCollector(Collector):
         active = GaugeMetricFamily(
             "crowdsafe_alerts_active", "open or acknowledged alerts", labels=["level"]
         )
-        levels = {"advisory": 0, "warning": 0, "critical": 0}
-        for alert in rt.store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED]):
-            levels[alert.level.value] += 1
-        for level, n in levels.items():
-            active.add_metric([level], float(n))
-        yield active
+        # A database that is down must not take the scrape with it: the store metrics
+        # below are what shows the outage.  The alert gauges are then absent, not zero
+        # ("no alert active" would be a lie), and while the write queue already knows
+        # the store is down they are not asked for: each read would wait out the
+        # connect timeout, as long as a scraper's own timeout by default.
+        queue = store_health(rt.store)
+        stored = None
+        if queue is None or queue.connected:
+            with contextlib.suppress(StoreError):
+                stored = rt.store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED])
+        if stored is not None:
+            levels = {"advisory": 0, "warning": 0, "critical": 0}
+            for alert in stored:
+                levels[alert.level.value] += 1
+            for level, n in levels.items():
+                active.add_metric([level], float(n))
+            yield active
 
         connected = GaugeMetricFamily(
             "crowdsafe_sink_connected", "1 if the alert sink is connected (MQTT)", labels=["sink"]
