@@ -95,8 +95,8 @@ def _horizon(now: float, days: float | None, mark: float | None) -> float | None
     """``now - days``, but never above ``mark`` when it is bounded by one; None: keep."""
     if days is None:
         return None
-    by_age = now - days * _DAY_S
-    return by_age if mark is None else min(by_age, mark)
+    horizon = now - days * _DAY_S
+    return horizon if mark is None else min(horizon, mark)
 
 
 class StoreMaintenance:
