@@ -23,6 +23,7 @@ from crowdsafe.api.auth import needed_role
 from crowdsafe.assembly import build_zones, counting_lines
 from crowdsafe.auth import Role
 from crowdsafe.config import parse_config
+from crowdsafe.errors import StoreError
 from crowdsafe.ingest.health import StreamState
 from crowdsafe.site import FakeSite
 from crowdsafe.store.sqlite import SQLiteStore
@@ -321,3 +322,18 @@ def test_camera_health_documents_and_answers_the_decode_mode(client: TestClient)
     assert modes == ["all", "nonref", "keyframes"]
     health = client.get("/api/cameras/cam1/health").json()
     assert {k: health[k] for k in fields} == dict.fromkeys(fields)
+
+
+def test_a_database_that_cannot_be_read_is_a_503_with_retry_after(
+    client: TestClient, site: FakeSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise StoreError("cannot read PostgreSQL database postgresql://db:5432/city: refused")
+
+    monkeypatch.setattr(site.store, "series", down)
+    monkeypatch.setattr(site.store, "rollups", down)
+    r = client.get("/api/zones/left/series")
+    assert r.status_code == 503
+    assert r.headers["Retry-After"].isdigit()
+    assert r.json() == {"detail": "the database cannot be reached now; retry shortly"}
+    assert client.get("/api/alerts").status_code == 200  # other reads still answer

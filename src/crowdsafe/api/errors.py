@@ -24,6 +24,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
+from crowdsafe.errors import StoreError
+
 __all__ = ["RETRY_AFTER_S", "ErrorBody", "documented", "install", "not_found", "unavailable"]
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,19 @@ def install(app: FastAPI) -> None:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
 
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down or unreachable (the write queue keeps the pipeline's
+        # rows meanwhile): "not now" with when to retry, not a 500.  The message names
+        # the server at most (never a password), but it goes to the log, not the client.
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "the database cannot be reached now; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StoreError, store_down)
     app.add_exception_handler(Exception, unexpected)
     _trim_openapi(app)
