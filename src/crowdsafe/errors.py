@@ -16,6 +16,8 @@ also from the built-in exception a caller would naturally catch, so that
     │                                     the reader reconnects, the camera's health shows it)
     ├── ModelError(RuntimeError)          a model file is missing or does not match
     ├── StoreError(RuntimeError)          the database cannot be opened or written
+    ├── ClusterError(RuntimeError)        the Ray cluster cannot be used (not installed,
+    │                                     unreachable, another fleet runs there)
     ├── AuthError(ValueError)             a user, password or token change is refused
     │   └── LoginThrottled                too many login attempts; try again later
     ├── ServiceBusy(TimeoutError)         a bounded resource is busy (a live image not
@@ -39,6 +41,7 @@ __all__ = [
     "AlertStateError",
     "AuthError",
     "CalibrationError",
+    "ClusterError",
     "ConfigError",
     "CrowdsafeError",
     "DatasetError",
@@ -99,6 +102,10 @@ class ModelError(CrowdsafeError, RuntimeError):
 
 class StoreError(CrowdsafeError, RuntimeError):
     """The database cannot be opened or written."""
+
+
+class ClusterError(CrowdsafeError, RuntimeError):
+    """The Ray cluster cannot be used: Ray missing, unreachable, or another fleet."""
 
 
 class AuthError(CrowdsafeError, ValueError):

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from crowdsafe.alerts.base import AlertSink, SinkHealth
@@ -130,6 +131,7 @@ class Runtime:
         sinks: list[AlertSink] | None = None,
         anonymiser: Anonymiser | None = None,
         density_model: DensityCounter | None = None,
+        camera_ids: Collection[str] | None = None,
     ) -> None:
         built = assemble(
             config,
@@ -140,8 +142,10 @@ class Runtime:
             anonymiser=anonymiser,
             density_model=density_model,
             on_alert_event=[self._snapshot],
+            camera_ids=camera_ids,
         )
         self.config = config
+        self._build_camera = built.build_camera
         self.store: Store = built.store
         self.store_path = built.store_location
         self.feed: LiveFeed = built.feed
@@ -160,6 +164,11 @@ class Runtime:
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._analysis: threading.Thread | None = None
+        # Held while a camera's pipeline steps or finishes, so that a camera removed
+        # while running is finished once, after its last frame, never during one.
+        self._pipelines = threading.Lock()
+        self._started = False
+        # Replaced whole, never changed in place: the analysis thread iterates it.
         self.cameras: dict[str, CameraRuntime] = {
             cid: self._camera(parts) for cid, parts in built.cameras.items()
         }
@@ -182,9 +191,32 @@ class Runtime:
             reader=reader,
         )
 
+    # --- cameras added and removed while running (a cluster worker's share) ----------
+
+    def add_camera(self, camera: CameraConfig) -> None:
+        """Build ``camera`` with this runtime's store, feed and alert engine, and start
+        its reader if the runtime runs; the other cameras carry on undisturbed.
+        Raises ValueError when a camera of that id runs already."""
+        if camera.id in self.cameras:
+            raise ValueError(f"camera {camera.id} is already running")
+        cam = self._camera(self._build_camera(camera))
+        self.cameras = {**self.cameras, camera.id: cam}
+        if self._started and not self._stop.is_set():
+            cam.reader.start()
+
+    def remove_camera(self, camera_id: str, timeout_s: float = 5.0) -> None:
+        """Stop one camera's reader and store its open zone and line buckets; the others
+        carry on.  Raises KeyError for a camera that is not running."""
+        cam = self.cameras[camera_id]
+        self.cameras = {cid: c for cid, c in self.cameras.items() if cid != camera_id}
+        cam.reader.stop(timeout_s)
+        with self._pipelines:
+            cam.pipeline.finish()
+
     # --- scheduling ----------------------------------------------------------------
 
     def start(self) -> None:
+        self._started = True
         if self._purger is not None:
             self._purger.start()
         if self._maintenance is not None:
@@ -237,7 +269,10 @@ class Runtime:
                 # full-size frame is made only if asked for (ingest/convert.py).
                 size = analysis_size(cam.pipeline.detector, item.frame.width, item.frame.height)
                 frame = analysis_frame(cam.config.id, item.t, item.frame, size, cam.scaler)
-                cam.pipeline.step(frame)
+                with self._pipelines:
+                    if self.cameras.get(cam.config.id) is not cam:
+                        continue  # removed since it was picked: its buckets are stored
+                    cam.pipeline.step(frame)
             except Exception as exc:  # one camera's bad frame must not stop the others
                 log.exception("camera %s: analysis failed", cam.config.id)
                 cam.health.set_state(cam.health.state, f"analysis failed: {exc}")
@@ -258,7 +293,8 @@ class Runtime:
         measured before going down is stored, and nothing is made up after."""
         for cam in self.cameras.values():
             if cam.health.state is not StreamState.LIVE and cam.pipeline.has_open_bucket:
-                cam.pipeline.finish()
+                with self._pipelines:
+                    cam.pipeline.finish()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()

@@ -53,8 +53,16 @@ def gst_rtsp_available() -> str | None:
 class RtspServer:
     """``rtsp://127.0.0.1:PORT/live`` serving an MP4's H.264 track in real time."""
 
-    def __init__(self, video: Path, user: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        video: Path,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        shared: bool = True,
+    ) -> None:
         self.video = video
+        self.shared = shared
         self.port = free_port()
         self.user, self.password = user, password
         self.proc: subprocess.Popen[str] | None = None
@@ -75,6 +83,8 @@ class RtspServer:
         ]
         if self.user:
             cmd += ["--user", self.user, "--password", self.password or ""]
+        if not self.shared:
+            cmd.append("--unshared")
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )

@@ -3,7 +3,7 @@
 Run with Debian's system Python (it needs python3-gi and gir1.2-gst-rtsp-server-1.0):
 
     /usr/bin/python3 tests/servers/rtsp_server.py --port 8554 --video sample.mp4 \
-        [--user U --password P] [--path /live]
+        [--user U --password P] [--path /live] [--unshared]
 
 It serves the H.264 track of an MP4 at rtsp://127.0.0.1:PORT/PATH in real time, without
 re-encoding, and listens on 127.0.0.1 only.  It prints "READY" once listening.
@@ -29,6 +29,9 @@ def main() -> int:
     p.add_argument("--path", default="/live")
     p.add_argument("--user")
     p.add_argument("--password")
+    # each client its own pipeline from the file's start (its first keyframe), so a
+    # client that joins late need not wait for the stream's next keyframe
+    p.add_argument("--unshared", action="store_true")
     args = p.parse_args()
 
     Gst.init(None)
@@ -40,7 +43,7 @@ def main() -> int:
         f'( filesrc location="{args.video}" ! qtdemux ! h264parse '
         "! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )
-    factory.set_shared(True)
+    factory.set_shared(not args.unshared)
     if args.user:
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()

@@ -191,6 +191,45 @@ class AlertEngine:
         self._emit([event])
         return alert
 
+    # -- state kept elsewhere (a fleet: the store is shared) ---------------------------
+    def adopt(self, alert: Alert) -> bool:
+        """Take ``alert`` as stored (an operator acknowledged or resolved it through
+        another process) as this engine's view of its rule and subject, without saving
+        it again or emitting an event: the process that made the change did both.
+        Returns whether the engine's view changed.  An alert older than the one the
+        engine holds for that rule and subject is ignored."""
+        with self._lock:
+            st = self._states.setdefault((alert.rule, alert.subject_id), _RuleState())
+            held = st.alert
+            if held is not None and held.id != alert.id and held.opened_at > alert.opened_at:
+                return False
+            if held is not None and held.id == alert.id and held.state is alert.state:
+                return False
+            if alert.state is AlertState.RESOLVED:
+                if held is None or held.id != alert.id:
+                    return False
+                st.alert = None
+                st.since.clear()  # must build up again before it reopens
+                st.clear_since = None
+            else:
+                # the level and value the engine reached stay its own; the state is theirs
+                st.alert = (
+                    alert
+                    if held is None or held.id != alert.id
+                    else replace(
+                        held,
+                        state=alert.state,
+                        acknowledged_at=alert.acknowledged_at,
+                        updated_at=max(held.updated_at, alert.updated_at),
+                    )
+                )
+            return True
+
+    def active_alerts(self) -> list[Alert]:
+        """The open and acknowledged alerts as this engine holds them."""
+        with self._lock:
+            return [st.alert for st in self._states.values() if st.alert is not None]
+
     # -- rules ---------------------------------------------------------------------------
     def _zone_readings(self, s: ZoneSample) -> list[_Reading]:
         name = self.names.get(s.zone_id, s.zone_id)

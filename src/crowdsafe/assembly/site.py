@@ -8,7 +8,7 @@ capability, so a camera's ``detector.tile_px`` does not apply to it (with a warn
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from crowdsafe.alerts.base import AlertSink
@@ -100,6 +100,8 @@ class Assembly:
     """Rollups and retention of a store built from the config (None for a given one:
     the caller's to maintain)."""
     cameras: dict[str, CameraParts]
+    build_camera: Callable[[CameraConfig], CameraParts]
+    """Builds one more camera of the config with the same shared parts."""
     forecast: ForecastService
 
 
@@ -167,8 +169,13 @@ def assemble(
     anonymiser: Anonymiser | None = None,
     density_model: DensityCounter | None = None,
     on_alert_event: Sequence[EventSink] = (),
+    camera_ids: Collection[str] | None = None,
 ) -> Assembly:
     """Build every part of ``config``'s deployment; parts given are used as they are.
+
+    ``camera_ids`` builds only those cameras (a cluster worker's share; None: all of
+    them); the others can be built later with :attr:`Assembly.build_camera`, wired to
+    the same store, feed and alert engine.
 
     ``on_alert_event`` listeners hear each alert event after the live feed and before
     the sinks.  Raises ConfigError (bad source, unknown kind), StoreError (the store
@@ -199,9 +206,11 @@ def assemble(
             shared_density.append(build_density_model(config))
         return shared_density[0]
 
-    detectors = _camera_detectors(config, detector)
-    cameras: dict[str, CameraParts] = {}
-    for cam in config.cameras:
+    detectors: dict[str, tuple[Detector, DetectorKind | None]] = {}
+
+    def build_camera(cam: CameraConfig) -> CameraParts:
+        if not detectors:  # built on first use: a worker may start with no camera
+            detectors.update(_camera_detectors(config, detector))
         address = address_for(cam, config)
         zones = build_zones(cam, config.thresholds)
         lines = counting_lines(cam)
@@ -223,7 +232,7 @@ def assemble(
             # lag means something for live and paced sources, not for offline files
             measures_lag=not offline,
         )
-        cameras[cam.id] = CameraParts(
+        return CameraParts(
             config=cam,
             address=address,
             options=reader_options(cam),
@@ -233,6 +242,11 @@ def assemble(
             health=health,
             pipeline=pipeline,
         )
+
+    wanted = None if camera_ids is None else set(camera_ids)
+    cameras = {
+        cam.id: build_camera(cam) for cam in config.cameras if wanted is None or cam.id in wanted
+    }
     all_zones = [z for parts in cameras.values() for z in parts.zones]
     return Assembly(
         config=config,
@@ -248,6 +262,7 @@ def assemble(
         if store is not None
         else MaintenanceLoop(the_store, config.storage.retention, config.storage.rollup_interval_s),
         cameras=cameras,
+        build_camera=build_camera,
         forecast=ForecastService(
             config.forecast, the_store, all_zones, bucket_s=config.storage.bucket_s
         ),

@@ -17,6 +17,7 @@ never import this package::
                           SkipUnchangedConfig
     config/thresholds.py  ThresholdsConfig (level-of-service bands)
     config/storage.py     StorageConfig and its backends
+    config/cluster.py     ClusterConfig (running the cameras on a Ray cluster)
     config/privacy.py     PrivacyConfig, ModelsConfig (the only model roles)
     config/live.py        LiveViewLimits (what serving the live view may cost)
     config/server.py      ServerConfig
@@ -50,6 +51,7 @@ from crowdsafe.config.camera import (
     Point,
     ZoneConfig,
 )
+from crowdsafe.config.cluster import CameraCostConfig, ClusterConfig
 from crowdsafe.config.live import LiveViewLimits
 from crowdsafe.config.load import load_config, parse_config
 from crowdsafe.config.privacy import MODEL_ROLES, ModelConfig, ModelsConfig, PrivacyConfig
@@ -74,6 +76,8 @@ __all__ = [
     "AuthConfig",
     "CalibrationConfig",
     "CameraConfig",
+    "CameraCostConfig",
+    "ClusterConfig",
     "CrowdsafeConfig",
     "DensityConfig",
     "DetectorConfig",

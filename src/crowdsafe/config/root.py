@@ -16,10 +16,11 @@ from pydantic import Field, model_validator
 from crowdsafe.alerts.settings import AlertsConfig
 from crowdsafe.config.auth import AuthConfig
 from crowdsafe.config.camera import CameraConfig
+from crowdsafe.config.cluster import ClusterConfig
 from crowdsafe.config.live import LiveViewLimits
 from crowdsafe.config.privacy import MODEL_ROLES, ModelsConfig, PrivacyConfig
 from crowdsafe.config.server import ServerConfig
-from crowdsafe.config.storage import SqliteStorageConfig, StorageSection
+from crowdsafe.config.storage import PostgresStorageConfig, SqliteStorageConfig, StorageSection
 from crowdsafe.config.thresholds import ThresholdsConfig
 from crowdsafe.forecast.settings import ForecastConfig
 from crowdsafe.strict import StrictModel
@@ -48,7 +49,19 @@ class CrowdsafeConfig(StrictModel):
         default_factory=ModelsConfig,
         description=f"Models by role; the only roles are {', '.join(MODEL_ROLES)}.",
     )
+    cluster: ClusterConfig | None = Field(
+        None, description="Run the cameras on a Ray cluster (needs storage: postgresql)."
+    )
     base_dir: Path = Field(Path("."), exclude=True, description="Set by load_config.")
+
+    @model_validator(mode="after")
+    def _cluster_store(self) -> CrowdsafeConfig:
+        if self.cluster is not None and not isinstance(self.storage, PostgresStorageConfig):
+            raise ValueError(
+                f"cluster: the workers of a cluster share one store, so it needs "
+                f"storage.backend: postgresql (got {self.storage.backend})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CrowdsafeConfig:

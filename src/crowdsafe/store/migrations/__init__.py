@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_HEAD = "0005"
 """The newest SQLite revision (``tests/test_migrations.py`` checks it is the scripts')."""
-POSTGRESQL_HEAD = "0002"
+POSTGRESQL_HEAD = "0003"
 """The newest PostgreSQL revision."""
 
 # Any constant: the key of the advisory lock held while a PostgreSQL schema is
