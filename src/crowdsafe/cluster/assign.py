@@ -6,7 +6,9 @@ the controller moves as few cameras as it can:
 
 * a camera whose node is alive and within its capacity stays where it is;
 * a node over its capacity (its cameras' costs grew, its capacity shrank) gives up its
-  costliest cameras first, so that as few move as possible;
+  costliest cameras first, the most overloaded node first, so that as few move as
+  possible, each to a node that was within its capacity and has room for it (when
+  none has, the camera stays: moving it would only move the overload);
 * the orphans (new cameras, those of a node that left, those given up) go, costliest
   first, to the node whose load relative to its capacity would be lowest after taking
   each (greedy "longest processing time first");
@@ -70,14 +72,33 @@ def assign(
             held[node_id].append(camera_id)
         else:
             orphans.append(camera_id)
-    for node_id, cameras in held.items():
-        # the costliest first: the fewest cameras that bring the node within capacity
-        for camera_id in sorted(cameras, key=lambda c: (-costs[c], c)):
-            if load[node_id] <= capacities[node_id] + _EPS:
-                break
-            del out[camera_id]
-            load[node_id] -= costs[camera_id]
-            orphans.append(camera_id)
+    over = {n for n in capacities if load[n] > capacities[n] + _EPS}
+    fits = [n for n in sorted(capacities) if n not in over]
+    for cameras in held.values():
+        cameras.sort(key=lambda c: (-costs[c], c))
+    while over:
+        # the most overloaded node gives up its costliest camera that fits elsewhere: the
+        # fewest moves, spread evenly; a camera moves only to a node that was within its
+        # capacity and has room for it, so an overloaded fleet stays put
+        node_id = max(over, key=lambda n: (load[n] / capacities[n], n))
+        move = next(
+            (
+                (i, min(room, key=lambda n: ((load[n] + costs[c]) / capacities[n], n)))
+                for i, c in enumerate(held[node_id])
+                if (room := [n for n in fits if load[n] + costs[c] <= capacities[n] + _EPS])
+            ),
+            None,
+        )
+        if move is None:
+            over.discard(node_id)
+            continue
+        i, to = move
+        camera_id = held[node_id].pop(i)
+        out[camera_id] = to
+        load[node_id] -= costs[camera_id]
+        load[to] += costs[camera_id]
+        if load[node_id] <= capacities[node_id] + _EPS:
+            over.discard(node_id)
     for camera_id in sorted(orphans, key=lambda c: (-costs[c], c)):
         cost = costs[camera_id]
         node_id = min(capacities, key=lambda n: ((load[n] + cost) / capacities[n], n))
