@@ -171,5 +171,5 @@ def test_a_cluster_needs_the_postgresql_store(tmp_path: Path) -> None:
     from crowdsafe.errors import ConfigError
 
     text = yaml.safe_dump({"cameras": [camera("a")], "cluster": {}})
-    with pytest.raises(ConfigError, match="needs storage.backend: postgresql"):
+    with pytest.raises(ConfigError, match=r"needs storage\.backend: postgresql"):
         parse_config(text, base_dir=tmp_path)

@@ -2,11 +2,11 @@
 
 Each command module (``demo``, ``run``, ``check``, ``calibrate``, ``eval_counts``,
 ``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``eval_skip``,
-``train``, ``bench``, ``plan``, ``users``, ``tokens``, ``db``) registers its own parser next to its
-handler with ``register(subparsers)``; this module only builds the tree and dispatches. ``crowdsafe
---help`` lists every command from the registered parsers themselves, so the list cannot
-drift from what the command accepts. Command modules import their heavy dependencies
-inside their handlers, so the help stays instant.
+``train``, ``bench``, ``plan``, ``users``, ``tokens``, ``db``, ``fleet``) registers its own
+parser next to its handler with ``register(subparsers)``; this module only builds the tree
+and dispatches. ``crowdsafe --help`` lists every command from the registered parsers
+themselves, so the list cannot drift from what the command accepts. Command modules
+import their heavy dependencies inside their handlers, so the help stays instant.
 
 :func:`main` is the one place that turns an outcome into an exit status: 0 success,
 1 runtime failure (a handler returns it, e.g. a server that could not start), 2 bad
@@ -39,6 +39,7 @@ from crowdsafe.cli import (
     eval_forecast,
     eval_lines,
     eval_skip,
+    fleet,
     plan,
     run,
     tokens,
@@ -101,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     users.register(_group(commands, "users", "manage the dashboard's users"))
     tokens.register(_group(commands, "tokens", "manage API tokens"))
     db.register(commands)
+    fleet.register(commands)
     # The table replaces argparse's list of the top-level commands, which would leave out
     # those under eval and train; the usage line is argparse's own, taken before.
     p.usage = p.format_usage().removeprefix("usage: ").strip()

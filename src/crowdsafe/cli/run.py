@@ -3,7 +3,8 @@
 The server's address comes from the config (``server:``) unless ``--host``/``--port``
 say otherwise, so a deployment's address lives in the file an operator reviews.  Off
 loopback it needs a user or token to exist (``crowdsafe users add``), or
-``--insecure-no-auth`` (``cli/_exposure.py``).
+``--insecure-no-auth`` (``cli/_exposure.py``).  With ``--ray ADDRESS`` the cameras run
+on a Ray cluster instead, and nothing is served here (``cli/fleet.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def register(commands: Subcommands) -> None:
         action="store_true",
         help="serve without any login (a closed lab network only; logged loudly)",
     )
+    run.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the cameras on this Ray cluster (needs storage: postgresql; see "
+        "`crowdsafe fleet stop`); nothing is served here",
+    )
     run.set_defaults(handler=_run)
 
 
@@ -32,6 +39,10 @@ def _run(args: argparse.Namespace) -> int:
     from crowdsafe.cli._exposure import expose
     from crowdsafe.config import load_config
 
+    if args.ray is not None:
+        from crowdsafe.cli.fleet import follow
+
+        return follow(args.config, args.ray)
     config = load_config(args.config)
     host = config.server.host if args.host is None else args.host
     port = config.server.port if args.port is None else args.port

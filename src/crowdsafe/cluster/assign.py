@@ -65,11 +65,11 @@ def assign(
     out: dict[str, str] = {}
     orphans: list[str] = []
     for camera_id in sorted(costs):
-        node_id = previous.get(camera_id)
-        if node_id in capacities:
-            out[camera_id] = node_id
-            load[node_id] += costs[camera_id]
-            held[node_id].append(camera_id)
+        was = previous.get(camera_id)
+        if was is not None and was in capacities:
+            out[camera_id] = was
+            load[was] += costs[camera_id]
+            held[was].append(camera_id)
         else:
             orphans.append(camera_id)
     over = {n for n in capacities if load[n] > capacities[n] + _EPS}

@@ -68,7 +68,8 @@ def alive_nodes() -> dict[str, NodeView]:
     import ray
 
     out = {}
-    for node in ray.nodes():
+    # Ray's own API for node membership; untyped in Ray 2.x
+    for node in ray.nodes():  # type: ignore[no-untyped-call]
         resources = node.get("Resources", {})
         if node.get("Alive") and resources.get("CPU", 0) >= 1:
             out[node["NodeID"]] = NodeView(

@@ -1,0 +1,70 @@
+"""``crowdsafe run CONFIG --ray ADDRESS`` and ``crowdsafe fleet stop``: a config's cameras
+on a Ray cluster (``crowdsafe/cluster/``).
+
+``run --ray`` starts the fleet (or finds it running the same config), then stays in the
+foreground printing the placement summary (cameras per node) whenever it changes, until
+Ctrl-C or SIGTERM.  The stop leaves the fleet running: its controller is detached, so
+that the cameras do not stop because the terminal that started them closed.  ``fleet
+stop`` stops it: each worker stores its open buckets, then the controller ends.  The
+fleet's dashboard and API are served apart, over the shared store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from crowdsafe.cli._common import Subcommands
+
+__all__ = ["follow", "register"]
+
+
+def register(commands: Subcommands) -> None:
+    fleet = commands.add_parser("fleet", help="run and stop cameras on a Ray cluster")
+    what = fleet.add_subparsers(dest="what", required=True, metavar="WHAT")
+    stop = what.add_parser("stop", help="stop the fleet (workers store their open buckets)")
+    stop.add_argument("--ray", metavar="ADDRESS", help="the Ray cluster (default RAY_ADDRESS)")
+    stop.add_argument("--namespace", default="crowdsafe", help="the fleet's Ray namespace")
+    stop.set_defaults(handler=_stop)
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from crowdsafe.cluster.fleet import connect, stop_fleet
+
+    connect(args.ray, args.namespace)
+    stopped = stop_fleet(args.namespace)
+    print(json.dumps({"stopped": stopped, "namespace": args.namespace}))
+    return 0
+
+
+def follow(config_path: str, address: str | None, interval_s: float = 2.0) -> int:
+    """Start (or find) the fleet of the config at ``config_path`` on ``address`` and
+    print its placement summary until SIGINT/SIGTERM; the fleet keeps running."""
+    from crowdsafe.cli._listen import StopSignals
+    from crowdsafe.cluster.fleet import connect, start_fleet
+    from crowdsafe.config import ClusterConfig, PostgresStorageConfig, load_config
+    from crowdsafe.errors import ConfigError
+
+    config = load_config(config_path)
+    if not isinstance(config.storage, PostgresStorageConfig):
+        # the check a config's own cluster: section gets (config/root.py)
+        raise ConfigError(
+            f"{config_path}: --ray: the workers of a cluster share one store, so it needs "
+            f"storage.backend: postgresql (got {config.storage.backend})"
+        )
+    cluster = config.cluster or ClusterConfig(address=address)
+    config = config.model_copy(update={"cluster": cluster})
+    import ray
+
+    connect(address or cluster.address, cluster.namespace)
+    controller = start_fleet(config)
+    last = None
+    with StopSignals() as signals:
+        while not signals.stop_requested.is_set():
+            summary = ray.get(controller.summary.remote())
+            if summary != last:
+                print(json.dumps(summary), flush=True)
+                last = summary
+            signals.stop_requested.wait(interval_s)
+    print("the fleet keeps running; stop it with `crowdsafe fleet stop`", flush=True)
+    return 0
