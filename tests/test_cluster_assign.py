@@ -173,3 +173,29 @@ def test_a_cluster_needs_the_postgresql_store(tmp_path: Path) -> None:
     text = yaml.safe_dump({"cameras": [camera("a")], "cluster": {}})
     with pytest.raises(ConfigError, match=r"needs storage\.backend: postgresql"):
         parse_config(text, base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ({"path": "s.db"}, "needs storage.backend: postgresql (got sqlite)"),
+        (
+            {"backend": "postgresql", "dsn": "postgresql://127.0.0.1:1/x"},
+            "cannot reach the Ray cluster at 127.0.0.1:{port}",
+        ),
+    ],
+)
+def test_run_on_ray_refuses_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], storage: dict[str, str], message: str
+) -> None:
+    import yaml
+
+    from crowdsafe.cli import main
+
+    from .servers import free_port
+
+    port = free_port()  # nothing listens there
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump({"cameras": [camera("a")], "storage": storage}))
+    assert main(["run", str(path), "--ray", f"127.0.0.1:{port}"]) == 2
+    assert message.format(port=port) in capsys.readouterr().err

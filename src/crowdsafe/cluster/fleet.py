@@ -13,6 +13,7 @@ running another config.
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any
 
 from crowdsafe.cluster.controller import CONTROLLER_NAME, FleetController
@@ -40,10 +41,24 @@ def connect(address: str | None, namespace: str) -> None:
     ray = _ray()
     if ray.is_initialized():
         return
+    if address not in (None, "auto", "local"):
+        _reachable(address)
     try:
         ray.init(address=address, namespace=namespace, logging_level="WARNING")
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterError(f"cannot reach the Ray cluster at {address or 'auto'}: {exc}") from exc
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Raise ClusterError unless ``address`` (host:port or ray://host:port) accepts a
+    connection: Ray itself retries an unreachable address for minutes, silently."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise ClusterError(f"--ray: '{address}' is not HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: {exc}") from None
 
 
 def find_controller(namespace: str) -> Any | None:
