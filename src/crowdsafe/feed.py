@@ -39,6 +39,11 @@ class LiveFeed:
         with self._lock:
             return dict(self._latest)
 
+    def latest_of(self, zone_id: str) -> ZoneSample | None:
+        """One zone's latest sample, without copying every zone's."""
+        with self._lock:
+            return self._latest.get(zone_id)
+
     def latest_lines(self) -> dict[str, LineSample]:
         with self._lock:
             return dict(self._latest_lines)

@@ -17,6 +17,7 @@ never import this package::
                           SkipUnchangedConfig
     config/thresholds.py  ThresholdsConfig (level-of-service bands)
     config/storage.py     StorageConfig and its backends
+    config/sites.py       SiteConfig (cameras grouped into sites)
     config/privacy.py     PrivacyConfig, ModelsConfig (the only model roles)
     config/live.py        LiveViewLimits (what serving the live view may cost)
     config/server.py      ServerConfig

@@ -1,0 +1,82 @@
+"""Totals per site, from what the site holds in memory: no scan of the samples table.
+
+Why in memory: a city dashboard asks for every site's totals every few seconds, and at
+8,000 cameras (24,000 zones) one "latest sample of each zone" query per request would be
+a query the size of the fleet.  Each zone's latest sample is the live feed's map
+(:meth:`~crowdsafe.feed.LiveFeed.latest`): a runtime fills it as it measures, and an API
+server over the shared store fills it once on start with one query and then from the
+notifications of the workers (``apiserver/``, ADR 0006).  The only store read per
+request is the active alerts, a small table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from crowdsafe.api.site_schemas import SiteSummaryPublic
+from crowdsafe.ingest.health import StreamState
+from crowdsafe.site import CameraInfo, Site, SiteGroup
+from crowdsafe.types import AlertState, LevelOfService
+
+__all__ = ["ALERTS_MAX", "Summaries", "summarise"]
+
+ALERTS_MAX = 10_000
+"""Active alerts read per request at most."""
+
+_LOS_ORDER = {los: i for i, los in enumerate(LevelOfService)}
+
+
+@dataclass(frozen=True)
+class Summaries:
+    """Every site's totals, and the cameras each site has (for drilling down)."""
+
+    sites: list[SiteSummaryPublic]
+    cameras: dict[str, list[CameraInfo]]
+
+
+def summarise(site: Site, groups: Sequence[SiteGroup] | None = None) -> Summaries:
+    """The totals of ``groups`` (default: every site of ``site``), sorted by id."""
+    groups = sorted(site.site_groups() if groups is None else groups, key=lambda g: g.id)
+    infos = {c.id: c for c in site.camera_infos()}
+    camera_site = {cid: g.id for g in groups for cid in g.camera_ids}
+    zones = [z for z in site.zones() if z.camera_id in camera_site]
+    now = time.time()
+    latest = site.feed.latest()
+    with_data = {z.id for z in zones if site.zone_has_data(z, now)}
+    zones_of: dict[str, list[str]] = {}
+    subjects_of: dict[str, str] = {}  # zone or line id -> its site
+    for z in zones:
+        zones_of.setdefault(z.camera_id, []).append(z.id)
+        subjects_of[z.id] = camera_site[z.camera_id]
+    for ln in site.lines():
+        if ln.camera_id in camera_site:
+            subjects_of[ln.id] = camera_site[ln.camera_id]
+    open_alerts: dict[str, int] = {}
+    for a in site.store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED], None, ALERTS_MAX):
+        where = subjects_of.get(a.subject_id)
+        if where is not None:
+            open_alerts[where] = open_alerts.get(where, 0) + 1
+    out: list[SiteSummaryPublic] = []
+    cameras: dict[str, list[CameraInfo]] = {}
+    for g in groups:
+        cams = [infos[cid] for cid in g.camera_ids if cid in infos]
+        cameras[g.id] = cams
+        zone_ids = [zid for c in cams for zid in zones_of.get(c.id, ())]
+        fresh = [latest[zid] for zid in zone_ids if zid in with_data and zid in latest]
+        out.append(
+            SiteSummaryPublic(
+                id=g.id,
+                name=g.name,
+                cameras=len(cams),
+                cameras_ok=sum(c.health.state is StreamState.LIVE for c in cams),
+                zones=len(zone_ids),
+                zones_with_data=len(fresh),
+                persons_now=round(sum(s.count for s in fresh), 2),
+                density_max_per_m2=max((s.density_per_m2 for s in fresh), default=None),
+                los_worst=max((s.los for s in fresh), key=_LOS_ORDER.__getitem__, default=None),
+                alerts_open=open_alerts.get(g.id, 0),
+            )
+        )
+    return Summaries(out, cameras)
