@@ -20,6 +20,7 @@ from typing import Protocol
 from crowdsafe.alerts.base import SinkHealth
 from crowdsafe.alerts.engine import AlertEngine
 from crowdsafe.alerts.settings import AlertsConfig
+from crowdsafe.errors import PixelsElsewhere
 from crowdsafe.feed import LiveFeed
 from crowdsafe.forecast.service import ForecastService
 from crowdsafe.forecast.settings import ForecastConfig
@@ -183,6 +184,8 @@ class FakeSite:
     resolutions: Resolutions = field(default_factory=Resolutions)
     groups: list[SiteGroup] = field(default_factory=list)
     """The sites; none: one site, ``fake``, of every camera."""
+    pixels_elsewhere: bool = False
+    """Behave as a fleet's API server: no camera image here (PixelsElsewhere)."""
 
     def __post_init__(self) -> None:
         self.alerts: AlertEngine = AlertEngine(self.alerts_config, self.store)
@@ -228,6 +231,10 @@ class FakeSite:
         return list(self.sinks)
 
     def anonymised_jpeg(self, camera_id: str) -> bytes | None:
+        if self.pixels_elsewhere:
+            raise PixelsElsewhere(
+                f"camera '{camera_id}' is analysed elsewhere; its images stay there"
+            )
         view = self.views.get(camera_id)
         if view is None:
             return None

@@ -97,6 +97,7 @@ class FleetSite:
         except BaseException:
             self.store.close()
             raise
+        self.store_path = f"{self.store.where} (read only: this server runs no camera)"
         self.feed = LiveFeed()
         self._cameras: dict[str, CameraConfig] = {c.id: c for c in config.cameras}
         self._zones = [z for c in config.cameras for z in build_zones(c, config.thresholds)]
@@ -125,6 +126,17 @@ class FleetSite:
         if self.options.listen:
             self.listener.start()
         return self
+
+    def status_line(self) -> str:
+        """One line for the terminal: cameras live, zones with fresh data, the feed."""
+        infos, states = self._read_health()
+        live = sum(s is StreamState.LIVE for s in states.values())
+        fresh = sum(self.zone_has_data(z) for z in self._zones)
+        feed = "listening" if self.listener.connected.is_set() else "reconnecting"
+        return (
+            f"serve: {live}/{len(infos)} cameras live, {fresh}/{len(self._zones)} zones "
+            f"with data, feed {feed}, {self.feed.subscriber_count} live clients"
+        )
 
     def _load_latest(self) -> None:
         """Every zone's latest sample into the feed: on each (re)connection, after LISTEN,

@@ -51,7 +51,10 @@ def camera_public(c: CameraInfo) -> CameraPublic:
 @router.get(
     "",
     response_model=list[CameraPublic],
-    responses={200: {"headers": {"X-Total-Count": {"description": "Cameras that match."}}}},
+    responses={
+        200: {"headers": {"X-Total-Count": {"description": "Cameras that match."}}},
+        **documented(422),
+    },
 )
 def cameras(
     site: SiteDep,
