@@ -103,6 +103,12 @@ class FleetSite:
         self._zones = [z for c in config.cameras for z in build_zones(c, config.thresholds)]
         self._lines = [ln for c in config.cameras for ln in counting_lines(c)]
         self._known_zones = {z.id for z in self._zones}
+        bucket = config.storage.bucket_s
+        # How old a zone's latest sample may be and still count as "now", by camera
+        # (as a runtime judges its own: runtime.py zone_has_data).
+        self._fresh_s = {
+            c.id: max(3 * bucket, c.source.stall_s) + 1.0 + bucket for c in config.cameras
+        }
         self._groups = site_groups(config)
         self._site_of = {cid: g.id for g in self._groups for cid in g.camera_ids}
         self._lock = threading.Lock()
@@ -270,9 +276,7 @@ class FleetSite:
         latest = self.feed.latest_of(zone.id)
         if latest is None:
             return False
-        bucket = self.config.storage.bucket_s
-        stale_after = max(3 * bucket, self._cameras[zone.camera_id].source.stall_s) + 1.0
-        return (now or time.time()) - latest.t <= stale_after + bucket
+        return (now or time.time()) - latest.t <= self._fresh_s[zone.camera_id]
 
     def anonymised_jpeg(self, camera_id: str) -> bytes | None:
         raise PixelsElsewhere(

@@ -1,7 +1,7 @@
 """Sites: every site's totals (paged), and one site's cameras and zones (paged).
 
-Totals come from memory (``api/summaries.py``), so the list stays cheap at a city's
-8,000 cameras."""
+Totals come from memory and are shared by the requests of a second
+(``api/summaries.py``), so the list stays cheap at a city's 8,000 cameras."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from crowdsafe.api.deps import SiteDep
+from crowdsafe.api.deps import SiteDep, SummariesDep
 from crowdsafe.api.errors import documented, not_found
 from crowdsafe.api.routes.cameras import Page, camera_public
 from crowdsafe.api.schemas import ZonePublic, ZoneSamplePublic
 from crowdsafe.api.site_schemas import SiteDetailPublic, SitePagePublic
-from crowdsafe.api.summaries import summarise
 
 __all__ = ["router"]
 
@@ -24,26 +23,28 @@ SitePageSize = Annotated[int, Query(ge=1, le=1000, description="Items per page."
 
 
 @router.get("", response_model=SitePagePublic, responses=documented(422))
-def sites(site: SiteDep, page: Page = 1, page_size: SitePageSize = 100) -> SitePagePublic:
+def sites(summaries: SummariesDep, page: Page = 1, page_size: SitePageSize = 100) -> SitePagePublic:
     """Sites by id, each with its cameras (and how many are live), zones, persons now,
-    highest density and worst level of service now, and active alerts."""
-    groups = sorted(site.site_groups(), key=lambda g: g.id)
+    highest density and worst level of service now, and active alerts (refreshed
+    every second)."""
     start = (page - 1) * page_size
-    summaries = summarise(site, groups[start : start + page_size])
-    return SitePagePublic(total=len(groups), page=page, page_size=page_size, items=summaries.sites)
+    items = summaries.sites[start : start + page_size]
+    return SitePagePublic(total=len(summaries.sites), page=page, page_size=page_size, items=items)
 
 
 @router.get("/{site_id}", response_model=SiteDetailPublic, responses=documented(404, 422))
 def site_detail(
-    site_id: str, site: SiteDep, page: Page = 1, page_size: SitePageSize = 100
+    site_id: str,
+    site: SiteDep,
+    summaries: SummariesDep,
+    page: Page = 1,
+    page_size: SitePageSize = 100,
 ) -> SiteDetailPublic:
     """One site's totals, a page of its cameras (by id) and those cameras' zones."""
-    groups = site.site_groups()
-    group = next((g for g in groups if g.id == site_id), None)
-    if group is None:
-        raise not_found("site", site_id, [g.id for g in groups])
-    summaries = summarise(site, [group])
-    cameras = sorted(summaries.cameras[group.id], key=lambda c: c.id)
+    summary = next((s for s in summaries.sites if s.id == site_id), None)
+    if summary is None:
+        raise not_found("site", site_id, [s.id for s in summaries.sites])
+    cameras = sorted(summaries.cameras[site_id], key=lambda c: c.id)
     start = (page - 1) * page_size
     shown = cameras[start : start + page_size]
     ids = {c.id for c in shown}
@@ -66,7 +67,7 @@ def site_detail(
             )
         )
     return SiteDetailPublic(
-        site=summaries.sites[0],
+        site=summary,
         cameras_total=len(cameras),
         page=page,
         page_size=page_size,
