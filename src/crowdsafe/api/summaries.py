@@ -16,6 +16,7 @@ a dashboard shows are about a second older than the feed.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -23,10 +24,13 @@ from dataclasses import dataclass
 
 from crowdsafe.api.site_schemas import SiteSummaryPublic
 from crowdsafe.ingest.health import StreamState
+from crowdsafe.measure.zones import Zone
 from crowdsafe.site import CameraInfo, Site, SiteGroup
 from crowdsafe.types import AlertState, LevelOfService
 
 __all__ = ["ALERTS_MAX", "Summaries", "SummaryCache", "summarise"]
+
+log = logging.getLogger(__name__)
 
 ALERTS_MAX = 10_000
 """Active alerts read per request at most."""
@@ -36,10 +40,12 @@ _LOS_ORDER = {los: i for i, los in enumerate(LevelOfService)}
 
 @dataclass(frozen=True)
 class Summaries:
-    """Every site's totals, and the cameras each site has (for drilling down)."""
+    """Every site's totals, and the cameras each site has and each camera's zones (for
+    drilling down)."""
 
     sites: list[SiteSummaryPublic]
     cameras: dict[str, list[CameraInfo]]
+    zones: dict[str, list[Zone]]
 
 
 def summarise(site: Site, groups: Sequence[SiteGroup] | None = None) -> Summaries:
@@ -51,10 +57,10 @@ def summarise(site: Site, groups: Sequence[SiteGroup] | None = None) -> Summarie
     now = time.time()
     latest = site.feed.latest()
     with_data = {z.id for z in zones if site.zone_has_data(z, now)}
-    zones_of: dict[str, list[str]] = {}
+    zones_of: dict[str, list[Zone]] = {}
     subjects_of: dict[str, str] = {}  # zone or line id -> its site
     for z in zones:
-        zones_of.setdefault(z.camera_id, []).append(z.id)
+        zones_of.setdefault(z.camera_id, []).append(z)
         subjects_of[z.id] = camera_site[z.camera_id]
     for ln in site.lines():
         if ln.camera_id in camera_site:
@@ -69,7 +75,7 @@ def summarise(site: Site, groups: Sequence[SiteGroup] | None = None) -> Summarie
     for g in groups:
         cams = [infos[cid] for cid in g.camera_ids if cid in infos]
         cameras[g.id] = cams
-        zone_ids = [zid for c in cams for zid in zones_of.get(c.id, ())]
+        zone_ids = [z.id for c in cams for z in zones_of.get(c.id, ())]
         fresh = [latest[zid] for zid in zone_ids if zid in with_data and zid in latest]
         out.append(
             SiteSummaryPublic(
@@ -85,7 +91,7 @@ def summarise(site: Site, groups: Sequence[SiteGroup] | None = None) -> Summarie
                 alerts_open=open_alerts.get(g.id, 0),
             )
         )
-    return Summaries(out, cameras)
+    return Summaries(out, cameras, zones_of)
 
 
 class SummaryCache:
@@ -113,10 +119,24 @@ class SummaryCache:
                 if not self._refreshing:
                     self._refreshing = True
                     threading.Thread(
-                        target=self._refresh, args=(site,), name="site-totals", daemon=True
+                        target=self._refresh_quietly, args=(site,), name="site-totals", daemon=True
                     ).start()
                 return self._value
         return self._refresh(site)
+
+    @property
+    def refreshing(self) -> bool:
+        """True while a background refresh runs."""
+        with self._lock:
+            return self._refreshing
+
+    def _refresh_quietly(self, site: Site) -> None:
+        # Nobody waits for it: a failure (the store unreachable) is logged, and the
+        # totals it had stay until a request finds them too old and fails itself.
+        try:
+            self._refresh(site)
+        except Exception:
+            log.exception("the site totals could not be refreshed")
 
     def _refresh(self, site: Site) -> Summaries:
         try:

@@ -47,25 +47,20 @@ def site_detail(
     cameras = sorted(summaries.cameras[site_id], key=lambda c: c.id)
     start = (page - 1) * page_size
     shown = cameras[start : start + page_size]
-    ids = {c.id for c in shown}
-    latest = site.feed.latest()
-    zones = []
-    for z in site.zones():
-        if z.camera_id not in ids:
-            continue
-        s = latest.get(z.id)
-        zones.append(
-            ZonePublic(
-                id=z.id,
-                camera_id=z.camera_id,
-                status="ok" if site.zone_has_data(z) else "no_data",
-                name=z.name,
-                profile=z.profile,
-                area_m2=round(z.area_m2, 3),
-                polygon_px=[(float(x), float(y)) for x, y in z.polygon_px],
-                latest=None if s is None else ZoneSamplePublic.of(s),
-            )
+    zones = [
+        ZonePublic(
+            id=z.id,
+            camera_id=z.camera_id,
+            status="ok" if site.zone_has_data(z) else "no_data",
+            name=z.name,
+            profile=z.profile,
+            area_m2=round(z.area_m2, 3),
+            polygon_px=[(float(x), float(y)) for x, y in z.polygon_px],
+            latest=None if (s := site.feed.latest_of(z.id)) is None else ZoneSamplePublic.of(s),
         )
+        for c in shown
+        for z in summaries.zones.get(c.id, ())
+    ]
     return SiteDetailPublic(
         site=summary,
         cameras_total=len(cameras),
