@@ -26,9 +26,12 @@ also from the built-in exception a caller would naturally catch, so that
     │   ├── UnknownZone                   a zone id no camera of the config has
     │   └── AlertNotFound(KeyError)       no alert has that id
     ├── AlertStateError(ValueError)       an alert cannot make that transition
+    ├── PixelsElsewhere(LookupError)      a camera's images are on the node analysing it,
+    │                                     not in this API server (``crowdsafe serve``)
     └── InsufficientHistory(ValueError)   too little stored history for a forecast
 
-The API answers NotFound with 404, AlertStateError and InsufficientHistory with 409,
+The API answers NotFound with 404, AlertStateError, InsufficientHistory and
+PixelsElsewhere with 409,
 ServiceBusy with 503 and ``Retry-After``; the CLI exits with status 2 for any of them.
 Messages name the offending value, where it came from (file, key path, camera id) and
 what would have been valid.
@@ -50,6 +53,7 @@ __all__ = [
     "LoginThrottled",
     "ModelError",
     "NotFound",
+    "PixelsElsewhere",
     "ServiceBusy",
     "SourceNotFound",
     "SourceUnreadable",
@@ -145,3 +149,8 @@ class AlertStateError(CrowdsafeError, ValueError):
 
 class InsufficientHistory(CrowdsafeError, ValueError):
     """Too little stored history for the forecast asked for."""
+
+
+class PixelsElsewhere(CrowdsafeError, LookupError):
+    """A camera's images stay on the node that analyses it; an API server over the
+    shared store has none (the API answers 409)."""

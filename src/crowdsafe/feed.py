@@ -39,6 +39,11 @@ class LiveFeed:
         with self._lock:
             return dict(self._latest)
 
+    def latest_of(self, zone_id: str) -> ZoneSample | None:
+        """One zone's latest sample, without copying every zone's."""
+        with self._lock:
+            return self._latest.get(zone_id)
+
     def latest_lines(self) -> dict[str, LineSample]:
         with self._lock:
             return dict(self._latest_lines)
@@ -47,7 +52,11 @@ class LiveFeed:
         with self._lock:
             for s in samples:
                 self._latest[s.zone_id] = s
-        self._send([("sample", s.to_dict()) for s in samples])
+            listened = bool(self._subscribers)
+        # An API server of a fleet takes every sample of the city (24,000 a second) and
+        # most have no client: their dicts are made only for someone to send them to.
+        if listened:
+            self._send([("sample", s.to_dict()) for s in samples])
 
     def publish_lines(self, samples: Sequence[LineSample]) -> None:
         with self._lock:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from crowdsafe.alerts.base import AlertSink, SinkHealth
 from crowdsafe.alerts.engine import AlertEngine
 from crowdsafe.assembly import CameraParts, assemble
+from crowdsafe.assembly.layout import site_groups
 from crowdsafe.config import CameraConfig, CrowdsafeConfig
 from crowdsafe.density.counter import DensityCounter
 from crowdsafe.detect.base import Detector
@@ -59,7 +60,7 @@ from crowdsafe.overlay import anonymised_jpeg
 from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.privacy.snapshots import SnapshotStore
-from crowdsafe.site import CameraInfo
+from crowdsafe.site import CameraInfo, SiteGroup
 from crowdsafe.store.base import Store
 from crowdsafe.store.maintenance import MaintenanceStatus
 from crowdsafe.store.resolution import Resolutions
@@ -353,9 +354,13 @@ class Runtime:
                 name=cam.config.display_name,
                 zone_ids=[z.id for z in cam.zones],
                 health=cam.health.snapshot(),
+                site_id=self.config.site_of(cam.config),
             )
             for cid, cam in self.cameras.items()
         ]
+
+    def site_groups(self) -> list[SiteGroup]:
+        return site_groups(self.config)
 
     def lines(self) -> list[CountingLine]:
         return [ln for cam in self.cameras.values() for ln in cam.lines]

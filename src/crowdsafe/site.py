@@ -20,6 +20,7 @@ from typing import Protocol
 from crowdsafe.alerts.base import SinkHealth
 from crowdsafe.alerts.engine import AlertEngine
 from crowdsafe.alerts.settings import AlertsConfig
+from crowdsafe.errors import PixelsElsewhere
 from crowdsafe.feed import LiveFeed
 from crowdsafe.forecast.service import ForecastService
 from crowdsafe.forecast.settings import ForecastConfig
@@ -33,17 +34,30 @@ from crowdsafe.store.maintenance import MaintenanceStatus
 from crowdsafe.store.resolution import Resolutions
 from crowdsafe.types import Alert, LiveView
 
-__all__ = ["AlertLifecycle", "CameraInfo", "FakeSite", "Site"]
+__all__ = ["AlertLifecycle", "CameraInfo", "FakeSite", "Site", "SiteGroup"]
 
 
 @dataclass(frozen=True)
 class CameraInfo:
-    """A camera as the API lists it: its health at the time of asking."""
+    """A camera as the API lists it: its health at the time of asking, the site it
+    belongs to, and in a fleet the node analysing it and how often it was moved."""
 
     id: str
     name: str
     zone_ids: list[str]
     health: HealthSnapshot
+    site_id: str = ""
+    node_id: str | None = None
+    moves: int | None = None
+
+
+@dataclass(frozen=True)
+class SiteGroup:
+    """A site (a stadium, a station, a district) and the ids of its cameras."""
+
+    id: str
+    name: str
+    camera_ids: list[str]
 
 
 class AlertLifecycle(Protocol):
@@ -91,6 +105,10 @@ class Site(Protocol):
         ...
 
     def camera_infos(self) -> list[CameraInfo]: ...
+
+    def site_groups(self) -> list[SiteGroup]:
+        """The sites the cameras are grouped into; each camera is in exactly one."""
+        ...
 
     def zones(self) -> list[Zone]: ...
 
@@ -164,6 +182,10 @@ class FakeSite:
     forecast_config: ForecastConfig = field(default_factory=ForecastConfig)
     alerts_config: AlertsConfig = field(default_factory=AlertsConfig)
     resolutions: Resolutions = field(default_factory=Resolutions)
+    groups: list[SiteGroup] = field(default_factory=list)
+    """The sites; none: one site, ``fake``, of every camera."""
+    pixels_elsewhere: bool = False
+    """Behave as a fleet's API server: no camera image here (PixelsElsewhere)."""
 
     def __post_init__(self) -> None:
         self.alerts: AlertEngine = AlertEngine(self.alerts_config, self.store)
@@ -176,16 +198,23 @@ class FakeSite:
     def name(self) -> str:
         return self.site_name
 
+    def _camera_ids(self) -> list[str]:
+        return list(dict.fromkeys([*self.camera_names, *(z.camera_id for z in self.zone_list)]))
+
+    def site_groups(self) -> list[SiteGroup]:
+        return self.groups or [SiteGroup("fake", self.site_name, self._camera_ids())]
+
     def camera_infos(self) -> list[CameraInfo]:
-        ids = dict.fromkeys([*self.camera_names, *(z.camera_id for z in self.zone_list)])
+        site_of = {cid: g.id for g in self.site_groups() for cid in g.camera_ids}
         return [
             CameraInfo(
                 id=cid,
                 name=self.camera_names.get(cid, cid),
                 zone_ids=[z.id for z in self.zone_list if z.camera_id == cid],
                 health=_health(cid, self.states.get(cid, StreamState.LIVE), None),
+                site_id=site_of.get(cid, ""),
             )
-            for cid in ids
+            for cid in self._camera_ids()
         ]
 
     def zones(self) -> list[Zone]:
@@ -202,6 +231,10 @@ class FakeSite:
         return list(self.sinks)
 
     def anonymised_jpeg(self, camera_id: str) -> bytes | None:
+        if self.pixels_elsewhere:
+            raise PixelsElsewhere(
+                f"camera '{camera_id}' is analysed elsewhere; its images stay there"
+            )
         view = self.views.get(camera_id)
         if view is None:
             return None

@@ -64,6 +64,8 @@ ROUTE_ROLES: dict[tuple[str, str], Role | None] = {
     ("GET", "/openapi.json"): _V,
     ("GET", "/metrics"): _V,  # a token (Prometheus) unless auth.metrics_open
     ("GET", "/api/sinks"): _V,
+    ("GET", "/api/sites"): _V,
+    ("GET", "/api/sites/{site_id}"): _V,
     ("GET", "/api/cameras"): _V,
     ("GET", "/api/cameras/{camera_id}/health"): _V,
     ("GET", "/api/zones"): _V,

@@ -8,12 +8,14 @@ Routes take ``site: SiteDep`` (or ``store: StoreDep``...) and never reach for a 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 
 from crowdsafe.api.limits import RETRY_AFTER_S, RequestSlots
+from crowdsafe.api.summaries import Summaries, SummaryCache
 from crowdsafe.auth import Authenticator, Principal
 from crowdsafe.feed import LiveFeed
 from crowdsafe.site import Site
@@ -28,6 +30,7 @@ __all__ = [
     "Since",
     "SiteDep",
     "StoreDep",
+    "SummariesDep",
     "Until",
     "get_site",
 ]
@@ -44,6 +47,19 @@ def get_store(request: Request) -> Store:
 
 def get_feed(request: Request) -> LiveFeed:
     return get_site(request).feed
+
+
+_SUMMARIES_LOCK = threading.Lock()
+
+
+def get_summaries(request: Request) -> Summaries:
+    """Every site's totals, shared by the app's requests for up to a second
+    (api/summaries.py)."""
+    with _SUMMARIES_LOCK:  # the app's cache is made on first use
+        cache: SummaryCache | None = getattr(request.app.state, "summaries", None)
+        if cache is None:
+            cache = request.app.state.summaries = SummaryCache()
+    return cache.get(get_site(request))
 
 
 def get_auth(request: Request) -> Authenticator:
@@ -85,6 +101,7 @@ FeedDep = Annotated[LiveFeed, Depends(get_feed)]
 AuthDep = Annotated[Authenticator, Depends(get_auth)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 LiveViewSlotDep = Annotated[None, Depends(live_view_slot)]
+SummariesDep = Annotated[Summaries, Depends(get_summaries)]
 HoursQuery = Annotated[int | None, Query(ge=1, le=168, description="Hours ahead.")]
 
 # Times in a query: finite (``nan`` compares false with everything, so a window with it

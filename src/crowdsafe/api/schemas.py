@@ -109,11 +109,18 @@ class CameraHealthPublic(_Out):
         description="Why the decode mode is what it is when it is not the one configured "
         "(e.g. a keyframe interval longer than the analysis period).",
     )
+    node_id: str | None = Field(
+        None, description="In a fleet: the node analysing the camera now; null otherwise."
+    )
+    moves: int | None = Field(
+        None, description="In a fleet: times the camera was moved to another node."
+    )
 
 
 class CameraPublic(_Out):
     id: str
     name: str
+    site: str = Field(description="The id of the site the camera belongs to.")
     zones: list[str]
     health: CameraHealthPublic
 

@@ -198,7 +198,10 @@ def _postgresql(config: CrowdsafeConfig) -> Store:
             "storage.backend: postgresql needs psycopg: pip install 'crowdsafe[postgresql]'"
         ) from exc
     return PostgresStore(
-        section.dsn, pool_max=section.pool_max, connect_timeout_s=section.connect_timeout_s
+        section.dsn,
+        pool_max=section.pool_max,
+        connect_timeout_s=section.connect_timeout_s,
+        notify=section.notify,
     )
 
 

@@ -1,14 +1,16 @@
-"""Zones and counting lines of a camera, measured on its calibrated ground plane."""
+"""Zones and counting lines of a camera, measured on its calibrated ground plane, and
+the sites the cameras are grouped into."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from crowdsafe.config import CameraConfig, ThresholdsConfig
+from crowdsafe.config import CameraConfig, CrowdsafeConfig, ThresholdsConfig
 from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone
+from crowdsafe.site import SiteGroup
 
-__all__ = ["build_zones", "counting_lines"]
+__all__ = ["build_zones", "counting_lines", "site_groups"]
 
 
 def build_zones(camera: CameraConfig, thresholds: ThresholdsConfig) -> list[Zone]:
@@ -53,3 +55,11 @@ def counting_lines(camera: CameraConfig) -> list[CountingLine]:
             CountingLine(ln.id, camera.id, ln.display_name, ln.points[0], ln.points[1], width)
         )
     return out
+
+
+def site_groups(config: CrowdsafeConfig) -> list[SiteGroup]:
+    """The config's sites (``sites:``, or the one implicit site) with their cameras."""
+    cameras: dict[str, list[str]] = {s.id: [] for s in config.site_list()}
+    for cam in config.cameras:
+        cameras[config.site_of(cam)].append(cam.id)
+    return [SiteGroup(s.id, s.display_name, cameras[s.id]) for s in config.site_list()]

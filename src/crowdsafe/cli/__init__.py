@@ -1,6 +1,6 @@
 """The ``crowdsafe`` command: one module per command, one place for exit statuses.
 
-Each command module (``demo``, ``run``, ``check``, ``calibrate``, ``eval_counts``,
+Each command module (``demo``, ``run``, ``serve``, ``check``, ``calibrate``, ``eval_counts``,
 ``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``eval_skip``,
 ``train``, ``bench``, ``plan``, ``users``, ``tokens``, ``db``, ``fleet``) registers its own
 parser next to its handler with ``register(subparsers)``; this module only builds the tree
@@ -42,6 +42,7 @@ from crowdsafe.cli import (
     fleet,
     plan,
     run,
+    serve,
     tokens,
     train,
     users,
@@ -84,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     p.add_argument("--version", action="version", version=f"crowdsafe {__version__}")
     commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (demo, run, check, calibrate):
+    for command in (demo, run, serve, check, calibrate):
         command.register(commands)
     evaluations = _group(commands, "eval", "evaluate against annotated data")
     for evaluation in (

@@ -16,13 +16,27 @@ import shutil
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from crowdsafe.cli._exposure import Exposure
     from crowdsafe.config import CrowdsafeConfig
+    from crowdsafe.site import Site
+
+    class ServedSite(Site, Protocol):
+        """What :func:`serve` runs: a runtime, or an API server's FleetSite."""
+
+        store_path: str
+        """Where its zone samples are, as the start-up line names it."""
+
+        def start(self) -> object: ...
+
+        def status_line(self) -> str: ...
+
+        def close(self) -> None: ...
+
 
 __all__ = ["SHUTDOWN_GRACE_S", "add_serve_options", "serve"]
 
@@ -56,10 +70,12 @@ def serve(
     port: int,
     quiet: bool,
     exposed: Callable[[], Exposure] | None = None,
+    make_site: Callable[[CrowdsafeConfig], ServedSite] | None = None,
 ) -> int:
     """Run the config's cameras with the dashboard on ``host:port`` until stopped, behind
     the logins of the exposure ``exposed()`` makes once the port is ours (default:
-    ``crowdsafe run``'s, :mod:`crowdsafe.cli._exposure`).
+    ``crowdsafe run``'s, :mod:`crowdsafe.cli._exposure`).  ``make_site``: what serves
+    the config (default its cameras' :class:`~crowdsafe.runtime.Runtime`).
 
     Raises UsageError (exit 2) when ``host:port`` cannot be listened on, or when the API
     would be open off loopback, before any camera is opened.  Returns 0 after a
@@ -81,7 +97,7 @@ def serve(
                 sock.close()
             raise
         try:
-            runtime = Runtime(config)
+            runtime = (make_site or Runtime)(config)
         except BaseException:
             for sock in sockets:
                 sock.close()
@@ -103,7 +119,7 @@ def serve(
         print(f"crowdsafe: dashboard at {url}  (Ctrl-C to stop)", flush=True)
         for note in exposure.notes:
             print(f"crowdsafe: {note}", flush=True)
-        print(f"crowdsafe: storing zone samples in {runtime.store_path}", flush=True)
+        print(f"crowdsafe: zone samples in {runtime.store_path}", flush=True)
         done = threading.Event()
 
         def status() -> None:

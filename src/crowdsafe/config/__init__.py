@@ -18,6 +18,7 @@ never import this package::
     config/thresholds.py  ThresholdsConfig (level-of-service bands)
     config/storage.py     StorageConfig and its backends
     config/cluster.py     ClusterConfig (running the cameras on a Ray cluster)
+    config/sites.py       SiteConfig (cameras grouped into sites)
     config/privacy.py     PrivacyConfig, ModelsConfig (the only model roles)
     config/live.py        LiveViewLimits (what serving the live view may cost)
     config/server.py      ServerConfig

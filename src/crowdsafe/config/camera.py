@@ -167,6 +167,11 @@ class LineConfig(StrictModel):
 class CameraConfig(StrictModel):
     id: Identifier
     name: str = Field("", max_length=120, description="Name shown on the dashboard.")
+    site: Identifier | None = Field(
+        None,
+        description="The id of the site (sites:) this camera belongs to; may be left out "
+        "when there is one site.",
+    )
     source: SourceConfig
     analysis_fps: float = Field(
         10.0, gt=0.0, le=60.0, description="Frames analysed per second of video, at most."

@@ -20,6 +20,7 @@ from crowdsafe.config.cluster import ClusterConfig
 from crowdsafe.config.live import LiveViewLimits
 from crowdsafe.config.privacy import MODEL_ROLES, ModelsConfig, PrivacyConfig
 from crowdsafe.config.server import ServerConfig
+from crowdsafe.config.sites import SiteConfig, default_site_id
 from crowdsafe.config.storage import PostgresStorageConfig, SqliteStorageConfig, StorageSection
 from crowdsafe.config.thresholds import ThresholdsConfig
 from crowdsafe.forecast.settings import ForecastConfig
@@ -31,6 +32,12 @@ __all__ = ["CrowdsafeConfig"]
 class CrowdsafeConfig(StrictModel):
     site: str = Field("crowdsafe", max_length=120, description="Site name on the dashboard.")
     cameras: list[CameraConfig] = Field(min_length=1, description="The cameras to analyse.")
+    sites: list[SiteConfig] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Sites the cameras are grouped into (config/sites.py); none: one site "
+        "named after `site`, holding every camera.",
+    )
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
     storage: StorageSection = Field(
         default_factory=SqliteStorageConfig, description="Where aggregates are stored, by backend."
@@ -99,6 +106,36 @@ class CrowdsafeConfig(StrictModel):
                         f"event '{event.name}'; the zones are: {', '.join(sorted(zones))}"
                     )
         return self
+
+    @model_validator(mode="after")
+    def _camera_sites(self) -> CrowdsafeConfig:
+        known: dict[str, int] = {}
+        for i, site in enumerate(self.sites):
+            if site.id in known:
+                raise ValueError(
+                    f"sites[{i}].id: site id '{site.id}' is already used by sites[{known[site.id]}]"
+                )
+            known[site.id] = i
+        for i, cam in enumerate(self.cameras):
+            if cam.site is None and len(self.sites) > 1:
+                raise ValueError(
+                    f"cameras[{i}]: camera '{cam.id}' names no site, and there are "
+                    f"{len(self.sites)}; give it one of: {', '.join(known)}"
+                )
+            if cam.site is not None and cam.site not in known:
+                valid = ", ".join(known) or "none (no sites: section)"
+                raise ValueError(
+                    f"cameras[{i}].site: unknown site '{cam.site}'; the sites are: {valid}"
+                )
+        return self
+
+    def site_list(self) -> list[SiteConfig]:
+        """The sites, or the one implicit site of a config without ``sites:``."""
+        return self.sites or [SiteConfig(id=default_site_id(self.site), name=self.site)]
+
+    def site_of(self, camera: CameraConfig) -> str:
+        """The id of the site ``camera`` belongs to."""
+        return camera.site or self.site_list()[0].id
 
     def resolve(self, path: str) -> Path:
         """A path from the config, relative to the config file's folder."""

@@ -144,6 +144,12 @@ class PostgresStorageConfig(StorageConfig):
         le=300.0,
         description="Longest wait to connect, or for a free connection of the pool, seconds.",
     )
+    notify: bool = Field(
+        False,
+        description="Send each batch of zone samples on the PostgreSQL channel "
+        "crowdsafe_samples as it commits, for the API servers of a fleet (store/notify.py); "
+        "off, the default, sends nothing.",
+    )
 
 
 # default_tag keeps a block without `backend` loading as SQLite.

@@ -30,6 +30,11 @@ partition, and PostgreSQL skips the partitions outside a read's time range.
 Rollups: ``store/rollup.py`` (the same SQL as SQLite's).  Schema: Alembic revisions
 (``store/migrations/postgresql``), applied under an advisory lock when a store opens.
 
+Live feed across nodes (``store/notify.py``, ADR 0006): with ``notify=True`` (a fleet's
+workers) each batch of zone samples is also sent on the ``crowdsafe_samples`` channel by
+the transaction that writes it, so a notification arrives only once its rows are
+visible; the default sends nothing and costs nothing.
+
 Privacy rule: the schema holds aggregates and alerts about zones and lines only, the
 same columns as SQLite's; the contract tests fail if a column could describe a person.
 """
@@ -47,6 +52,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from crowdsafe.errors import StoreError
+from crowdsafe.store import notify as pg_notify
 from crowdsafe.store import partitions, rollup
 from crowdsafe.store.codec import Codec, check_limit, state_values
 from crowdsafe.store.migrations import upgrade_postgres
@@ -113,11 +119,20 @@ class PostgresStore:
     ``dsn`` is a libpq connection string or URI (the password better in ``PGPASSWORD``
     or ``~/.pgpass`` than in it); ``pool_max`` connections at most are opened;
     ``connect_timeout_s`` bounds the first connection and each wait for a free one.
-    Raises StoreError, naming the server (never the password), when the database cannot
-    be reached or its schema is newer than this crowdsafe reads."""
+    ``notify``: send each batch of zone samples on ``crowdsafe_samples`` as it commits
+    (the module docstring).  Raises StoreError, naming the server (never the password),
+    when the database cannot be reached or its schema is newer than this crowdsafe reads."""
 
-    def __init__(self, dsn: str, *, pool_max: int = 4, connect_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_max: int = 4,
+        connect_timeout_s: float = 10.0,
+        notify: bool = False,
+    ) -> None:
         self.where = describe_dsn(dsn)
+        self.notify = notify
         kwargs: dict[str, Any] = {
             "connect_timeout": max(1, round(connect_timeout_s)),
             "application_name": "crowdsafe",
@@ -212,6 +227,7 @@ class PostgresStore:
         *,
         direct_first: bool = False,
         late: tuple[str, tuple[Any, ...]] | None = None,
+        channel: str | None = None,
     ) -> None:
         """One transaction: the last row of each key in ``rows`` stored, replacing any
         stored row of that key, all or none.
@@ -231,6 +247,11 @@ class PostgresStore:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 if late is not None:  # first: a refresh holding the row waits on nothing
                     cur.execute(*late)
+                if channel is not None:  # delivered on commit only, so order is free
+                    cur.execute(
+                        "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p",
+                        (channel, list(pg_notify.sample_payloads(unique))),
+                    )
                 if direct_first:
                     try:
                         with conn.transaction():  # a savepoint
@@ -280,6 +301,7 @@ class PostgresStore:
             rows,
             direct_first=True,
             late=(_DIALECT.mark_late(), (oldest, oldest, oldest)),
+            channel=pg_notify.SAMPLES if self.notify else None,
         )
 
     def write_line_samples(self, samples: Sequence[LineSample]) -> None:

@@ -14,6 +14,7 @@ from crowdsafe.api.routes import (
     lines,
     live,
     session,
+    sites,
     web,
     zones,
 )
@@ -22,6 +23,7 @@ __all__ = ["ROUTERS"]
 
 ROUTERS: list[APIRouter] = [
     health.router,
+    sites.router,
     cameras.router,
     zones.router,
     lines.router,
