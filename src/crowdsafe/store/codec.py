@@ -23,6 +23,7 @@ __all__ = [
     "STORED_TYPES",
     "ZONES",
     "Codec",
+    "alert_upsert",
     "check_limit",
     "state_values",
 ]
@@ -143,3 +144,38 @@ def check_limit(limit: int) -> int:
 def state_values(states: Sequence[AlertState] | None) -> list[str]:
     """The stored values of the alert ``states`` a read asks for; None: every state."""
     return [s.value for s in (states or list(AlertState))]
+
+
+def _rank(level: str) -> str:
+    return f"CASE {level} WHEN 'advisory' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
+
+
+def alert_upsert(marks: str) -> str:
+    """Inserts an alert or updates it by id, never moving its state backwards, on both
+    backends.  Why: in a fleet the worker that owns a zone saves its alert on every
+    sample while an operator acknowledges it through any API server; the worker learns of
+    the acknowledgement a moment later (``NOTIFY crowdsafe_alert_state``), and a save in
+    that moment must not turn "acknowledged" back into "open".  So an acknowledged alert
+    stays acknowledged unless its level rises (an escalation must be seen again: the
+    engine's own rule), its ``acknowledged_at`` is kept, and a resolved alert is final
+    (the engine opens a new alert, with a new id, if the condition returns)."""
+    keep_ack = (
+        "alerts.state = 'acknowledged' AND excluded.state = 'open' "
+        f"AND {_rank('excluded.level')} <= {_rank('alerts.level')}"
+    )
+    sets = []
+    for name in ALERTS.names:
+        if name == "id":
+            continue
+        if name == "state":
+            sets.append(f"state = CASE WHEN {keep_ack} THEN 'acknowledged' ELSE excluded.state END")
+        elif name == "acknowledged_at":
+            sets.append(
+                "acknowledged_at = COALESCE(excluded.acknowledged_at, alerts.acknowledged_at)"
+            )
+        else:
+            sets.append(f"{name} = excluded.{name}")
+    return (
+        f"INSERT INTO alerts ({ALERTS.columns}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE "
+        f"SET {', '.join(sets)} WHERE alerts.state <> 'resolved'"
+    )

@@ -54,7 +54,7 @@ from psycopg_pool import ConnectionPool
 from crowdsafe.errors import StoreError
 from crowdsafe.store import notify as pg_notify
 from crowdsafe.store import partitions, rollup
-from crowdsafe.store.codec import Codec, check_limit, state_values
+from crowdsafe.store.codec import Codec, alert_upsert, check_limit, state_values
 from crowdsafe.store.migrations import upgrade_postgres
 from crowdsafe.types import Alert, AlertState, LineSample, ZoneRollup, ZoneSample
 
@@ -435,17 +435,9 @@ class PostgresStore:
         return self._purge((rollup.rollup_table(resolution_s),), before)
 
     def save_alert(self, alert: Alert) -> None:
-        """Insert or update an alert (by id)."""
-        cols = sql.SQL(", ").join(map(sql.Identifier, _ALERTS.names))
-        query = sql.SQL(
-            "INSERT INTO alerts ({cols}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}"
-        ).format(
-            cols=cols,
-            marks=sql.SQL(", ").join(sql.Placeholder() * len(_ALERTS.names)),
-            updates=sql.SQL(", ").join(
-                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in _ALERTS.names
-            ),
-        )
+        """Insert or update an alert (by id), its state never moving backwards
+        (:func:`~crowdsafe.store.codec.alert_upsert`)."""
+        query = alert_upsert(", ".join(["%s"] * len(_ALERTS.names)))
         try:
             with self._pool.connection() as conn:
                 conn.execute(query, _ALERTS.row(alert))

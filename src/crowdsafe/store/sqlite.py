@@ -26,7 +26,15 @@ from typing import Any
 
 from crowdsafe.errors import StoreError
 from crowdsafe.store import rollup
-from crowdsafe.store.codec import ALERTS, LINES, STORED_TYPES, ZONES, check_limit, state_values
+from crowdsafe.store.codec import (
+    ALERTS,
+    LINES,
+    STORED_TYPES,
+    ZONES,
+    alert_upsert,
+    check_limit,
+    state_values,
+)
 from crowdsafe.store.migrations import upgrade_sqlite
 from crowdsafe.types import Alert, AlertState, LineSample, ZoneRollup, ZoneSample
 
@@ -211,11 +219,9 @@ class SQLiteStore:
         """Nothing to make ahead in SQLite (PostgreSQL makes its partitions)."""
 
     def save_alert(self, alert: Alert) -> None:
-        """Insert or update an alert (by id)."""
-        self._write(
-            f"INSERT OR REPLACE INTO alerts ({ALERTS.columns}) VALUES ({ALERTS.marks})",
-            [ALERTS.row(alert)],
-        )
+        """Insert or update an alert (by id), its state never moving backwards
+        (:func:`~crowdsafe.store.codec.alert_upsert`)."""
+        self._write(alert_upsert(ALERTS.marks), [ALERTS.row(alert)])
 
     def alerts(
         self,
