@@ -187,6 +187,10 @@ def test_node_removed_its_cameras_run_on_the_other_within_30_s(
             "the acknowledgement to reach the owning worker",
         )
 
+        # the controller maintains the shared store (its first round runs at start)
+        kept = ray.get(controller.maintenance_status.remote())
+        assert kept.last_run_at is not None and kept.last_error is None, kept
+
         # the non-head node goes, as a machine that dies would
         removed_at = time.time()
         two_nodes.remove_node(two_nodes.list_all_nodes()[1], allow_graceful=False)

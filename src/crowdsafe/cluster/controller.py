@@ -38,6 +38,8 @@ from crowdsafe.cluster.registry import FleetRegistry, Placement
 from crowdsafe.cluster.worker import DetectorFactory, FleetWorker
 from crowdsafe.config import ClusterConfig, CrowdsafeConfig, PostgresStorageConfig
 from crowdsafe.errors import ConfigError
+from crowdsafe.store.maintenance import MaintenanceLoop, MaintenanceStatus
+from crowdsafe.store.postgres import PostgresStore
 
 __all__ = ["CONTROLLER_NAME", "FleetController", "NodeView", "worker_name"]
 
@@ -97,6 +99,16 @@ class FleetController:
         self.placements: dict[str, Placement] = {
             cid: p for cid, p in self.registry.placements().items() if cid in self.costs
         }
+        # The shared store's maintenance (partitions ahead, rollups, retention) runs
+        # here, once per fleet: the workers write but do not maintain, and an API server
+        # may be one of many.  Ray restarts the controller, and with it the loop.
+        self._store = PostgresStore(
+            storage.dsn, pool_max=2, connect_timeout_s=storage.connect_timeout_s
+        )
+        self.maintenance = MaintenanceLoop(
+            self._store, storage.retention, storage.rollup_interval_s
+        )
+        self.maintenance.start()
         self.workers: dict[str, Any] = {}
         self.answered_at: dict[str, float] = {}
         self.running: dict[str, set[str]] = {}  # node id -> cameras its worker reported
@@ -125,6 +137,10 @@ class FleetController:
                 "workers": sorted(self.workers),
             }
 
+    def maintenance_status(self) -> MaintenanceStatus:
+        """The last round of the shared store's maintenance."""
+        return self.maintenance.status
+
     def placement(self) -> dict[str, Placement]:
         with self._lock:
             return dict(self.placements)
@@ -149,6 +165,8 @@ class FleetController:
             except Exception:  # a worker on a dead node is gone already
                 log.warning("a worker did not stop cleanly", exc_info=True)
             ray.kill(w, no_restart=True)
+        self.maintenance.stop()
+        self._store.close()
         self.registry.close()
 
     # --- the loop -------------------------------------------------------------------
