@@ -321,12 +321,20 @@ def test_the_listener_reconnects_after_the_server_restarts() -> None:
         cluster.close()
 
 
-def test_payloads_stay_under_postgresqls_limit_and_read_back() -> None:
-    samples = [sample(f"cam{i}-z{i % 3}", 1_700_000_000.0 + i, i / 7) for i in range(2000)]
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "cam{i}-z{j}",  # the batch in one json.dumps, cut between rows
+        "cam{i}-]z{j}",  # an id with a "]": row by row
+    ],
+)
+def test_payloads_stay_under_postgresqls_limit_and_read_back(zone: str) -> None:
+    samples = [sample(zone.format(i=i, j=i % 3), 1_700_000_000.0 + i, i / 7) for i in range(2000)]
+    samples.insert(500, sample("cam9-" + "x" * 9000, 1.0, 1.0))  # too large: left out
     payloads = list(samples_payloads(samples))
     assert len(payloads) > 1
     assert all(len(p.encode()) <= PAYLOAD_MAX for p in payloads)
-    assert [s for p in payloads for s in read_samples(p)] == samples
+    assert [s for p in payloads for s in read_samples(p)] == samples[:500] + samples[501:]
     with pytest.raises(ValueError, match="not a crowdsafe_samples payload"):
         read_samples('{"x": 1}')
 
