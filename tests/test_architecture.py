@@ -35,9 +35,19 @@ STAGES = (
     "types",
     "errors",
 )
-ABOVE_STAGES = ("api", "assembly", "cli", "config", "evaluation", "runtime", "site", "training")
+ABOVE_STAGES = (
+    "api",
+    "apiserver",
+    "assembly",
+    "cli",
+    "config",
+    "evaluation",
+    "runtime",
+    "site",
+    "training",
+)
 # The API serves a Site; it never reaches into a runtime, a config or the assembly.
-API_FORBIDDEN = ("assembly", "cli", "config", "evaluation", "runtime", "training")
+API_FORBIDDEN = ("apiserver", "assembly", "cli", "config", "evaluation", "runtime", "training")
 
 
 def _imports(path: Path) -> set[str]:

@@ -8,7 +8,11 @@ and LISTEN/NOTIFY between them.  Waits are bounded by deadlines, never asserted 
 from __future__ import annotations
 
 import json
+import os
 import queue
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -43,7 +47,7 @@ from crowdsafe.types import (
 from tests.authn import Served
 from tests.fleet import SCHEMA_SQL, fleet_config_text
 from tests.servers.postgres import PostgresCluster, find_bindir
-from tests.test_api import serving
+from tests.test_api import free_port, serving
 from tests.test_store_contract import fresh_database
 
 psycopg = pytest.importorskip("psycopg")
@@ -321,12 +325,20 @@ def test_the_listener_reconnects_after_the_server_restarts() -> None:
         cluster.close()
 
 
-def test_payloads_stay_under_postgresqls_limit_and_read_back() -> None:
-    samples = [sample(f"cam{i}-z{i % 3}", 1_700_000_000.0 + i, i / 7) for i in range(2000)]
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "cam{i}-z{j}",  # the batch in one json.dumps, cut between rows
+        "cam{i}-]z{j}",  # an id with a "]": row by row
+    ],
+)
+def test_payloads_stay_under_postgresqls_limit_and_read_back(zone: str) -> None:
+    samples = [sample(zone.format(i=i, j=i % 3), 1_700_000_000.0 + i, i / 7) for i in range(2000)]
+    samples.insert(500, sample("cam9-" + "x" * 9000, 1.0, 1.0))  # too large: left out
     payloads = list(samples_payloads(samples))
     assert len(payloads) > 1
     assert all(len(p.encode()) <= PAYLOAD_MAX for p in payloads)
-    assert [s for p in payloads for s in read_samples(p)] == samples
+    assert [s for p in payloads for s in read_samples(p)] == samples[:500] + samples[501:]
     with pytest.raises(ValueError, match="not a crowdsafe_samples payload"):
         read_samples('{"x": 1}')
 
@@ -339,3 +351,46 @@ def test_serve_refuses_a_config_whose_store_is_not_shared(
     path.write_text(text.split("storage:")[0] + f"storage:\n  path: {tmp_path / 'x.db'}\n")
     assert main(["serve", str(path)]) == 2
     assert "must be postgresql (got 'sqlite')" in capsys.readouterr().err
+
+
+def test_crowdsafe_serve_answers_from_the_shared_store_and_stops_cleanly(
+    dsn: str, tmp_path: Any
+) -> None:
+    """The real command in a subprocess: a token made with `crowdsafe tokens add`, the
+    sites and a camera's placement through it, SIGINT a clean exit 0."""
+    register(dsn, {"cam0": ("node-a", 4, "live")}, time.time() + 3600)  # fresh for the test
+    path = tmp_path / "fleet.yaml"
+    path.write_text(fleet_config_text(dsn, cameras=2, sites=2))
+    cli = [sys.executable, "-m", "crowdsafe.cli"]
+    made = subprocess.run(
+        [*cli, "tokens", "add", str(path), "dash", "--role", "viewer"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    token = next(w for w in made.stdout.split() if w.startswith("cst_"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [*cli, "serve", str(path), "--port", str(port), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                r = httpx.get(base + "/api/sites", headers=headers, timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not start serving"
+                time.sleep(0.3)
+        assert r.status_code == 200 and r.json()["total"] == 2
+        health = httpx.get(base + "/api/cameras/cam0/health", headers=headers, timeout=5).json()
+        assert (health["node_id"], health["moves"]) == ("node-a", 4)
+        assert httpx.get(base + "/api/sites", timeout=5).status_code == 401  # logins as ever
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "read only: this server runs no camera" in out

@@ -273,6 +273,7 @@ def test_every_route_and_every_written_file_holds_no_raw_pixels_or_person_data(
             "zone_id": "all",
             "line_id": "cross",
             "alert_id": rt.store.alerts()[0].id,
+            "site_id": rt.site_groups()[0].id,
         }
         for route in app.routes:
             path = getattr(route, "path", "")

@@ -147,7 +147,7 @@ def test_site_totals_leave_out_zones_without_data_and_count_active_alerts(
 def test_the_totals_are_refreshed_in_the_background_after_their_ttl(
     two_sites: FakeSite,
 ) -> None:
-    cache = SummaryCache(ttl_s=0.0, max_age_s=3600)
+    cache = SummaryCache(ttl_s=0.0, stale_max_s=3600)
     first = cache.get(two_sites)
     two_sites.states["cam0"] = StreamState.FAILED
     assert cache.get(two_sites) is first  # answered at once with what it had...
@@ -158,7 +158,7 @@ def test_the_totals_are_refreshed_in_the_background_after_their_ttl(
     while cache.refreshing:  # the last one done before the store closes
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    stale = SummaryCache(ttl_s=0.0, max_age_s=0.0)  # too old to serve: computed in the call
+    stale = SummaryCache(ttl_s=0.0, stale_max_s=0.0)  # too old to serve: computed in the call
     stale.get(two_sites)
     two_sites.states["cam0"] = StreamState.LIVE
     assert stale.get(two_sites).sites[0].cameras_ok == 1

@@ -100,11 +100,11 @@ class SummaryCache:
     Why in the background: at a city's size one computation takes 0.1-0.2 s of a loaded
     CPU, and the request that happened to find the totals a second old would wait that
     long.  Instead it starts one refresh in a thread and answers with the totals it has;
-    only totals older than ``max_age_s`` (nobody asked for a while) are waited for."""
+    only totals older than ``stale_max_s`` (nobody asked for a while) are waited for."""
 
-    def __init__(self, ttl_s: float = 1.0, max_age_s: float = 5.0) -> None:
+    def __init__(self, ttl_s: float = 1.0, stale_max_s: float = 5.0) -> None:
         self.ttl_s = ttl_s
-        self.max_age_s = max_age_s
+        self.stale_max_s = stale_max_s
         self._lock = threading.Lock()
         self._at = float("-inf")
         self._value: Summaries | None = None
@@ -112,10 +112,10 @@ class SummaryCache:
 
     def get(self, site: Site) -> Summaries:
         with self._lock:
-            age = time.monotonic() - self._at
-            if self._value is not None and age < self.ttl_s:
+            elapsed_s = time.monotonic() - self._at
+            if self._value is not None and elapsed_s < self.ttl_s:
                 return self._value
-            if self._value is not None and age < self.max_age_s:
+            if self._value is not None and elapsed_s < self.stale_max_s:
                 if not self._refreshing:
                     self._refreshing = True
                     threading.Thread(

@@ -236,11 +236,13 @@ class FleetSite:
     ) -> HealthSnapshot:
         state, since = StreamState.STARTING, now
         error: str | None = "not yet placed on a worker"
-        fps, age = 0.0, None
+        fps, since_frame_s = 0.0, None
         if status is not None:
             since = status.updated_at
             fps = status.analysed_fps
-            age = None if status.last_frame_at is None else max(0.0, now - status.last_frame_at)
+            since_frame_s = (
+                None if status.last_frame_at is None else max(0.0, now - status.last_frame_at)
+            )
             try:
                 state, error = StreamState(status.state), None
             except ValueError:
@@ -264,7 +266,7 @@ class FleetSite:
             attempts=0,
             frames_received=0,
             frames_analysed=0,
-            last_frame_age_s=age,
+            last_frame_age_s=since_frame_s,
             last_error=error,
             source=f"fleet:{cam.id}",  # the URL (and its credentials) stay with the workers
         )
