@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from crowdsafe.alerts.settings import LevelsConfig
 from crowdsafe.config.analysis import (
@@ -61,6 +61,9 @@ class CalibrationConfig(StrictModel):
         le=10.0,
         description="Refuse the calibration if any point reprojects further than this.",
     )
+    # The fit made when the section was checked: a city's config has thousands of
+    # cameras, and fitting each again for every use was most of its loading time.
+    _fitted: Homography | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _fits(self) -> CalibrationConfig:
@@ -70,14 +73,19 @@ class CalibrationConfig(StrictModel):
                 f"{len(self.ground_points_m)}; give each image point its ground position"
             )
         try:
-            self.homography()
+            self._fitted = self._fit()
         except CalibrationError as exc:
             raise ValueError(str(exc)) from None
         return self
 
-    def homography(self) -> Homography:
-        """The fitted image -> ground homography (fits again; cheap for a few points)."""
+    def _fit(self) -> Homography:
         return Homography.fit(self.image_points, self.ground_points_m, max_error_m=self.max_error_m)
+
+    def homography(self) -> Homography:
+        """The fitted image -> ground homography (the fit made when it was checked)."""
+        if self._fitted is None:  # a section made without validation (model_construct)
+            self._fitted = self._fit()
+        return self._fitted
 
 
 class ZoneConfig(StrictModel):
