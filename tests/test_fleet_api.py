@@ -37,6 +37,8 @@ from crowdsafe.store.notify import (
 from crowdsafe.store.postgres import PostgresStore
 from crowdsafe.types import (
     Alert,
+    AlertEvent,
+    AlertEventKind,
     AlertLevel,
     AlertRule,
     AlertState,
@@ -394,3 +396,49 @@ def test_crowdsafe_serve_answers_from_the_shared_store_and_stops_cleanly(
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "read only: this server runs no camera" in out
+
+
+def test_an_alert_a_worker_opens_reaches_every_api_servers_dashboards(
+    fleet: tuple[Served, Served, FleetSite, FleetSite], dsn: str
+) -> None:
+    from crowdsafe.cluster.events import AlertEventSender
+
+    a, b, _, _ = fleet
+    now = time.time()
+    opened = Alert(
+        id="w-1",
+        rule=AlertRule.DENSITY,
+        subject_kind=SubjectKind.ZONE,
+        subject_id="cam2-z0",
+        camera_id="cam2",
+        level=AlertLevel.CRITICAL,
+        state=AlertState.OPEN,
+        message="density critical",
+        value=4.5,
+        threshold=4.0,
+        opened_at=now,
+        updated_at=now,
+    )
+    sender = AlertEventSender(dsn)  # what a worker's engine calls; the row is not stored
+    try:
+        with (
+            a.stream("GET", "/api/live", timeout=15) as ra,
+            b.stream("GET", "/api/live", timeout=15) as rb,
+        ):
+            la, lb = sse_lines(ra), sse_lines(rb)
+            wait_subscribed(la)
+            wait_subscribed(lb)
+            sender.send(AlertEvent(AlertEventKind.OPENED, opened))
+            for lines in (la, lb):
+                event = ""
+                for line in lines:
+                    if line.startswith("event: "):
+                        event = line.removeprefix("event: ")
+                    elif event == "alert" and line.startswith("data: "):
+                        body = json.loads(line.removeprefix("data: "))
+                        assert body["event"] == "opened"
+                        assert (body["alert"]["id"], body["alert"]["level"]) == ("w-1", "critical")
+                        break
+    finally:
+        sender.close()
+    assert sender.sent == 1 and sender.dropped == 0

@@ -19,6 +19,7 @@ it, and :meth:`FleetSite.anonymised_jpeg` raises PixelsElsewhere (the API's 409)
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -39,14 +40,27 @@ from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone
 from crowdsafe.site import CameraInfo, SiteGroup
 from crowdsafe.store.maintenance import MaintenanceStatus
-from crowdsafe.store.notify import ALERT_STATE, SAMPLES, Listener, read_samples
+from crowdsafe.store.notify import (
+    ALERT_EVENTS,
+    ALERT_STATE,
+    SAMPLES,
+    Listener,
+    read_alert_event,
+    read_samples,
+)
 from crowdsafe.store.postgres import PostgresStore
 from crowdsafe.store.resolution import Resolutions
-from crowdsafe.types import AlertEvent, AlertEventKind
+from crowdsafe.types import AlertEvent, AlertEventKind, AlertState
 
 __all__ = ["FleetSite", "FleetSiteOptions"]
 
 log = logging.getLogger(__name__)
+
+# What an operator's change of an alert's state is, as an event for the dashboards.
+_OPERATOR_EVENTS = {
+    AlertState.ACKNOWLEDGED: AlertEventKind.ACKNOWLEDGED,
+    AlertState.RESOLVED: AlertEventKind.RESOLVED,
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,10 @@ class FleetSite:
             config.forecast, self.store, self._zones, bucket_s=section.bucket_s
         )
         self.listener = Listener(
-            section.dsn, (SAMPLES, ALERT_STATE), self._notified, on_connect=self._load_latest
+            section.dsn,
+            (SAMPLES, ALERT_STATE, ALERT_EVENTS),
+            self._notified,
+            on_connect=self._load_latest,
         )
 
     # -- the feed ------------------------------------------------------------------------
@@ -157,10 +174,23 @@ class FleetSite:
             samples = [s for s in read_samples(payload) if s.zone_id in self._known_zones]
             if samples:
                 self.feed.publish(samples)
-        elif channel == ALERT_STATE:
+        elif channel == ALERT_STATE:  # an operator's acknowledge or resolve
             alert = self.store.get_alert(payload)
-            if alert is not None:
-                self.feed.publish_alert(AlertEvent(AlertEventKind(alert.state.value), alert))
+            kind = _OPERATOR_EVENTS.get(alert.state) if alert is not None else None
+            if alert is not None and kind is not None:
+                self.feed.publish_alert(AlertEvent(kind, alert))
+        elif channel == ALERT_EVENTS:  # what a worker's alert engine did
+            try:
+                event = read_alert_event(payload)
+            except (ValueError, KeyError, TypeError):
+                log.warning("an alert event that does not read: %.200s", payload)
+                return
+            if event.alert.camera_id in self._camera_ids:
+                self.feed.publish_alert(event)
+
+    @functools.cached_property
+    def _camera_ids(self) -> frozenset[str]:
+        return frozenset(c.id for c in self.config.cameras)
 
     # -- the Site protocol ---------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from crowdsafe.cluster.events import AlertEventSender
 from crowdsafe.cluster.listen import ALERT_STATE_CHANNEL, ChannelListener
 from crowdsafe.cluster.registry import CameraStatus, FleetRegistry
 from crowdsafe.config import ClusterConfig, CrowdsafeConfig, PostgresStorageConfig
@@ -84,6 +85,11 @@ class FleetWorker:
         self._listener = ChannelListener(
             storage.dsn, ALERT_STATE_CHANNEL, self._alert_changed, on_connect=self.refresh_alerts
         )
+        # The engine's events (opened, escalated, resolved) go to every API server's
+        # dashboards by NOTIFY, from a thread of their own: the engine runs on the
+        # analysis thread, which must never wait on the database.
+        self._events = AlertEventSender(storage.dsn, connect_timeout_s=storage.connect_timeout_s)
+        self.runtime.alerts.on_event.append(self._events.send)
 
     # --- what the controller asks --------------------------------------------------
 
@@ -127,6 +133,7 @@ class FleetWorker:
         """Store every camera's open buckets and close; the actor can then be killed."""
         self._stop.set()
         self._listener.close()
+        self._events.close()
         for thread in self._threads:
             thread.join(5.0)
         self.runtime.close()

@@ -31,14 +31,16 @@ import psycopg
 from psycopg import sql
 
 from crowdsafe.store.codec import Codec
-from crowdsafe.types import ZoneSample
+from crowdsafe.types import Alert, AlertEvent, AlertEventKind, ZoneSample
 
 __all__ = [
     "ALERT_STATE",
     "PAYLOAD_MAX",
     "SAMPLES",
     "Listener",
+    "alert_event_payload",
     "notify",
+    "read_alert_event",
     "read_samples",
     "sample_payloads",
     "samples_payloads",
@@ -48,12 +50,17 @@ log = logging.getLogger(__name__)
 
 SAMPLES = "crowdsafe_samples"
 ALERT_STATE = "crowdsafe_alert_state"
+ALERT_EVENTS = "crowdsafe_alert_events"
+"""What the alert engine of a worker did (opened, escalated, resolved an alert), with the
+alert itself: the worker's store writes through its queue, so the row may land after
+the news, and an API server's dashboards must not wait for it."""
 PAYLOAD_MAX = 7900
 """Bytes of one payload at most (PostgreSQL's limit is 8000, with some margin)."""
 
 # A sample travels as a row of its fields in the store's column order: a key per field
 # per sample would double the payload (24,000 samples a second travel this way in a city).
 _ZONES = Codec(ZoneSample, native_bool=True)
+_ALERTS = Codec(Alert, native_bool=True)
 _HEAD = '{"f":' + json.dumps(_ZONES.names, separators=(",", ":")) + ',"s":['
 
 
@@ -216,3 +223,16 @@ class Listener:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(self.poll_s + self.connect_timeout_s + 1.0)
+
+
+def alert_event_payload(event: AlertEvent) -> str:
+    """An alert event as one payload (an alert is far below the limit)."""
+    return json.dumps({"kind": event.kind.value, "alert": event.alert.to_dict()})
+
+
+def read_alert_event(payload: str) -> AlertEvent:
+    """The event of :func:`alert_event_payload` (ValueError for anything else)."""
+    data = json.loads(payload)
+    fields_ = data["alert"]
+    alert = _ALERTS.read([fields_[name] for name in _ALERTS.names])
+    return AlertEvent(AlertEventKind(data["kind"]), alert)
