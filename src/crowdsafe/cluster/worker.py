@@ -182,14 +182,14 @@ class FleetWorker:
         out = []
         for camera_id, cam in self.runtime.cameras.items():
             h = cam.health.snapshot()
-            age = h.last_frame_age_s
+            waited = h.last_frame_age_s
             out.append(
                 CameraStatus(
                     camera_id=camera_id,
                     node_id=self.node_id,
                     state=h.state.value,
                     analysed_fps=h.analysed_fps,
-                    last_frame_at=None if age is None else now - age,
+                    last_frame_at=None if waited is None else now - waited,
                     updated_at=now,
                 )
             )
