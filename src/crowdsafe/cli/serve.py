@@ -46,5 +46,5 @@ def _serve(args: argparse.Namespace) -> int:
         port,
         args.quiet,
         lambda: expose(config, host, args.insecure_no_auth),
-        make_site=lambda c: FleetSite(c).start(),
+        make_site=FleetSite,  # serve() starts it (a second start() raised)
     )
