@@ -18,7 +18,7 @@ failover, and the API.  So each synthetic camera is the ordinary pipeline of
   worker would measure the scheduler, not the fleet): one driver thread steps every
   camera's pipeline once per ``1 / analysis_fps`` second with one shared blank frame,
   stamped with the tick's time, so each bucket gets its frame even when a tick runs
-  late (the lateness is kept in ``late_max_s``);
+  late (the lateness of the last ticks is kept in ``lateness_s``);
 * :class:`SyntheticFleetWorker` is a :class:`~crowdsafe.cluster.worker.FleetWorker`
   whose runtime is a :class:`SyntheticRuntime`; everything else (assignment, status rows,
   alert states) is the real worker's.
@@ -33,6 +33,7 @@ import math
 import resource
 import time
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,9 +164,12 @@ class SyntheticRuntime(Runtime):
     docstring): no reader threads; one driver thread steps every camera's pipeline once
     a tick, in place of the analysis thread."""
 
-    late_max_s = 0.0
-    """How late the driver's latest tick started at worst, seconds."""
     ticks = 0
+
+    def __init__(self, config: CrowdsafeConfig, **parts: Any) -> None:
+        super().__init__(config, **parts)
+        # how late each of the last ticks started, seconds (the driver's lag)
+        self.lateness_s: deque[float] = deque(maxlen=600)
 
     def _camera(self, parts: Any) -> CameraRuntime:
         cam = super()._camera(parts)
@@ -176,15 +180,15 @@ class SyntheticRuntime(Runtime):
         width, height = FRAME_SIZE
         image = np.zeros((height, width, 3), dtype=np.uint8)
         image.flags.writeable = False
-        fps = min((c.analysis_fps or 1.0) for c in self.config.cameras) or 1.0
-        tick_s = 1.0 / fps
+        tick_s = 1.0 / min((c.analysis_fps for c in self.config.cameras), default=1.0)
         # mid-bucket, so that a tick's frame is well inside its bucket
         next_t = (math.floor(time.time() / tick_s) + 0.5) * tick_s
         while not self._stop.is_set():
             wait_s = next_t - time.time()
             if wait_s > 0 and self._stop.wait(wait_s):
                 break
-            self.late_max_s = max(self.late_max_s, time.time() - next_t)
+            if self.cameras:
+                self.lateness_s.append(time.time() - next_t)
             self._tick(next_t, image)
             self.ticks += 1
             next_t += tick_s
@@ -212,15 +216,20 @@ class SyntheticFleetWorker(FleetWorker):
         scripted = detector if detector is not None else ScriptedCrowdDetector(config)
         return SyntheticRuntime(config, detector=scripted, store=store, camera_ids=())
 
+    def synthetic(self) -> SyntheticRuntime:
+        assert isinstance(self.runtime, SyntheticRuntime)  # made by _runtime
+        return self.runtime
+
     def usage(self) -> dict[str, float]:
         """This worker process's CPU seconds and peak RSS (MiB), its cameras, and how
-        late its driver's ticks ran at worst (s)."""
+        late its driver's last (at most 600) ticks started: p95 and worst, seconds."""
         ru = resource.getrusage(resource.RUSAGE_SELF)
-        runtime = self.runtime
-        late = runtime.late_max_s if isinstance(runtime, SyntheticRuntime) else 0.0
+        runtime = self.synthetic()
+        late = sorted(runtime.lateness_s) or [0.0]
         return {
             "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
             "peak_rss_mib": round(ru.ru_maxrss / 1024, 1),
             "cameras": float(len(runtime.cameras)),
-            "tick_late_max_s": round(late, 3),
+            "tick_late_p95_s": round(late[min(len(late) - 1, int(0.95 * len(late)))], 3),
+            "tick_late_max_s": round(late[-1], 3),
         }

@@ -44,6 +44,8 @@ def simulation_config_text(
         out.append(
             f"  - id: {cid}\n    site: district{i // cameras_per_site}\n"
             f"    source: {{url: 'rtsp://127.0.0.1:9/{cid}'}}\n    analysis_fps: 1\n"
+            # counted from the scripted boxes alone: no density model runs
+            "    density: {method: detection}\n"
         )
         out.append(_CALIBRATION)
         out.append("    zones:\n")

@@ -151,9 +151,10 @@ class Bookkeeping:
     zones_expected: int
     first_all_t: float | None  # the first bucket at which every zone had stored one
     last_t: float | None
-    missing: int  # buckets missing between a zone's first and last, all told
+    missing: int  # buckets missing between a zone's first and last, in the measured run
     failover_gap: int  # of those, in the removed node's cameras around the removal
     lost: int  # missing - failover_gap
+    warm_up_gap: int  # buckets missing in gaps that ended before the measured run
     rewritten_rows: int
     rewritten_buckets: int
     per_bucket: dict[float, int]
@@ -165,10 +166,11 @@ def bookkeeping(
     bucket_s: float,
     moved_cameras: list[str],
     window: tuple[float, float] | None,
+    measured_from: float,
 ) -> Bookkeeping:
     """Count what is stored (module docstring).  A gap counts as failover when its zone's
     camera was on the removed node and the gap overlaps ``window`` (removal - 2 s to
-    recovery + 2 s)."""
+    recovery + 2 s); a gap that ended before ``measured_from`` is the warm-up's."""
     import psycopg
 
     gaps_sql = """
@@ -188,8 +190,11 @@ def bookkeeping(
             "SELECT count(*), count(DISTINCT (zone_id, t)) FROM sim_rewrites"
         ).fetchone() or (0, 0)
     moved = set(moved_cameras)
-    missing = failover = 0
+    missing = failover = warm_up = 0
     for camera_id, prev_t, t, n in gaps:
+        if t < measured_from:
+            warm_up += n
+            continue
         missing += n
         if window is not None and camera_id in moved and prev_t < window[1] and t > window[0]:
             failover += n
@@ -203,6 +208,7 @@ def bookkeeping(
         missing=missing,
         failover_gap=failover,
         lost=missing - failover,
+        warm_up_gap=warm_up,
         rewritten_rows=int(rewritten_rows),
         rewritten_buckets=int(rewritten_buckets),
         per_bucket={float(t): int(n) for t, n in per_bucket.items()},

@@ -12,7 +12,9 @@ What runs, all of it the real thing but the cameras (``cluster/synthetic.py``):
   feed notified;
 * ``crowdsafe serve`` in a subprocess, the API of the fleet over the same store, asked
   over HTTP with a viewer token (``evaluation/fleet_probe.py`` says what is timed);
-* after ``remove_node_at_s`` seconds (when given), the last non-head node is removed
+* once every zone stores (the warm-up: nodes, workers and cameras starting, timed
+  apart), the run of ``seconds`` is measured; after ``remove_node_at_s`` of them (when
+  given), the last non-head node is removed
   at once, as a machine that dies, and the time is taken until every camera it ran
   has stored a bucket that began after the removal from its new node.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import subprocess
 import sys
@@ -44,6 +47,8 @@ from crowdsafe.evaluation.fleet_probe import (
 )
 
 __all__ = ["simulate"]
+
+log = logging.getLogger(__name__)
 
 NAMESPACE = "crowdsafe-sim"
 _OBJECT_STORE = 100 * 1024 * 1024
@@ -237,9 +242,12 @@ def simulate(
     with _ray_cluster(nodes) as cluster, _api_server(config_path, port) as api:
         connect(cluster.address, NAMESPACE)
         detector = functools.partial(ScriptedCrowdDetector, config, ScriptedCrowd(seed=seed))
+        launched = time.time()
+        start_fleet(config, detector, SyntheticFleetWorker)
+        _warm_up(dsn, len(zone_ids), launched)
         busy0, total0 = _cpu_busy()
         started = time.time()
-        start_fleet(config, detector, SyntheticFleetWorker)
+        out["warm_up_s"] = round(started - launched, 1)
         step = max(1, len(zone_ids) // 8)
         probe = ApiProbe(
             f"http://127.0.0.1:{port}",
@@ -268,6 +276,26 @@ def simulate(
     out["machine_cpu_busy"] = round((busy1 - busy0) / max(1.0, total1 - total0), 3)
     out["seconds"] = round(ended - started, 1)
     return out
+
+
+def _warm_up(dsn: str, zones: int, since: float, timeout_s: float = 600.0) -> None:
+    """Wait until every zone has stored a bucket since ``since``: the workers have
+    started and taken their cameras.  Raises RuntimeError after ``timeout_s``."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout_s
+    storing = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(DISTINCT zone_id) FROM zone_samples WHERE t >= %s", (since,)
+            ).fetchone()
+            storing = 0 if row is None else int(row[0])
+            log.info("warm-up: %d of %d zones storing", storing, zones)
+            if storing >= zones:
+                return
+            time.sleep(2.0)
+    raise RuntimeError(f"only {storing} of the fleet's {zones} zones stored in {timeout_s} s")
 
 
 def _usage(ray: Any, cameras: Any) -> list[dict[str, float]]:
@@ -301,13 +329,13 @@ def _figures(
         moved = failover.moved
         back = failover.removed_at + (failover.recovered_s or 120.0)
         window = (failover.removed_at - 2.0, back + 2.0)
-    book = bookkeeping(dsn, zones, bucket_s, moved, window)
+    book = bookkeeping(dsn, zones, bucket_s, moved, window, started)
     # steady state: from the first bucket every zone stored to the last but one
     steady = {
         t: n
         for t, n in book.per_bucket.items()
         if book.first_all_t is not None and book.last_t is not None
-        and book.first_all_t + 5 <= t < book.last_t - bucket_s
+        and started <= t < book.last_t - bucket_s
     }  # fmt: skip
     rate = sum(steady.values()) / (len(steady) * bucket_s) if steady else None
     # and outside the failover window, where the removed node's cameras are missing
@@ -320,10 +348,8 @@ def _figures(
         "samples_per_s_stored": _round(calm_rate, 1),
         "samples_per_s_stored_with_failover": _round(rate, 1),
         "steady_buckets": len(steady),
-        "all_zones_storing_after_s": _round(
-            None if book.first_all_t is None else book.first_all_t + bucket_s - started, 1
-        ),
         "lost_samples": book.lost,
+        "warm_up_gap_samples": book.warm_up_gap,
         "duplicated_samples": book.rewritten_buckets,
         "duplicate_writes": book.rewritten_rows,
         "delay_s": {
