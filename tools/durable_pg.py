@@ -8,6 +8,7 @@ shared disk; benchmarks must not, or their write rates would be ones no site get
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,8 @@ def main() -> int:
         print("usage: tools/durable_pg.py -- COMMAND ... (needs PostgreSQL's binaries)")
         return 2
     server = Durable(bindir)
+    # a timeout's SIGTERM still stops and removes the server (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         import psycopg
 
