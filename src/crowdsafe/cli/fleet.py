@@ -1,5 +1,6 @@
-"""``crowdsafe run CONFIG --ray ADDRESS`` and ``crowdsafe fleet stop``: a config's cameras
-on a Ray cluster (``crowdsafe/cluster/``).
+"""``crowdsafe run CONFIG --ray ADDRESS``, ``crowdsafe fleet stop`` and ``crowdsafe fleet
+simulate``: a config's cameras on a Ray cluster (``crowdsafe/cluster/``), and a city of
+scripted cameras on a local one, measured (``evaluation/fleet_sim.py``).
 
 ``run --ray`` starts the fleet (or finds it running the same config), then stays in the
 foreground printing the placement summary (cameras per node) whenever it changes, until
@@ -26,6 +27,44 @@ def register(commands: Subcommands) -> None:
     stop.add_argument("--ray", metavar="ADDRESS", help="the Ray cluster (default RAY_ADDRESS)")
     stop.add_argument("--namespace", default="crowdsafe", help="the fleet's Ray namespace")
     stop.set_defaults(handler=_stop)
+    sim = what.add_parser(
+        "simulate",
+        help="SIMULATION: a city of scripted cameras on a local Ray cluster, measured",
+    )
+    sim.add_argument("--cameras", type=int, required=True, help="synthetic cameras")
+    sim.add_argument("--nodes", type=int, required=True, help="Ray nodes on this machine")
+    sim.add_argument("--seconds", type=float, required=True, help="how long the fleet runs")
+    sim.add_argument("--dsn", required=True, help="an empty PostgreSQL database")
+    sim.add_argument(
+        "--remove-node-at", type=float, default=None, metavar="T",
+        help="remove a non-head node T seconds after the start, as a machine that dies",
+    )  # fmt: skip
+    sim.add_argument("--zones-per-camera", type=int, default=3, help="zones of each camera")
+    sim.add_argument("--seed", type=int, default=0, help="the crowd script's seed")
+    sim.add_argument("--json", action="store_true", help="only the JSON line on stdout")
+    sim.set_defaults(handler=_simulate)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from crowdsafe.evaluation.fleet_sim import simulate
+
+    result = simulate(
+        cameras=args.cameras,
+        nodes=args.nodes,
+        seconds=args.seconds,
+        dsn=args.dsn,
+        zones=args.zones_per_camera,
+        remove_node_at_s=args.remove_node_at,
+        seed=args.seed,
+    )
+    if not args.json:
+        print(
+            f"{result['samples_per_s_stored']} samples/s stored of "
+            f"{result['samples_per_s_expected']}; lost {result['lost_samples']}, "
+            f"duplicated {result['duplicated_samples']}"
+        )
+    print(json.dumps(result), flush=True)
+    return 0
 
 
 def _stop(args: argparse.Namespace) -> int:

@@ -85,7 +85,10 @@ class FleetController:
     Raises ConfigError unless the store is PostgreSQL."""
 
     def __init__(
-        self, config: CrowdsafeConfig, detector_factory: DetectorFactory | None = None
+        self,
+        config: CrowdsafeConfig,
+        detector_factory: DetectorFactory | None = None,
+        worker_class: type[FleetWorker] = FleetWorker,
     ) -> None:
         storage = config.storage
         if not isinstance(storage, PostgresStorageConfig):
@@ -93,6 +96,7 @@ class FleetController:
         self.config = config
         self.cluster = config.cluster or ClusterConfig()
         self.detector_factory = detector_factory
+        self.worker_class = worker_class  # a subclass for simulated cameras (synthetic.py)
         self.costs = camera_costs(config, self.cluster)
         self.registry = FleetRegistry(storage.dsn, connect_timeout_s=storage.connect_timeout_s)
         # a restarted controller carries on from the stored placements
@@ -188,7 +192,7 @@ class FleetController:
             return handle
         name = worker_name(node.node_id)
         handle = (
-            ray.remote(FleetWorker)
+            ray.remote(self.worker_class)
             .options(
                 name=name,
                 namespace=self.cluster.namespace,

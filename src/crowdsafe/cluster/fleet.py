@@ -17,7 +17,7 @@ import socket
 from typing import Any
 
 from crowdsafe.cluster.controller import CONTROLLER_NAME, FleetController
-from crowdsafe.cluster.worker import DetectorFactory
+from crowdsafe.cluster.worker import DetectorFactory, FleetWorker
 from crowdsafe.config import ClusterConfig, CrowdsafeConfig
 from crowdsafe.errors import ClusterError
 
@@ -70,9 +70,14 @@ def find_controller(namespace: str) -> Any | None:
         return None
 
 
-def start_fleet(config: CrowdsafeConfig, detector_factory: DetectorFactory | None = None) -> Any:
-    """The controller running ``config`` (started if none runs).  Raises ClusterError
-    when one runs another config: stop it first (``crowdsafe fleet stop``)."""
+def start_fleet(
+    config: CrowdsafeConfig,
+    detector_factory: DetectorFactory | None = None,
+    worker_class: type[FleetWorker] = FleetWorker,
+) -> Any:
+    """The controller running ``config`` (started if none runs) with workers of
+    ``worker_class``.  Raises ClusterError when one runs another config: stop it first
+    (``crowdsafe fleet stop``)."""
     ray = _ray()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -99,7 +104,7 @@ def start_fleet(config: CrowdsafeConfig, detector_factory: DetectorFactory | Non
             # near the driver (the head, usually) but anywhere if that node goes
             scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True),
         )
-        .remote(config, detector_factory)
+        .remote(config, detector_factory, worker_class)
     )
 
 

@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from crowdsafe.cluster.events import AlertEventSender
 from crowdsafe.cluster.listen import ALERT_STATE_CHANNEL, ChannelListener
@@ -33,6 +34,10 @@ from crowdsafe.config import ClusterConfig, CrowdsafeConfig, PostgresStorageConf
 from crowdsafe.detect.base import Detector
 from crowdsafe.errors import ConfigError
 from crowdsafe.types import Alert, AlertState
+
+if TYPE_CHECKING:
+    from crowdsafe.runtime import Runtime
+    from crowdsafe.store.base import Store
 
 __all__ = ["DetectorFactory", "FleetWorker"]
 
@@ -56,7 +61,6 @@ class FleetWorker:
         detector_factory: DetectorFactory | None = None,
     ) -> None:
         from crowdsafe.assembly import build_store
-        from crowdsafe.runtime import Runtime
         from crowdsafe.store.queued import QueuedStore
 
         storage = config.storage
@@ -66,12 +70,14 @@ class FleetWorker:
         self.cluster = config.cluster or ClusterConfig()
         self.node_id = node_id
         self.name = name
+        # by id: a worker of a city adds thousands (config.camera() is a linear search)
+        self._camera_configs = {c.id: c for c in config.cameras}
         self._lock = threading.Lock()
         # The store is given, so the runtime runs no rollup and retention loop: one per
         # worker on one database would repeat the same work; the API servers run it.
         store = QueuedStore(build_store(config), backlog_max=storage.backlog_max)
         detector = detector_factory() if detector_factory is not None else None
-        self.runtime = Runtime(config, detector=detector, store=store, camera_ids=())
+        self.runtime = self._runtime(config, detector, store)
         self.runtime.start()
         self.registry = FleetRegistry(storage.dsn, connect_timeout_s=storage.connect_timeout_s)
         self.alerts_applied = 0
@@ -90,6 +96,13 @@ class FleetWorker:
         # analysis thread, which must never wait on the database.
         self._events = AlertEventSender(storage.dsn, connect_timeout_s=storage.connect_timeout_s)
         self.runtime.alerts.on_event.append(self._events.send)
+
+    def _runtime(self, config: CrowdsafeConfig, detector: Detector | None, store: Store) -> Runtime:
+        """The runtime of this worker's cameras, none yet (``cluster/synthetic.py``
+        gives one that steps scripted cameras instead of reading streams)."""
+        from crowdsafe.runtime import Runtime
+
+        return Runtime(config, detector=detector, store=store, camera_ids=())
 
     # --- what the controller asks --------------------------------------------------
 
@@ -110,9 +123,8 @@ class FleetWorker:
                 return sorted(self.runtime.cameras)
             added = []
             for camera_id in sorted(wanted - set(self.runtime.cameras)):
-                try:
-                    camera = self.config.camera(camera_id)
-                except KeyError:
+                camera = self._camera_configs.get(camera_id)
+                if camera is None:
                     log.error("worker %s: camera %s is not in the config", self.name, camera_id)
                     continue
                 self.runtime.add_camera(camera)
