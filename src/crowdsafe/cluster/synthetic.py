@@ -17,8 +17,10 @@ failover, and the API.  So each synthetic camera is the ordinary pipeline of
 * :class:`SyntheticRuntime` has no reader thread per camera (thousands of threads per
   worker would measure the scheduler, not the fleet): one driver thread steps every
   camera's pipeline once per ``1 / analysis_fps`` second with one shared blank frame,
-  stamped with the tick's time, so each bucket gets its frame even when a tick runs
-  late (the lateness of the last ticks is kept in ``lateness_s``);
+  stamped with the tick's time; a tick that starts a whole tick late skips to the
+  current one, as a reader keeps only its newest frame, so an overloaded worker
+  loses buckets (counted in ``ticks_skipped``, and lost in the store) instead of
+  falling ever further behind (the lateness of the last ticks is in ``lateness_s``);
 * :class:`SyntheticFleetWorker` is a :class:`~crowdsafe.cluster.worker.FleetWorker`
   whose runtime is a :class:`SyntheticRuntime`; everything else (assignment, status rows,
   alert states) is the real worker's.
@@ -165,6 +167,7 @@ class SyntheticRuntime(Runtime):
     a tick, in place of the analysis thread."""
 
     ticks = 0
+    ticks_skipped = 0
 
     def __init__(self, config: CrowdsafeConfig, **parts: Any) -> None:
         super().__init__(config, **parts)
@@ -187,8 +190,15 @@ class SyntheticRuntime(Runtime):
             wait_s = next_t - time.time()
             if wait_s > 0 and self._stop.wait(wait_s):
                 break
+            late_s = time.time() - next_t
             if self.cameras:
-                self.lateness_s.append(time.time() - next_t)
+                self.lateness_s.append(late_s)
+            if late_s >= tick_s:
+                # behind by a whole tick: skip to the current one, as a camera's reader
+                # keeps only its newest frame; the buckets skipped are missing, not late
+                skipped = math.floor(late_s / tick_s)
+                self.ticks_skipped += skipped if self.cameras else 0
+                next_t += skipped * tick_s
             self._tick(next_t, image)
             self.ticks += 1
             next_t += tick_s
@@ -232,4 +242,5 @@ class SyntheticFleetWorker(FleetWorker):
             "cameras": float(len(runtime.cameras)),
             "tick_late_p95_s": round(late[min(len(late) - 1, int(0.95 * len(late)))], 3),
             "tick_late_max_s": round(late[-1], 3),
+            "ticks_skipped": float(runtime.ticks_skipped),
         }

@@ -31,7 +31,7 @@ def simulation_config_text(
     cameras_per_site: int = 100,
     namespace: str = "crowdsafe-sim",
     rebalance_interval_s: float = 1.0,
-    worker_timeout_s: float = 10.0,
+    worker_timeout_s: float = 60.0,
 ) -> str:
     """The YAML text of the simulation's config (module docstring)."""
     width = 768 // zones
@@ -61,6 +61,9 @@ def simulation_config_text(
         "cluster:\n"
         f"  namespace: {namespace}\n"
         f"  rebalance_interval_s: {rebalance_interval_s}\n"
+        # a removed node is found by Ray's health checks (about 3 s here); a worker that
+        # only answers late under overload must not have its cameras moved while it still
+        # runs them (at 10 s, 8,000 cameras on 2 cores did: two writers for 2,184 buckets)
         f"  worker_timeout_s: {worker_timeout_s}\n"
         "  status_interval_s: 5.0\n"
         # a camera is all but free here: every node holds its share of the city

@@ -28,6 +28,7 @@ import contextlib
 import functools
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -278,6 +279,7 @@ def simulate(
     out["workers"] = workers
     out["machine_cpu_busy"] = round((busy1 - busy0) / max(1.0, total1 - total0), 3)
     out["seconds"] = round(ended - started, 1)
+    shutil.rmtree(folder, ignore_errors=True)  # kept after a failure: serve.log says why
     return out
 
 
