@@ -26,7 +26,6 @@ import itertools
 import json
 import math
 import os
-import pwd
 import signal
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from crowdsafe.types import Alert, AlertState, ZoneSample
 
 from .authn import bearer
 from .conftest import CONFIG_TEMPLATE
-from .servers.postgres import PostgresCluster, find_bindir, free_port
+from .servers.postgres import PostgresCluster, free_port, throwaway_cluster
 from .test_store_contract import sample
 
 BEFORE_S = 15.0  # analysed before the outage
@@ -117,20 +116,7 @@ def test_metrics_answer_while_the_store_cannot_be_read(tmp_path: Path) -> None:
 @pytest.fixture
 def own_cluster() -> Iterator[PostgresCluster]:
     """A PostgreSQL server for this test alone: it is stopped and started."""
-    pytest.importorskip("psycopg", reason="psycopg not installed (the dev extra has it)")
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found (Debian package `postgresql`)")
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root, and no `postgres` user to run the server as")
-    cluster = PostgresCluster(bindir)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+    yield from throwaway_cluster()
 
 
 def _config(tmp_path: Path, video: Path, dsn: str) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["PostgresCluster", "find_bindir", "free_port", "pg_cluster"]
+__all__ = ["PostgresCluster", "find_bindir", "free_port", "pg_cluster", "throwaway_cluster"]
 
 
 def find_bindir() -> Path | None:
@@ -94,9 +94,9 @@ class PostgresCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
-    """A real PostgreSQL server for the whole test session (skips when there is none)."""
+def throwaway_cluster() -> Iterator[PostgresCluster]:
+    """A started server, closed when the generator ends; skips (saying why) without the
+    binaries, psycopg, or a `postgres` user to run as when the tests run as root."""
     pytest.importorskip("psycopg", reason="psycopg not installed (the dev extra has it)")
     bindir = find_bindir()
     if bindir is None:
@@ -111,3 +111,9 @@ def pg_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """A real PostgreSQL server for the whole test session (skips when there is none)."""
+    yield from throwaway_cluster()

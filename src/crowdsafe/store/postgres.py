@@ -22,7 +22,7 @@ Time partitions (``store/partitions.py``): the sample and rollup tables are
 ``PARTITION BY RANGE (t)``, each partition a fixed span (a day of samples); the
 partitions are made ahead by :meth:`PostgresStore.prepare`, and by a write that needs
 one (made in its own short transaction under an advisory lock, so that several
-servers never race to make the same), and retention drops whole partitions before its
+servers never both make the same one), and retention drops whole partitions before its
 horizon instead of deleting their rows.  The primary keys ``(zone_id, t)`` and
 ``(line_id, t)`` serve the series reads (one zone, a time range, newest first) in each
 partition, and PostgreSQL skips the partitions outside a read's time range.
