@@ -151,6 +151,37 @@ def next_sample(lines: Iterator[str], zone_id: str, t: float) -> dict[str, Any]:
     raise AssertionError(f"no sample of {zone_id} at {t} on the stream")
 
 
+def next_alert_event(lines: Iterator[str]) -> dict[str, Any]:
+    """The body of the next ``alert`` event on the stream."""
+    event = ""
+    for line in lines:
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif event == "alert" and line.startswith("data: "):
+            body: dict[str, Any] = json.loads(line.removeprefix("data: "))
+            return body
+    raise AssertionError("no alert event on the stream")
+
+
+def open_alert(alert_id: str, camera: str, level: AlertLevel, value: float) -> Alert:
+    """An open density alert of the camera's first zone, opened now."""
+    now = time.time()
+    return Alert(
+        id=alert_id,
+        rule=AlertRule.DENSITY,
+        subject_kind=SubjectKind.ZONE,
+        subject_id=f"{camera}-z0",
+        camera_id=camera,
+        level=level,
+        state=AlertState.OPEN,
+        message=f"density {level.value}",
+        value=value,
+        threshold=value - 0.5,
+        opened_at=now,
+        updated_at=now,
+    )
+
+
 def test_a_sample_written_on_another_node_reaches_the_live_feed_of_every_api_server(
     fleet: tuple[Served, Served, FleetSite, FleetSite], dsn: str
 ) -> None:
@@ -249,21 +280,7 @@ def test_an_ack_through_one_server_is_seen_through_the_other_and_told_to_the_fle
     fleet: tuple[Served, Served, FleetSite, FleetSite], dsn: str
 ) -> None:
     a, b, _, _ = fleet
-    now = time.time()
-    alert = Alert(
-        id="a-1",
-        rule=AlertRule.DENSITY,
-        subject_kind=SubjectKind.ZONE,
-        subject_id="cam1-z0",
-        camera_id="cam1",
-        level=AlertLevel.WARNING,
-        state=AlertState.OPEN,
-        message="density high",
-        value=2.5,
-        threshold=2.0,
-        opened_at=now,
-        updated_at=now,
-    )
+    alert = open_alert("a-1", "cam1", AlertLevel.WARNING, 2.5)
     store = PostgresStore(dsn)
     store.save_alert(alert)
     store.close()
@@ -278,14 +295,8 @@ def test_an_ack_through_one_server_is_seen_through_the_other_and_told_to_the_fle
             r = a.post("/api/alerts/a-1/acknowledge")
             assert r.status_code == 200 and r.json()["state"] == "acknowledged"
             assert heard.get(timeout=10) == (ALERT_STATE, "a-1")  # the owning worker's side
-            event = ""
-            for line in lines:  # server B's dashboards hear of it too
-                if line.startswith("event: "):
-                    event = line.removeprefix("event: ")
-                elif event == "alert" and line.startswith("data: "):
-                    body = json.loads(line.removeprefix("data: "))
-                    assert body["event"] == "acknowledged" and body["alert"]["id"] == "a-1"
-                    break
+            body = next_alert_event(lines)  # server B's dashboards hear of it too
+            assert body["event"] == "acknowledged" and body["alert"]["id"] == "a-1"
     finally:
         owner.close()
     listed = b.get("/api/alerts", params={"state": "acknowledged"}).json()
@@ -404,21 +415,7 @@ def test_an_alert_a_worker_opens_reaches_every_api_servers_dashboards(
     from crowdsafe.cluster.events import AlertEventSender
 
     a, b, _, _ = fleet
-    now = time.time()
-    opened = Alert(
-        id="w-1",
-        rule=AlertRule.DENSITY,
-        subject_kind=SubjectKind.ZONE,
-        subject_id="cam2-z0",
-        camera_id="cam2",
-        level=AlertLevel.CRITICAL,
-        state=AlertState.OPEN,
-        message="density critical",
-        value=4.5,
-        threshold=4.0,
-        opened_at=now,
-        updated_at=now,
-    )
+    opened = open_alert("w-1", "cam2", AlertLevel.CRITICAL, 4.5)
     sender = AlertEventSender(dsn)  # what a worker's engine calls; the row is not stored
     try:
         with (
@@ -430,15 +427,9 @@ def test_an_alert_a_worker_opens_reaches_every_api_servers_dashboards(
             wait_subscribed(lb)
             sender.send(AlertEvent(AlertEventKind.OPENED, opened))
             for lines in (la, lb):
-                event = ""
-                for line in lines:
-                    if line.startswith("event: "):
-                        event = line.removeprefix("event: ")
-                    elif event == "alert" and line.startswith("data: "):
-                        body = json.loads(line.removeprefix("data: "))
-                        assert body["event"] == "opened"
-                        assert (body["alert"]["id"], body["alert"]["level"]) == ("w-1", "critical")
-                        break
+                body = next_alert_event(lines)
+                assert body["event"] == "opened"
+                assert (body["alert"]["id"], body["alert"]["level"]) == ("w-1", "critical")
     finally:
         sender.close()
     assert sender.sent == 1 and sender.dropped == 0
