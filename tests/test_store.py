@@ -24,20 +24,7 @@ from crowdsafe.types import (
     LineSample,
     ZoneSample,
 )
-
-
-def sample(zone: str, t: float, count: float = 2.0, area: float = 10.0) -> ZoneSample:
-    return ZoneSample(
-        camera_id="cam1",
-        zone_id=zone,
-        t=t,
-        count=count,
-        count_max=int(count) + 1,
-        area_m2=area,
-        density_per_m2=count / area,
-        los=LevelOfService.A,
-        frames=10,
-    )
+from tests.test_store_contract import sample
 
 
 @pytest.fixture
