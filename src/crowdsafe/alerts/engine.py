@@ -36,14 +36,12 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
-from crowdsafe.alerts.trend import fit_trend
+from crowdsafe.alerts.trend import Trend
+from crowdsafe.alerts.window import TrendWindow, phase_of
 from crowdsafe.errors import AlertNotFound, AlertStateError
 from crowdsafe.store.base import Store
 from crowdsafe.types import (
@@ -66,6 +64,8 @@ log = logging.getLogger(__name__)
 EventSink = Callable[[AlertEvent], None]
 _LOS_RANK = {level.value: i for i, level in enumerate(LevelOfService)}
 _RISE_WINDOW_S = 120.0
+Levels = list[tuple[str, float]]
+_PREDICTIVE_LEVELS: Levels = [("warning", 1e-9)]
 
 
 @dataclass
@@ -73,6 +73,20 @@ class _RuleState:
     since: dict[str, float] = field(default_factory=dict)  # level -> held since
     clear_since: float | None = None
     alert: Alert | None = None
+
+
+@dataclass(kw_only=True)
+class _ZoneRules:
+    """What the zone rules need of one zone, worked out at its first sample (the config
+    does not change while the engine runs), its trend window and its last trends."""
+
+    name: str
+    density: LevelsConfig
+    thresholds: Levels
+    clear_below: float
+    trends: TrendWindow
+    rise: Trend | None = None
+    predictive: Trend | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +134,17 @@ class AlertEngine:
         self._clock = clock
         self._lock = threading.Lock()
         self._states: dict[tuple[AlertRule, str], _RuleState] = {}
-        self._history: dict[str, deque[tuple[float, float]]] = {}
+        self._zones: dict[str, _ZoneRules] = {}
+        self._los_levels: Levels = [
+            (lvl, float(_LOS_RANK[letter]))
+            for lvl, letter in (
+                ("advisory", config.los.advisory),
+                ("warning", config.los.warning),
+                ("critical", config.los.critical),
+            )
+            if letter is not None
+        ]
+        self._rise_levels: Levels = config.rise_per_m2_min.thresholds()
         for alert in store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED]):
             self._states[(alert.rule, alert.subject_id)] = _RuleState(alert=alert)
 
@@ -231,38 +255,61 @@ class AlertEngine:
             return [st.alert for st in self._states.values() if st.alert is not None]
 
     # -- rules ---------------------------------------------------------------------------
+    def _zone_rules(self, zone_id: str) -> _ZoneRules:
+        z = self._zones.get(zone_id)
+        if z is None:
+            cfg = self.config
+            density = self.zone_levels.get(zone_id, cfg.density_per_m2)
+            thresholds = density.thresholds()
+            keep_s = max(cfg.predictive.window_s, _RISE_WINDOW_S)
+            z = self._zones[zone_id] = _ZoneRules(
+                name=self.names.get(zone_id, zone_id),
+                density=density,
+                thresholds=thresholds,
+                clear_below=density.clear_fraction * min((v for _, v in thresholds), default=0),
+                trends=TrendWindow(keep_s, phase_s=phase_of(zone_id)),
+            )
+        return z
+
+    def _quiet(self, rule: AlertRule, subject_id: str, value: float, levels: Levels) -> bool:
+        """Whether judging ``value`` could change nothing: below every level, with no
+        alert and no level building up.  Most zones are quiet most of the time, and a
+        city's worth of readings not built is much of the engine's cost."""
+        if levels and value >= levels[0][1]:
+            return False
+        st = self._states.get((rule, subject_id))
+        if st is None:
+            return True
+        if st.alert is None and not st.since:
+            st.clear_since = None  # as judging would
+            return True
+        return False
+
     def _zone_readings(self, s: ZoneSample) -> list[_Reading]:
-        name = self.names.get(s.zone_id, s.zone_id)
+        z = self._zone_rules(s.zone_id)
+        name = z.name
         cfg = self.config
-        density = self.zone_levels.get(s.zone_id, cfg.density_per_m2)
-        dthr = density.thresholds()
-        out = [
-            _Reading(
-                rule=AlertRule.DENSITY,
-                kind=SubjectKind.ZONE,
-                subject_id=s.zone_id,
-                subject_name=name,
-                camera_id=s.camera_id,
-                t=s.t,
-                value=s.density_per_m2,
-                levels=dthr,
-                hold_s=density.hold_s,
-                clear_below=density.clear_fraction * min((v for _, v in dthr), default=0),
-                describe=lambda lvl, v, thr: (
-                    f"Zone {name}: {v:.1f} persons/m² ({lvl} at {thr:g} persons/m²)"
-                ),
+        out = []
+        if not self._quiet(AlertRule.DENSITY, s.zone_id, s.density_per_m2, z.thresholds):
+            out.append(
+                _Reading(
+                    rule=AlertRule.DENSITY,
+                    kind=SubjectKind.ZONE,
+                    subject_id=s.zone_id,
+                    subject_name=name,
+                    camera_id=s.camera_id,
+                    t=s.t,
+                    value=s.density_per_m2,
+                    levels=z.thresholds,
+                    hold_s=z.density.hold_s,
+                    clear_below=z.clear_below,
+                    describe=lambda lvl, v, thr: (
+                        f"Zone {name}: {v:.1f} persons/m² ({lvl} at {thr:g} persons/m²)"
+                    ),
+                )
             )
-        ]
-        los_levels = [
-            (lvl, float(_LOS_RANK[letter]))
-            for lvl, letter in (
-                ("advisory", cfg.los.advisory),
-                ("warning", cfg.los.warning),
-                ("critical", cfg.los.critical),
-            )
-            if letter is not None
-        ]
-        if los_levels:
+        los = float(_LOS_RANK[s.los.value])
+        if self._los_levels and not self._quiet(AlertRule.LOS, s.zone_id, los, self._los_levels):
             out.append(
                 _Reading(
                     rule=AlertRule.LOS,
@@ -271,39 +318,43 @@ class AlertEngine:
                     subject_name=name,
                     camera_id=s.camera_id,
                     t=s.t,
-                    value=float(_LOS_RANK[s.los.value]),
-                    levels=los_levels,
+                    value=los,
+                    levels=self._los_levels,
                     hold_s=cfg.los.hold_s,
-                    clear_below=min(v for _, v in los_levels),
+                    clear_below=self._los_levels[0][1],
                     describe=lambda lvl, v, thr: (
                         f"Zone {name}: level of service {'ABCDEF'[int(v)]} "
                         f"({lvl} at {'ABCDEF'[int(thr)]})"
                     ),
                 )
             )
-        history = self._history.setdefault(s.zone_id, deque())
-        history.append((s.t, s.density_per_m2))
-        keep = max(cfg.predictive.window_s, _RISE_WINDOW_S)
-        while history and s.t - history[0][0] > keep:
-            history.popleft()
-        out += self._trend_readings(s, name, history)
+        if z.trends.add(s.t, s.density_per_m2):
+            self._refit(z, s.t)
+        out += self._trend_readings(s, z)
         return out
 
-    def _trend_readings(
-        self, s: ZoneSample, name: str, history: deque[tuple[float, float]]
-    ) -> list[_Reading]:
+    def _refit(self, z: _ZoneRules, now: float) -> None:
+        """Fit the zone's trends again: a bin of its window has closed (``window.py``)."""
+        pred = self.config.predictive
+        z.rise = (
+            z.trends.trend(now, _RISE_WINDOW_S, pred.min_samples, pred.min_z)
+            if self._rise_levels
+            else None
+        )
+        z.predictive = (
+            z.trends.trend(now, pred.window_s, pred.min_samples, pred.min_z)
+            if pred.enabled and z.density.critical is not None
+            else None
+        )
+
+    def _trend_readings(self, s: ZoneSample, z: _ZoneRules) -> list[_Reading]:
         cfg = self.config
-        arr = np.asarray(history, dtype=np.float64)
+        name = z.name
         out: list[_Reading] = []
-        rise = cfg.rise_per_m2_min
-        recent = arr[arr[:, 0] >= s.t - _RISE_WINDOW_S]
-        rate = 0.0
-        if len(recent) >= cfg.predictive.min_samples:
-            trend = fit_trend(recent[:, 0], recent[:, 1])
-            if trend.significant(cfg.predictive.min_z):
-                rate = trend.slope_per_s * 60.0
-        rthr = rise.thresholds()
-        if rthr:
+        # persons/m² per minute, while the rise is significant (Mann-Kendall)
+        rate = 0.0 if z.rise is None else z.rise.slope_per_s * 60.0
+        rthr = self._rise_levels
+        if rthr and not self._quiet(AlertRule.RISE, s.zone_id, rate, rthr):
             out.append(
                 _Reading(
                     rule=AlertRule.RISE,
@@ -314,8 +365,8 @@ class AlertEngine:
                     t=s.t,
                     value=rate,
                     levels=rthr,
-                    hold_s=rise.hold_s,
-                    clear_below=rise.clear_fraction * min(v for _, v in rthr),
+                    hold_s=cfg.rise_per_m2_min.hold_s,
+                    clear_below=cfg.rise_per_m2_min.clear_fraction * rthr[0][1],
                     describe=lambda lvl, v, thr: (
                         f"Zone {name}: density rising {v:.2f} persons/m² per minute "
                         f"({lvl} at {thr:g})"
@@ -323,38 +374,42 @@ class AlertEngine:
                 )
             )
         pred = cfg.predictive
-        critical = self.zone_levels.get(s.zone_id, cfg.density_per_m2).critical
-        if pred.enabled and critical is not None:
-            window = arr[arr[:, 0] >= s.t - pred.window_s]
-            urgency = 0.0  # 1 when the critical level is due now, 0 when beyond the horizon
-            eta = None
-            if len(window) >= pred.min_samples:
-                trend = fit_trend(window[:, 0], window[:, 1])
-                if trend.significant(pred.min_z) and trend.level_now < critical:
-                    eta = trend.seconds_to(critical)
-                    if eta is not None and eta <= pred.horizon_s:
-                        urgency = 1.0 - eta / pred.horizon_s
-            eta_txt = "" if eta is None else f"{max(1, round(eta / 60))} min"
+        critical = z.density.critical
+        if not pred.enabled or critical is None:
+            return out
+        trend = z.predictive
+        urgency = 0.0  # 1 when the critical level is due now, 0 when beyond the horizon
+        eta = None
+        if trend is not None and trend.level_now < critical:
+            # the trend line carried on from its last bin to this sample
+            level = trend.level_now + trend.slope_per_s * (s.t - trend.t_now)
+            eta = max(0.0, (critical - level) / trend.slope_per_s)
+            if eta <= pred.horizon_s:
+                urgency = 1.0 - eta / pred.horizon_s
+        # > 0 means "projected to reach the critical density within the horizon"
+        value = urgency if eta is None or eta > 0 else 1.0
+        if self._quiet(AlertRule.PREDICTIVE, s.zone_id, value, _PREDICTIVE_LEVELS):
+            return out
+        eta_txt = "" if eta is None else f"{max(1, round(eta / 60))} min"
 
-            def describe(level: str, value: float, threshold: float) -> str:
-                return f"Zone {name} reaches {critical:g} persons/m² in about {eta_txt}"
+        def describe(level: str, value: float, threshold: float) -> str:
+            return f"Zone {name} reaches {critical:g} persons/m² in about {eta_txt}"
 
-            out.append(
-                _Reading(
-                    rule=AlertRule.PREDICTIVE,
-                    kind=SubjectKind.ZONE,
-                    subject_id=s.zone_id,
-                    subject_name=name,
-                    camera_id=s.camera_id,
-                    t=s.t,
-                    # > 0 means "projected to reach the critical density within the horizon"
-                    value=urgency if eta is None or eta > 0 else 1.0,
-                    levels=[("warning", 1e-9)],
-                    hold_s=min(cfg.density_per_m2.hold_s, 10.0),
-                    clear_below=1e-9,
-                    describe=describe,
-                )
+        out.append(
+            _Reading(
+                rule=AlertRule.PREDICTIVE,
+                kind=SubjectKind.ZONE,
+                subject_id=s.zone_id,
+                subject_name=name,
+                camera_id=s.camera_id,
+                t=s.t,
+                value=value,
+                levels=_PREDICTIVE_LEVELS,
+                hold_s=min(cfg.density_per_m2.hold_s, 10.0),
+                clear_below=1e-9,
+                describe=describe,
             )
+        )
         return out
 
     def _judge(self, r: _Reading) -> list[AlertEvent]:
