@@ -30,6 +30,7 @@ Counts only: the script is numbers of people, and the boxes carry nothing else.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import resource
@@ -92,6 +93,16 @@ def _unit(*parts: object) -> float:
     return zlib.crc32(repr(parts).encode()) / 2**32
 
 
+@functools.lru_cache(maxsize=65536)
+def _camera_script(seed: int, camera_id: str, zones: int) -> tuple[float, float, tuple[float, ...]]:
+    """A camera's (phase, peak scale, zone shares): fixed for a run, so worked out once."""
+    return (
+        _unit(seed, camera_id, "phase"),
+        0.4 + 0.6 * _unit(seed, camera_id, "peak"),
+        tuple(0.5 + 0.5 * _unit(seed, camera_id, j, "share") for j in range(zones)),
+    )
+
+
 @dataclass(frozen=True)
 class ScriptedCrowd:
     """People per zone over time, scripted (module docstring): ``peak`` people at most
@@ -105,16 +116,18 @@ class ScriptedCrowd:
 
     def counts(self, camera_id: str, zones: int, t: float) -> list[int]:
         """People in each of a camera's ``zones`` zones at ``t`` (Unix seconds)."""
-        phase = _unit(self.seed, camera_id, "phase")
-        scale = 0.4 + 0.6 * _unit(self.seed, camera_id, "peak")
-        level = crowd_level(t / self.cycle_s + phase)
-        second = math.floor(t)
+        phase, scale, shares = _camera_script(self.seed, camera_id, zones)
+        level = self.peak * scale * crowd_level(t / self.cycle_s + phase)
+        # one hash per camera and second, one cheap step of it per zone
+        second = zlib.crc32(f"{camera_id}:{math.floor(t)}".encode(), self.seed)
         out = []
-        for j in range(zones):
-            share = 0.5 + 0.5 * _unit(self.seed, camera_id, j, "share")
-            wobble = round((2 * _unit(self.seed, camera_id, j, second) - 1) * self.noise)
-            out.append(max(0, round(self.peak * scale * share * level) + wobble))
+        for j, share in enumerate(shares):
+            wobble = round((2 * zlib.crc32(_ZONE_BYTES[j % 256], second) / 2**32 - 1) * self.noise)
+            out.append(max(0, round(level * share) + wobble))
         return out
+
+
+_ZONE_BYTES = [bytes((j,)) for j in range(256)]
 
 
 class ScriptedCrowdDetector:
