@@ -71,11 +71,14 @@ class ClusterConfig(StrictModel):
         description="How often the controller looks at the nodes and workers, seconds.",
     )
     worker_timeout_s: float = Field(
-        5.0,
+        15.0,
         ge=0.5,
         le=300.0,
         description="A worker that has not answered for this long has its cameras moved "
-        "to other nodes (Ray may still restart it: it then takes cameras over again).",
+        "to other nodes (Ray may still restart it: it then takes cameras over again). A "
+        "node that dies is found by Ray's health checks sooner; this is for a worker that "
+        "hangs, and must be longer than a busy worker's slowest answer, or its cameras are "
+        "moved while it still runs them (their buckets then written twice).",
     )
     worker_start_s: float = Field(
         60.0,
