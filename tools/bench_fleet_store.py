@@ -14,11 +14,11 @@ test: the numbers depend on the machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -76,10 +76,8 @@ def _server_cpu_s(port: int) -> float:
     total = _proc_cpu_s(master, children=True)
     for pid, ppid in procs.items():
         if ppid == master:
-            try:
+            with contextlib.suppress(OSError):  # it ended meanwhile
                 total += _proc_cpu_s(pid)
-            except OSError:
-                pass
     return total
 
 
@@ -111,9 +109,9 @@ def listen(dsn: str, cameras: int, last_t: float) -> None:
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         time.sleep(0.2)
-        if all(_t(site.feed.latest_of(z)) >= last_t for z in probe):
-            if all(_t(site.feed.latest_of(z)) >= last_t for z in zones):
-                break
+        probed = all(_t(site.feed.latest_of(z)) >= last_t for z in probe)
+        if probed and all(_t(site.feed.latest_of(z)) >= last_t for z in zones):
+            break
     cpu = sum(os.times()[:2]) - (first[0] if first else 0.0)
     at_last = sum(_t(site.feed.latest_of(z)) == last_t for z in zones)
     print(json.dumps({"cpu_s": cpu, "zones": len(zones), "at_last_t": at_last}), flush=True)
@@ -145,8 +143,7 @@ def main() -> int:
     ]
     total = args.cameras * 3 * args.seconds
     stores = [
-        QueuedStore(PostgresStore(dsn, notify=True), backlog_max=10**7)
-        for _ in range(args.stores)
+        QueuedStore(PostgresStore(dsn, notify=True), backlog_max=10**7) for _ in range(args.stores)
     ]
     stores[0].prepare(t0)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
