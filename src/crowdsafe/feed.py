@@ -7,19 +7,30 @@ Messages are ``(event name, JSON-ready dict)``: ``sample`` (a zone sample), ``li
 (a line's flow sample) and ``alert`` (an alert event).  :meth:`LiveFeed.close` ends
 every stream with :data:`END`, so a server that is stopping does not wait for each
 open dashboard to go away.
+
+Why :meth:`LiveFeed.publish_rows`: a fleet's API server hears every zone sample of the
+city (24,000 a second) as rows of a notification, and most are replaced by the zone's
+next one before anyone reads them; with no client connected it keeps the newest row of
+each zone and decodes it only when a read asks for that zone (once, then kept).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from crowdsafe.types import AlertEvent, LineSample, ZoneSample
 
 __all__ = ["END", "LiveFeed", "Message"]
 
+log = logging.getLogger(__name__)
+
 Message = tuple[str, dict[str, object]]
+Row = Sequence[Any]
+"""A zone sample not yet decoded (``publish_rows``)."""
 # The last message of every stream once the feed is closed; never sent to a client.
 END: Message = ("end", {})
 
@@ -31,18 +42,35 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Message]]] = []
         self._latest: dict[str, ZoneSample] = {}
+        self._rows: dict[str, Row] = {}  # newer than _latest for their zones: undecoded
+        self._decode: Callable[[Row], ZoneSample] | None = None
         self._latest_lines: dict[str, LineSample] = {}
         self._queue_size = queue_size
         self._closed = False
 
     def latest(self) -> dict[str, ZoneSample]:
         with self._lock:
+            for zone_id in list(self._rows):
+                self._decoded(zone_id)
             return dict(self._latest)
 
     def latest_of(self, zone_id: str) -> ZoneSample | None:
         """One zone's latest sample, without copying every zone's."""
         with self._lock:
+            if zone_id in self._rows:
+                return self._decoded(zone_id)
             return self._latest.get(zone_id)
+
+    def _decoded(self, zone_id: str) -> ZoneSample | None:
+        """The zone's waiting row decoded into its latest (under the lock); a row that
+        does not decode is logged and dropped, leaving the sample before it."""
+        row = self._rows.pop(zone_id)
+        assert self._decode is not None  # set with the first row
+        try:
+            self._latest[zone_id] = self._decode(row)
+        except (TypeError, ValueError) as exc:
+            log.warning("a zone sample of %s that does not read (%s); dropped", zone_id, exc)
+        return self._latest.get(zone_id)
 
     def latest_lines(self) -> dict[str, LineSample]:
         with self._lock:
@@ -52,11 +80,28 @@ class LiveFeed:
         with self._lock:
             for s in samples:
                 self._latest[s.zone_id] = s
+            if self._rows:  # an older undecoded row must not shadow these
+                for s in samples:
+                    self._rows.pop(s.zone_id, None)
             listened = bool(self._subscribers)
         # An API server of a fleet takes every sample of the city (24,000 a second) and
         # most have no client: their dicts are made only for someone to send them to.
         if listened:
             self._send([("sample", s.to_dict()) for s in samples])
+
+    def publish_rows(
+        self, rows: Sequence[Row], zone_index: int, decode: Callable[[Row], ZoneSample]
+    ) -> None:
+        """Zone samples as rows (``row[zone_index]`` is the zone id), as :meth:`publish`
+        would take them decoded by ``decode``: decoded now when a client listens, else
+        when a read asks for their zone (the module docstring)."""
+        with self._lock:
+            listened = bool(self._subscribers)
+            if not listened:
+                self._decode = decode
+                self._rows.update({r[zone_index]: r for r in rows})  # the last one wins
+        if listened:
+            self.publish([decode(r) for r in rows])
 
     def publish_lines(self, samples: Sequence[LineSample]) -> None:
         with self._lock:

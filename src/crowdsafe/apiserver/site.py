@@ -44,9 +44,11 @@ from crowdsafe.store.notify import (
     ALERT_EVENTS,
     ALERT_STATE,
     SAMPLES,
+    ZONE_ID,
     Listener,
     read_alert_event,
-    read_samples,
+    read_sample_rows,
+    sample_of_row,
 )
 from crowdsafe.store.postgres import PostgresStore
 from crowdsafe.store.resolution import Resolutions
@@ -171,9 +173,10 @@ class FleetSite:
 
     def _notified(self, channel: str, payload: str) -> None:
         if channel == SAMPLES:
-            samples = [s for s in read_samples(payload) if s.zone_id in self._known_zones]
-            if samples:
-                self.feed.publish(samples)
+            known = self._known_zones
+            rows = [r for r in read_sample_rows(payload) if r[ZONE_ID] in known]
+            if rows:  # decoded only when read or sent (LiveFeed.publish_rows)
+                self.feed.publish_rows(rows, ZONE_ID, sample_of_row)
         elif channel == ALERT_STATE:  # an operator's acknowledge or resolve
             alert = self.store.get_alert(payload)
             kind = _OPERATOR_EVENTS.get(alert.state) if alert is not None else None
