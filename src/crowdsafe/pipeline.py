@@ -171,11 +171,11 @@ class CameraPipeline:
         self.last_detections = detections
         if self.min_person_height_px > 0 and len(detections):
             heights = detections.xyxy[:, 3] - detections.xyxy[:, 1]
-            detections = detections[heights >= self.min_person_height_px]
+            detections = detections.keep(heights >= self.min_person_height_px)
         # Zones count sure detections only; the tracker also uses the weak ones.
         sure = detections
         if self.count_score_threshold > 0 and len(detections):
-            sure = detections[detections.score >= self.count_score_threshold]
+            sure = detections.keep(detections.score >= self.count_score_threshold)
         zone_counts = ZoneCounts.detected(self.counter.count(sure))
         if self.density is not None:
             # full size: its zone masks are in camera pixels; made only if the model runs

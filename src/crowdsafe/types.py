@@ -128,11 +128,22 @@ class Detections:
             track_id=None if self.track_id is None else self.track_id[index],
         )
 
+    def keep(self, mask: npt.NDArray[np.bool_]) -> Detections:
+        """The detections where the boolean ``mask`` is true: this object itself when it
+        keeps every one (the usual case of a threshold, met on every frame of every
+        camera: no copies, no new object), a new one as ``self[mask]`` otherwise."""
+        return self if mask.all() else self[mask]
+
     @property
     def ground_points(self) -> npt.NDArray[np.float64]:
         """(N, 2) image points under each person's feet: the bottom-centre of each box."""
-        x = (self.xyxy[:, 0].astype(np.float64) + self.xyxy[:, 2]) / 2.0
-        return np.stack([x, self.xyxy[:, 3].astype(np.float64)], axis=1)
+        xyxy = self.xyxy
+        feet = np.empty((xyxy.shape[0], 2), dtype=np.float64)
+        # In float64 before the sum, so the mid-point is the exact one of the float32 box.
+        np.add(xyxy[:, 0], xyxy[:, 2], out=feet[:, 0], dtype=np.float64)
+        feet[:, 0] /= 2.0
+        feet[:, 1] = xyxy[:, 3]
+        return feet
 
 
 @dataclass(frozen=True, slots=True)

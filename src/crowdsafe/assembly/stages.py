@@ -68,7 +68,7 @@ class ThresholdedDetector:
 
     def detect(self, frame: Frame) -> Detections:
         d = self.inner.detect(frame)
-        return d if not len(d) else d[d.score >= self.threshold]
+        return d if not len(d) else d.keep(d.score >= self.threshold)
 
 
 def build_tracker(tracking: TrackingConfig) -> ByteTracker:

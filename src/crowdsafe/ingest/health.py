@@ -71,6 +71,10 @@ class HealthSnapshot:
         return d
 
 
+# Frame times kept per camera for the rates (far more than a window of any camera's).
+_MAX_STAMPS = 2000
+
+
 def _rate(stamps: deque[float], now: float, window_s: float) -> float:
     while stamps and now - stamps[0] > window_s:
         stamps.popleft()
@@ -90,8 +94,10 @@ class CameraHealth:
         self._lock = threading.Lock()
         self._state = StreamState.STARTING
         self._since = clock()
-        self._decoded: deque[float] = deque()
-        self._analysed: deque[float] = deque()
+        # Bounded by the deque itself: an append drops the oldest stamp when full, with
+        # no length check per frame (rates read the last window_s of them anyway).
+        self._decoded: deque[float] = deque(maxlen=_MAX_STAMPS)
+        self._analysed: deque[float] = deque(maxlen=_MAX_STAMPS)
         self._lags: deque[float] = deque(maxlen=300)
         self._reconnects = 0
         self._attempts = 0
@@ -151,8 +157,6 @@ class CameraHealth:
             self._frames_received += 1
             self._decoded.append(at)
             self._last_frame_at = at
-            if len(self._decoded) > 2000:
-                self._decoded.popleft()
 
     def frame_analysed(self, at: float, lag_s: float) -> None:
         """One frame analysed at ``at`` (this record's clock), ``lag_s`` seconds after it
@@ -161,8 +165,6 @@ class CameraHealth:
             self._frames_analysed += 1
             self._analysed.append(at)
             self._lags.append(lag_s)
-            if len(self._analysed) > 2000:
-                self._analysed.popleft()
 
     def lags(self) -> list[float]:
         with self._lock:

@@ -40,6 +40,8 @@ _LEVELS = (
     LevelOfService.F,
 )
 
+_A, _F = LevelOfService.A, LevelOfService.F
+
 Bands = tuple[float, float, float, float, float]
 
 # Lower bounds of A..E in m² per person, decreasing.
@@ -55,17 +57,19 @@ def space_los(
     """Level of service of a density (persons/m²) against space-per-person bounds."""
     if len(bounds_m2) != 5:
         raise ValueError(f"space bounds need 5 values (A..E lower bounds), got {len(bounds_m2)}")
-    if density_per_m2 < 0 or math.isnan(density_per_m2):
+    # One comparison refuses both a negative density and NaN (NaN is never >= 0); every
+    # zone of every camera asks this once a bucket.
+    if not density_per_m2 >= 0:
         raise ValueError(f"density must be >= 0 persons/m², got {density_per_m2}")
     if density_per_m2 == 0:
-        return LevelOfService.A
+        return _A
     # Rounded so that a density computed as 1 / 3.7 lands on the 3.7 boundary exactly,
     # not a float's width beside it.
     space = round(1.0 / density_per_m2, 9)
     for level, lower in zip(_LEVELS, bounds_m2, strict=False):
         if space > lower:
             return level
-    return LevelOfService.F
+    return _F
 
 
 def flow_los(

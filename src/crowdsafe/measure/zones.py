@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from crowdsafe.measure.geometry import points_in_polygon
 from crowdsafe.measure.los import space_los
-from crowdsafe.measure.uncertainty import estimate_density
+from crowdsafe.measure.uncertainty import DensityTerms
 from crowdsafe.types import CountMethod, Detections, ZoneSample
 
 __all__ = ["BucketAggregator", "Zone", "ZoneCounter"]
+
+_DETECTION = CountMethod.DETECTION
+_DENSITY = CountMethod.DENSITY
 
 
 @dataclass(frozen=True)
@@ -49,15 +51,49 @@ class Zone:
 
 
 class ZoneCounter:
-    """Counts the people of one frame in each zone of a camera."""
+    """Counts the people of one frame in each zone of a camera.
+
+    The even-odd test of :func:`~crowdsafe.measure.geometry.points_in_polygon` for every
+    zone at once: the edges of all zones are laid end to end once, here, so a frame is
+    one (people x edges) comparison and a parity per zone, not one test per zone (a city
+    of cameras pays this every frame).  Each edge's differences are kept as that test
+    computes them, so every person lands on the same side of every edge, bit for bit.
+    The zones are fixed when the counter is made.
+    """
 
     def __init__(self, zones: Sequence[Zone]) -> None:
         self.zones = list(zones)
+        self._ids = [z.id for z in self.zones]
+        polygons = [np.asarray(z.polygon_px, dtype=np.float64).reshape(-1, 2) for z in self.zones]
+        # A zone without vertices has no edge, so no one is inside it; reduceat needs
+        # every segment non-empty, so such zones stay out of the edge table.
+        self._edged = [z.id for z, p in zip(self.zones, polygons, strict=True) if len(p)]
+        edged = [p for p in polygons if len(p)]
+        sizes = [len(p) for p in edged]
+        self._starts = np.cumsum([0, *sizes[:-1]], dtype=np.intp)
+        first = np.concatenate(edged) if edged else np.zeros((0, 2))
+        second = np.concatenate([np.roll(p, -1, axis=0) for p in edged]) if edged else first
+        self._x1, self._y1 = first[:, 0], first[:, 1]
+        self._y2 = second[:, 1]
+        self._dx = second[:, 0] - self._x1
+        dy = second[:, 1] - self._y1
+        # A horizontal edge never straddles a point's row, so its crossing is never
+        # read: dividing by 1 there spares a divide-by-zero guard on every frame.
+        self._dy = np.where(dy == 0.0, 1.0, dy)
 
     def count(self, detections: Detections) -> dict[str, int]:
         """Number of people per zone id (a person may be in overlapping zones)."""
+        if not len(detections) or not self._edged:
+            return dict.fromkeys(self._ids, 0)
         feet = detections.ground_points
-        return {z.id: int(points_in_polygon(feet, z.polygon_px).sum()) for z in self.zones}
+        x, y = feet[:, 0:1], feet[:, 1:2]  # (N, 1)
+        straddles = (self._y1 > y) != (self._y2 > y)  # (N, edges)
+        crosses = straddles & (x < self._x1 + (y - self._y1) * self._dx / self._dy)
+        inside = np.logical_xor.reduceat(crosses, self._starts, axis=1)  # (N, edged zones)
+        counts = dict(zip(self._edged, inside.sum(axis=0).tolist(), strict=True))
+        if len(self._edged) == len(self._ids):
+            return counts
+        return {zone_id: counts.get(zone_id, 0) for zone_id in self._ids}
 
 
 @dataclass
@@ -83,6 +119,9 @@ class BucketAggregator:
         self.zones = {z.id: z for z in zones}
         self.bucket_s = bucket_s
         self._bucket: _Bucket | None = None
+        # Each zone's density terms, per method, made once (see _terms).
+        self._detection_terms: dict[str, DensityTerms] = {}
+        self._density_terms: dict[str, DensityTerms] = {}
 
     @property
     def pending(self) -> bool:
@@ -114,25 +153,28 @@ class BucketAggregator:
         b = self._bucket
         b.frames += 1
         b.held_frames += held
+        totals, peaks = b.totals, b.peaks
         for zone_id, n in counts.items():
-            b.totals[zone_id] = b.totals.get(zone_id, 0) + n
-            b.peaks[zone_id] = max(b.peaks.get(zone_id, 0), n)
+            total = totals.get(zone_id)
+            if total is None:
+                # 0 + n and max(0, n), as the sums and peaks start from 0
+                totals[zone_id] = 0 + n
+                peaks[zone_id] = n if n > 0 else 0
+            else:
+                totals[zone_id] = total + n
+                if n > peaks[zone_id]:
+                    peaks[zone_id] = n
         if methods:
             b.methods.update(methods)
         return closed
 
-    def flush(self) -> list[ZoneSample]:
-        """Close the current bucket (if any) and return its samples."""
-        b, self._bucket = self._bucket, None
-        if b is None or b.frames == 0:
-            return []
-        samples = []
-        for zone_id, zone in self.zones.items():
-            mean = b.totals.get(zone_id, 0) / b.frames
-            method = CountMethod(b.methods.get(zone_id, CountMethod.DETECTION))
-            by_density = method is CountMethod.DENSITY
-            est = estimate_density(
-                mean,
+    def _terms(self, zone: Zone, by_density: bool) -> DensityTerms:
+        """A zone's density terms for one method, made on first use (so a zone's bad
+        area or rates raise where its first sample is made, as they always did)."""
+        cache = self._density_terms if by_density else self._detection_terms
+        terms = cache.get(zone.id)
+        if terms is None:
+            terms = cache[zone.id] = DensityTerms.of(
                 zone.area_m2,
                 # density counts need no detector correction, but carry the model's error
                 precision=1.0 if by_density else zone.precision,
@@ -141,21 +183,42 @@ class BucketAggregator:
                 calibration_rms_m=zone.calibration_rms_m,
                 relative_error=zone.density_relative_error if by_density else 0.0,
             )
+        return terms
+
+    def flush(self) -> list[ZoneSample]:
+        """Close the current bucket (if any) and return its samples."""
+        b, self._bucket = self._bucket, None
+        if b is None or b.frames == 0:
+            return []
+        frames, start, camera_id = b.frames, b.start, self.camera_id
+        held = b.held_frames == frames
+        totals, peaks, methods = b.totals, b.peaks, b.methods
+        detection_terms = self._detection_terms
+        samples = []
+        for zone_id, zone in self.zones.items():
+            mean = totals.get(zone_id, 0) / frames
+            method = methods.get(zone_id, _DETECTION)
+            terms = detection_terms.get(zone_id) if method is _DETECTION else None
+            if terms is None:
+                if method is not _DETECTION and method is not _DENSITY:
+                    method = CountMethod(method)  # a plain string naming the method
+                terms = self._terms(zone, method is _DENSITY)
+            density, low, high, _ = terms.interval(mean)
             samples.append(
                 ZoneSample(
-                    camera_id=self.camera_id,
+                    camera_id=camera_id,
                     zone_id=zone_id,
-                    t=b.start,
+                    t=start,
                     count=mean,
-                    count_max=round(b.peaks.get(zone_id, 0)),
+                    count_max=round(peaks.get(zone_id, 0)),
                     area_m2=zone.area_m2,
-                    density_per_m2=est.density_per_m2,
-                    density_low_per_m2=est.low_per_m2,
-                    density_high_per_m2=est.high_per_m2,
-                    los=space_los(est.density_per_m2, zone.space_bounds_m2),
-                    frames=b.frames,
+                    density_per_m2=density,
+                    density_low_per_m2=low,
+                    density_high_per_m2=high,
+                    los=space_los(density, zone.space_bounds_m2),
+                    frames=frames,
                     method=method,
-                    held=b.held_frames == b.frames,
+                    held=held,
                 )
             )
         return samples
