@@ -33,3 +33,20 @@ def test_rates_come_from_the_last_2000_frames(side: str) -> None:
     assert fps == round(1999 / (7.499 - 0.5), 2)
     count = snap.frames_received if side == "received" else snap.frames_analysed
     assert count == 2500
+
+
+def test_brief_says_what_the_snapshot_says_of_state_rate_and_last_frame() -> None:
+    """A fleet worker reports its cameras with brief(); the API shows it as health."""
+    from crowdsafe.ingest.health import StreamState
+
+    clock = Clock()
+    health = CameraHealth("cam1", "test", clock=clock)
+    assert health.brief() == (health.snapshot().state, 0.0, None)
+    health.set_state(StreamState.LIVE)
+    for i in range(30):
+        health.frame_received(i * 0.5)
+        health.frame_analysed(i * 0.5, 0.1)
+    clock.now = 15.2
+    snap = health.snapshot()
+    assert health.brief() == (StreamState.LIVE, snap.analysed_fps, snap.last_frame_age_s)
+    assert snap.analysed_fps > 0 and snap.last_frame_age_s == pytest.approx(0.7)

@@ -72,7 +72,7 @@ class FleetSiteOptions:
     worker wrote nothing for longer is shown stalled; ``latest_window_s``: how far back
     the start-up load looks for each zone's latest sample."""
 
-    health_ttl_s: float = 2.0
+    health_ttl_s: float = 5.0
     status_stale_s: float = 15.0
     latest_window_s: float = 600.0
     listen: bool = True

@@ -138,29 +138,36 @@ class ScriptedCrowdDetector:
 
     def __init__(self, config: CrowdsafeConfig, crowd: ScriptedCrowd | None = None) -> None:
         self.crowd = crowd or ScriptedCrowd()
-        self._anchors: dict[str, npt.NDArray[np.float32]] = {
-            cam.id: np.array(
-                [np.mean(np.asarray(z.polygon, dtype=np.float64), axis=0) for z in cam.zones],
-                dtype=np.float32,
-            ).reshape(-1, 2)
-            for cam in config.cameras
-        }
         rng = np.random.default_rng(self.crowd.seed)
-        self._jitter = rng.integers(-_JITTER, _JITTER + 1, size=(4096, 2)).astype(np.float32)
+        jitter = rng.integers(-_JITTER, _JITTER + 1, size=(4096, 2)).astype(np.float32)
+        # Each zone's boxes for as many people as the script can put there, made once;
+        # a frame takes the first n of each (a city's worth of cameras per worker)
+        most = self.crowd.peak + self.crowd.noise + 1
+        self._boxes: dict[str, list[npt.NDArray[np.float32]]] = {}
+        for cam in config.cameras:
+            boxes, offset = [], 0
+            for z in cam.zones:
+                anchor = np.mean(np.asarray(z.polygon, dtype=np.float64), axis=0)
+                feet = anchor.astype(np.float32) + jitter[(offset + np.arange(most)) % 4096]
+                offset += most
+                xyxy = np.empty((most, 4), dtype=np.float32)
+                xyxy[:, 0] = feet[:, 0] - _BOX_W / 2
+                xyxy[:, 1] = feet[:, 1] - _BOX_H
+                xyxy[:, 2] = feet[:, 0] + _BOX_W / 2
+                xyxy[:, 3] = feet[:, 1]
+                boxes.append(xyxy)
+            self._boxes[cam.id] = boxes
+        self._scores = np.ones(most * max((len(b) for b in self._boxes.values()), default=1),
+                               dtype=np.float32)  # fmt: skip
 
     def detect(self, frame: Frame) -> Detections:
-        anchors = self._anchors[frame.camera_id]
-        counts = self.crowd.counts(frame.camera_id, len(anchors), frame.t)
+        boxes = self._boxes[frame.camera_id]
+        counts = self.crowd.counts(frame.camera_id, len(boxes), frame.t)
         total = sum(counts)
         if total == 0:
             return Detections()
-        feet = np.repeat(anchors, counts, axis=0) + self._jitter[np.arange(total) % 4096]
-        xyxy = np.empty((total, 4), dtype=np.float32)
-        xyxy[:, 0] = feet[:, 0] - _BOX_W / 2
-        xyxy[:, 1] = feet[:, 1] - _BOX_H
-        xyxy[:, 2] = feet[:, 0] + _BOX_W / 2
-        xyxy[:, 3] = feet[:, 1]
-        return Detections(xyxy=xyxy, score=np.ones(total, dtype=np.float32))
+        xyxy = np.concatenate([b[:n] for b, n in zip(boxes, counts, strict=True)])
+        return Detections(xyxy=xyxy, score=self._scores[:total].copy())
 
 
 class IdleReader(StreamReader):

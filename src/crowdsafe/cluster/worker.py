@@ -192,15 +192,14 @@ class FleetWorker:
     def statuses(self) -> list[CameraStatus]:
         now = time.time()
         out = []
-        for camera_id, cam in self.runtime.cameras.items():
-            h = cam.health.snapshot()
-            waited = h.last_frame_age_s
+        for camera_id, cam in list(self.runtime.cameras.items()):
+            state, fps, waited = cam.health.brief()
             out.append(
                 CameraStatus(
                     camera_id=camera_id,
                     node_id=self.node_id,
-                    state=h.state.value,
-                    analysed_fps=h.analysed_fps,
+                    state=state.value,
+                    analysed_fps=fps,
                     last_frame_at=None if waited is None else now - waited,
                     updated_at=now,
                 )

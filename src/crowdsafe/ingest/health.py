@@ -170,6 +170,19 @@ class CameraHealth:
         with self._lock:
             return list(self._lags)
 
+    def brief(self) -> tuple[StreamState, float, float | None]:
+        """(state, analysed fps, seconds since the last frame or None): what a fleet
+        worker reports of each of its thousands of cameras every few seconds, without
+        the lag percentiles of :meth:`snapshot`."""
+        now = self._clock()
+        with self._lock:
+            last = self._last_frame_at
+            return (
+                self._state,
+                round(_rate(self._analysed, now, self.window_s), 2),
+                None if last is None else round(now - last, 3),
+            )
+
     def snapshot(self) -> HealthSnapshot:
         now = self._clock()
         with self._lock:
