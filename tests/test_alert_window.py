@@ -34,7 +34,7 @@ def test_bins_older_than_keep_s_are_dropped() -> None:
 
 def test_a_steady_rise_is_found_with_its_slope_and_noise_is_not() -> None:
     rng = np.random.default_rng(3)
-    rise, noise = TrendWindow(180.0), TrendWindow(180.0)
+    rise, noise = TrendWindow(180.0), TrendWindow(180.0)  # BIN_S bins
     for i in range(180):
         rise.add(T0 + i, 1.0 + i * (0.5 / 60) + rng.normal(0, 0.1))
         noise.add(T0 + i, 1.5 + rng.normal(0, 0.3))
@@ -51,7 +51,7 @@ def test_a_steady_rise_is_found_with_its_slope_and_noise_is_not() -> None:
 
 
 def test_min_samples_counts_samples_not_bins() -> None:
-    w = TrendWindow(180.0)
+    w = TrendWindow(180.0, bin_s=5.0)
     for i in range(41):
         w.add(T0 + i, 0.1 * i)
     # 8 closed bins of 5 samples each: 40 samples
@@ -71,3 +71,15 @@ def test_zones_refit_at_different_seconds() -> None:
 def test_a_bin_must_have_a_width() -> None:
     with pytest.raises(ValueError, match="bin_s"):
         TrendWindow(60.0, bin_s=0.0)
+
+
+def test_several_windows_fit_at_once_as_one_at_a_time() -> None:
+    rng = np.random.default_rng(5)
+    w = TrendWindow(180.0, bin_s=5.0)
+    for i in range(180):
+        w.add(T0 + i, 1.0 + i * (0.8 / 60) * (i > 90) + rng.normal(0, 0.05))
+    both = w.trends(T0 + 179, (120.0, 180.0), 30, 2.33)
+    assert both == [w.trend(T0 + 179, 120.0, 30, 2.33), w.trend(T0 + 179, 180.0, 30, 2.33)]
+    assert both[0] is not None and both[1] is not None
+    # the shorter window sees the rise that began half way, the longer one averages it
+    assert both[0].slope_per_s > both[1].slope_per_s

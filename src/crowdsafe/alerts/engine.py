@@ -336,16 +336,14 @@ class AlertEngine:
     def _refit(self, z: _ZoneRules, now: float) -> None:
         """Fit the zone's trends again: a bin of its window has closed (``window.py``)."""
         pred = self.config.predictive
-        z.rise = (
-            z.trends.trend(now, _RISE_WINDOW_S, pred.min_samples, pred.min_z)
-            if self._rise_levels
-            else None
-        )
-        z.predictive = (
-            z.trends.trend(now, pred.window_s, pred.min_samples, pred.min_z)
-            if pred.enabled and z.density.critical is not None
-            else None
-        )
+        windows = []
+        if self._rise_levels:
+            windows.append(_RISE_WINDOW_S)
+        if pred.enabled and z.density.critical is not None:
+            windows.append(pred.window_s)
+        fits = z.trends.trends(now, windows, pred.min_samples, pred.min_z)
+        z.rise = fits.pop(0) if self._rise_levels else None
+        z.predictive = fits.pop(0) if fits else None
 
     def _trend_readings(self, s: ZoneSample, z: _ZoneRules) -> list[_Reading]:
         cfg = self.config

@@ -10,7 +10,7 @@ zone changes the count by one every few frames) and occasionally wrong in bursts
   noise from raising predictive alerts.
 
 Both are O(n²) in the window length: about a millisecond for 180 points in numpy, which
-is why the alert engine fits them to 5 s bin means (``alerts/window.py``).
+is why the alert engine fits them to 10 s bin means (``alerts/window.py``).
 """
 
 from __future__ import annotations

@@ -3,15 +3,15 @@
 Why bins, not every sample: the trend estimators (``alerts/trend.py``) are O(n²) in the
 window.  On one-second buckets a three-minute window is 180 points, about a millisecond
 per fit, and the engine fits two windows (rise, predictive) per zone per second: a city's
-24,000 zones would need some 30 cores for trends alone.  On the means of 5 s bins the same
-window is 36 points (some 40 microseconds a fit) and a zone is refitted only when a bin
-closes, once per ``bin_s``; a 5 s old trend is fresh for rules that look minutes ahead.
+24,000 zones would need some 30 cores for trends alone.  On the means of 10 s bins the same
+window is 18 points (some 30 microseconds a fit) and a zone is refitted only when a bin
+closes, once per ``bin_s``; a 10 s old trend is fresh for rules that look minutes ahead.
 Means of consecutive samples also suit the Mann-Kendall test better than the samples
 themselves: one-second densities of a zone are strongly autocorrelated (the same people
 stand there), which makes the raw test see trends in noise; bin means are much less so.
 
 Each zone's bins are offset by a phase of its own (:func:`phase_of`), so that a worker of
-thousands of zones refits a fifth of them every second rather than all of them at once.
+thousands of zones refits a tenth of them every second rather than all of them at once.
 
 A bin holds the count of its samples, so ``min_samples`` still counts samples, as the
 configuration says.  Thread-compatible (the engine holds its lock around it).
@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from crowdsafe.alerts.trend import Trend, fit_trend, mann_kendall_z
 
 __all__ = ["BIN_S", "TrendWindow", "phase_of"]
 
-BIN_S = 5.0
+BIN_S = 10.0
 """Seconds of samples averaged into one point of a trend fit."""
 
 
@@ -89,19 +90,32 @@ class TrendWindow:
             self._closed.popleft()
         return closed
 
+    def trends(
+        self, now: float, windows_s: Sequence[float], min_samples: int, min_z: float
+    ) -> list[Trend | None]:
+        """For each of ``windows_s``: the trend of the closed bins that began in the last
+        that many seconds before ``now``, when they hold ``min_samples`` samples or more
+        and their Mann-Kendall z reaches ``min_z`` with a rising slope; None otherwise (no
+        trend to speak of).  The slope is fitted only for a significant z: the rules use
+        it for nothing else."""
+        if len(self._closed) < 3:
+            return [None] * len(windows_s)
+        bins = np.array(self._closed, dtype=np.float64)  # (bins, 4), oldest first
+        out: list[Trend | None] = []
+        for window_s in windows_s:
+            first = int(np.searchsorted(bins[:, 0], now - window_s))
+            rows = bins[first:]
+            if len(rows) < 3 or rows[:, 3].sum() < min_samples:
+                out.append(None)
+                continue
+            y = np.ascontiguousarray(rows[:, 2])
+            z = mann_kendall_z(y)
+            trend = None
+            if z >= min_z:
+                trend = fit_trend(np.ascontiguousarray(rows[:, 1]), y, z=z)
+            out.append(trend if trend is not None and trend.significant(min_z) else None)
+        return out
+
     def trend(self, now: float, window_s: float, min_samples: int, min_z: float) -> Trend | None:
-        """The trend of the closed bins that began in the last ``window_s`` seconds before
-        ``now``, when they hold ``min_samples`` samples or more and their Mann-Kendall z
-        reaches ``min_z`` with a rising slope; None otherwise (no trend to speak of).
-        The slope is fitted only for a significant z: the rules use it for nothing else."""
-        since = now - window_s
-        rows = [b for b in self._closed if b[0] >= since]
-        if len(rows) < 3 or sum(b[3] for b in rows) < min_samples:
-            return None
-        y = np.fromiter((b[2] for b in rows), dtype=np.float64, count=len(rows))
-        z = mann_kendall_z(y)
-        if z < min_z:
-            return None
-        t = np.fromiter((b[1] for b in rows), dtype=np.float64, count=len(rows))
-        trend = fit_trend(t, y, z=z)
-        return trend if trend.significant(min_z) else None
+        """:meth:`trends` of one window."""
+        return self.trends(now, (window_s,), min_samples, min_z)[0]
