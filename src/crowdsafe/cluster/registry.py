@@ -14,7 +14,7 @@ Nothing in them is about the people seen.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from crowdsafe.errors import StoreError
@@ -50,6 +50,13 @@ _PLACEMENT_COLS = "camera_id, node_id, worker, assigned_at, moves"
 _STATUS_COLS = "camera_id, node_id, state, analysed_fps, last_frame_at, updated_at"
 
 
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as ``width`` column lists: one ``unnest`` statement writes a worker's
+    thousands of rows, where one statement per row cost the worker and the server
+    a statement each."""
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
 class FleetRegistry:
     """Reads and writes ``camera_placements`` and ``camera_status`` on ``dsn``, through
     a pool of at most ``pool_max`` connections.  Every method raises StoreError (naming
@@ -78,14 +85,13 @@ class FleetRegistry:
             open=True,
         )
 
-    def _run(self, query: str, rows: Sequence[tuple[Any, ...]] = ()) -> list[tuple[Any, ...]]:
+    def _run(self, query: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         import psycopg
 
         try:
             with self._pool.connection() as conn:
-                if rows:
-                    with conn.cursor() as cur:
-                        cur.executemany(query, rows)
+                if params is not None:
+                    conn.execute(query, params)
                     return []
                 return list(conn.execute(query).fetchall())
         except psycopg.Error as exc:
@@ -107,13 +113,15 @@ class FleetRegistry:
                     "DELETE FROM camera_placements WHERE NOT camera_id = ANY(%s)",
                     (list(placements),),
                 )
-                cur.executemany(
+                cur.execute(
                     f"INSERT INTO camera_placements ({_PLACEMENT_COLS}) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (camera_id) DO UPDATE SET "
+                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], "
+                    "%s::float8[], %s::int4[]) ON CONFLICT (camera_id) DO UPDATE SET "
                     "node_id = EXCLUDED.node_id, worker = EXCLUDED.worker, "
                     "assigned_at = EXCLUDED.assigned_at, moves = EXCLUDED.moves",
-                    [astuple(p) for p in placements.values()],
-                )
+                    _columns([(p.camera_id, p.node_id, p.worker, p.assigned_at, p.moves)
+                              for p in placements.values()], 5),
+                )  # fmt: skip
         except psycopg.Error as exc:
             raise StoreError(f"fleet registry on {self.where}: {exc}") from exc
 
@@ -126,12 +134,18 @@ class FleetRegistry:
         """Upsert each camera's health row."""
         if not statuses:
             return
+        rows = [
+            (s.camera_id, s.node_id, s.state, s.analysed_fps, s.last_frame_at, s.updated_at)
+            for s in statuses
+        ]
         self._run(
-            f"INSERT INTO camera_status ({_STATUS_COLS}) VALUES (%s, %s, %s, %s, %s, %s) "
+            f"INSERT INTO camera_status ({_STATUS_COLS}) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], "
+            "%s::float8[], %s::float8[]) "
             "ON CONFLICT (camera_id) DO UPDATE SET node_id = EXCLUDED.node_id, "
             "state = EXCLUDED.state, analysed_fps = EXCLUDED.analysed_fps, "
             "last_frame_at = EXCLUDED.last_frame_at, updated_at = EXCLUDED.updated_at",
-            [astuple(s) for s in statuses],
+            params=_columns(rows, 6),
         )
 
     def close(self) -> None:
