@@ -112,7 +112,12 @@ def two_nodes() -> Iterator[Any]:
             "include_dashboard": False,
             "object_store_memory": OBJECT_STORE,
             # a node that stops answering is declared dead in about 3 s, not 30 s
-            "_system_config": {"health_check_period_ms": 1000, "health_check_failure_threshold": 3},
+            # and arguments over 1 kB go to the object store, as a city's config does
+            "_system_config": {
+                "health_check_period_ms": 1000,
+                "health_check_failure_threshold": 3,
+                "max_direct_call_object_size": 1024,
+            },
         },
     )
     cluster.add_node(num_cpus=1, object_store_memory=OBJECT_STORE)
@@ -120,6 +125,14 @@ def two_nodes() -> Iterator[Any]:
     yield cluster
     ray.shutdown()
     cluster.shutdown()
+
+
+def _answers(actor: Any) -> str | None:
+    """What ``actor.config_json`` says, or None while it does not answer (restarting)."""
+    try:
+        return str(ray.get(actor.config_json.remote(), timeout=5))
+    except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+        return None
 
 
 def rows(dsn: str, query: str, *params: object) -> list[tuple[Any, ...]]:
@@ -190,6 +203,16 @@ def test_node_removed_its_cameras_run_on_the_other_within_30_s(
         # the controller maintains the shared store (its first round runs at start)
         kept = ray.get(controller.maintenance_status.remote())
         assert kept.last_run_at is not None and kept.last_error is None, kept
+
+        # the controller's process dies; Ray restarts it from its namespace's spec alone
+        # (cluster/spec.py: large constructor arguments would be gone by now), and the
+        # restarted controller is the one that moves the cameras below
+        ray.kill(controller, no_restart=False)
+        wait_for(
+            lambda: _answers(controller) == config.model_dump_json(),
+            60,
+            "the controller restarted by Ray to answer",
+        )
 
         # the non-head node goes, as a machine that dies would
         removed_at = time.time()

@@ -197,7 +197,7 @@ class FleetController:
             return handle
         name = worker_name(node.node_id)
         handle = (
-            ray.remote(self.worker_class)
+            ray.remote(spec_worker(self.worker_class))
             .options(
                 name=name,
                 namespace=self.cluster.namespace,
@@ -209,7 +209,9 @@ class FleetController:
                 num_gpus=node.gpus,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
             )
-            .remote(self.config, node.node_id, name, self.detector_factory)
+            # only names: the worker reads the fleet's spec from Ray (spec.py), so
+            # Ray can restart it however long after its creator let go of anything
+            .remote(self.cluster.namespace, node.node_id, name)
         )
         with self._lock:
             self.workers[node.node_id] = handle
@@ -304,3 +306,35 @@ class FleetController:
             with self._lock:
                 self.placements = placements
             log.info("fleet: placements changed")
+
+
+class SpecController(FleetController):
+    """The controller as Ray runs it: made from its namespace's spec (``spec.py``)."""
+
+    def __init__(self, namespace: str) -> None:
+        from crowdsafe.cluster.spec import load_spec
+
+        config, factory, worker_class = load_spec(namespace)
+        super().__init__(config, factory, worker_class)
+
+
+_SPEC_WORKERS: dict[type[FleetWorker], type[FleetWorker]] = {}
+
+
+def spec_worker(worker_class: type[FleetWorker]) -> type[FleetWorker]:
+    """``worker_class`` made from its namespace's spec (``spec.py``) and its names (one
+    class per worker class, so that Ray exports it once)."""
+    made = _SPEC_WORKERS.get(worker_class)
+    if made is not None:
+        return made
+
+    class SpecWorker(worker_class):  # type: ignore[valid-type, misc]
+        def __init__(self, namespace: str, node_id: str, name: str) -> None:
+            from crowdsafe.cluster.spec import load_spec
+
+            config, factory, _ = load_spec(namespace)
+            super().__init__(config, node_id, name, factory)
+
+    SpecWorker.__name__ = SpecWorker.__qualname__ = worker_class.__name__
+    _SPEC_WORKERS[worker_class] = SpecWorker
+    return SpecWorker

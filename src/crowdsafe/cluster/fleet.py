@@ -16,7 +16,8 @@ import os
 import socket
 from typing import Any
 
-from crowdsafe.cluster.controller import CONTROLLER_NAME, FleetController
+from crowdsafe.cluster.controller import CONTROLLER_NAME, SpecController
+from crowdsafe.cluster.spec import drop_spec, store_spec
 from crowdsafe.cluster.worker import DetectorFactory, FleetWorker
 from crowdsafe.config import ClusterConfig, CrowdsafeConfig
 from crowdsafe.errors import ClusterError
@@ -91,8 +92,9 @@ def start_fleet(
             )
         return found
     here = ray.get_runtime_context().get_node_id()
+    store_spec(cluster.namespace, (config, detector_factory, worker_class))
     return (
-        ray.remote(FleetController)
+        ray.remote(SpecController)
         .options(
             name=CONTROLLER_NAME,
             namespace=cluster.namespace,
@@ -104,7 +106,7 @@ def start_fleet(
             # near the driver (the head, usually) but anywhere if that node goes
             scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True),
         )
-        .remote(config, detector_factory, worker_class)
+        .remote(cluster.namespace)  # the rest from the spec (spec.py)
     )
 
 
@@ -118,4 +120,5 @@ def stop_fleet(namespace: str) -> bool:
         ray.get(found.stop.remote(), timeout=120.0)
     finally:
         ray.kill(found, no_restart=True)
+        drop_spec(namespace)
     return True
