@@ -120,8 +120,9 @@ def nowcast(
         return None  # too little recent data to say where it is heading
     t0 = float(ta[-1])
     x = ta - t0
-    # The same fit as the predictive alert's (crowdsafe.alerts.trend.fit_trend): level at
-    # the newest sample, Theil-Sen slope, Mann-Kendall z.
+    # The predictive alert's estimators (crowdsafe.alerts.trend.fit_trend; the alert fits
+    # them to 10 s bin means, alerts/window.py): level at the newest sample, Theil-Sen
+    # slope, Mann-Kendall z.
     trend = fit_trend(x, ya)
     z_mk, slope = trend.z, trend.slope_per_s
     intervals = _slope_intervals(x, ya)
