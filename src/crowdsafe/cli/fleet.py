@@ -81,16 +81,12 @@ def follow(config_path: str, address: str | None, interval_s: float = 2.0) -> in
     print its placement summary until SIGINT/SIGTERM; the fleet keeps running."""
     from crowdsafe.cli._listen import StopSignals
     from crowdsafe.cluster.fleet import connect, start_fleet
-    from crowdsafe.config import ClusterConfig, PostgresStorageConfig, load_config
-    from crowdsafe.errors import ConfigError
+    from crowdsafe.config import ClusterConfig, load_config
+    from crowdsafe.config.storage import shared_store
 
     config = load_config(config_path)
-    if not isinstance(config.storage, PostgresStorageConfig):
-        # the check a config's own cluster: section gets (config/root.py)
-        raise ConfigError(
-            f"{config_path}: --ray: the workers of a cluster share one store, so it needs "
-            f"storage.backend: postgresql (got {config.storage.backend})"
-        )
+    # the check a config's own cluster: section gets (config/root.py)
+    shared_store(config.storage, f"{config_path}: --ray")
     cluster = config.cluster or ClusterConfig(address=address)
     config = config.model_copy(update={"cluster": cluster})
     import ray

@@ -39,8 +39,8 @@ from crowdsafe.cluster.assign import assign
 from crowdsafe.cluster.cost import camera_costs
 from crowdsafe.cluster.registry import FleetRegistry, Placement
 from crowdsafe.cluster.worker import DetectorFactory, FleetWorker
-from crowdsafe.config import ClusterConfig, CrowdsafeConfig, PostgresStorageConfig
-from crowdsafe.errors import ConfigError
+from crowdsafe.config import ClusterConfig, CrowdsafeConfig
+from crowdsafe.config.storage import shared_store
 from crowdsafe.store.maintenance import MaintenanceLoop, MaintenanceStatus
 from crowdsafe.store.postgres import PostgresStore
 
@@ -93,9 +93,7 @@ class FleetController:
         detector_factory: DetectorFactory | None = None,
         worker_class: type[FleetWorker] = FleetWorker,
     ) -> None:
-        storage = config.storage
-        if not isinstance(storage, PostgresStorageConfig):
-            raise ConfigError("a fleet needs storage.backend: postgresql")
+        storage = shared_store(config.storage, "fleet controller")
         self.config = config
         self.cluster = config.cluster or ClusterConfig()
         self.detector_factory = detector_factory

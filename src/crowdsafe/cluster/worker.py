@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING
 from crowdsafe.cluster.events import AlertEventSender
 from crowdsafe.cluster.listen import ALERT_STATE_CHANNEL, ChannelListener
 from crowdsafe.cluster.registry import CameraStatus, FleetRegistry
-from crowdsafe.config import ClusterConfig, CrowdsafeConfig, PostgresStorageConfig
+from crowdsafe.config import ClusterConfig, CrowdsafeConfig
+from crowdsafe.config.storage import shared_store
 from crowdsafe.detect.base import Detector
-from crowdsafe.errors import ConfigError
 from crowdsafe.types import Alert, AlertState
 
 if TYPE_CHECKING:
@@ -63,9 +63,7 @@ class FleetWorker:
         from crowdsafe.assembly import build_store
         from crowdsafe.store.queued import QueuedStore
 
-        storage = config.storage
-        if not isinstance(storage, PostgresStorageConfig):
-            raise ConfigError("a fleet worker needs storage.backend: postgresql")
+        storage = shared_store(config.storage, "fleet worker")
         self.config = config
         self.cluster = config.cluster or ClusterConfig()
         self.node_id = node_id

@@ -21,7 +21,11 @@ from crowdsafe.config.live import LiveViewLimits
 from crowdsafe.config.privacy import MODEL_ROLES, ModelsConfig, PrivacyConfig
 from crowdsafe.config.server import ServerConfig
 from crowdsafe.config.sites import SiteConfig, default_site_id
-from crowdsafe.config.storage import PostgresStorageConfig, SqliteStorageConfig, StorageSection
+from crowdsafe.config.storage import (
+    SqliteStorageConfig,
+    StorageSection,
+    shared_store,
+)
 from crowdsafe.config.thresholds import ThresholdsConfig
 from crowdsafe.forecast.settings import ForecastConfig
 from crowdsafe.strict import StrictModel
@@ -63,11 +67,8 @@ class CrowdsafeConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cluster_store(self) -> CrowdsafeConfig:
-        if self.cluster is not None and not isinstance(self.storage, PostgresStorageConfig):
-            raise ValueError(
-                f"cluster: the workers of a cluster share one store, so it needs "
-                f"storage.backend: postgresql (got {self.storage.backend})"
-            )
+        if self.cluster is not None:
+            shared_store(self.storage, "cluster")  # a ConfigError is a ValueError
         return self
 
     @model_validator(mode="after")

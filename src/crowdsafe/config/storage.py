@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from crowdsafe.errors import ConfigError
 from crowdsafe.strict import StrictModel, default_tag
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "StorageConfig",
     "StorageSection",
     "scratch_sqlite",
+    "shared_store",
 ]
 
 
@@ -167,3 +169,16 @@ def scratch_sqlite(section: StorageConfig, path: str) -> SqliteStorageConfig:
     return SqliteStorageConfig(
         path=path, bucket_s=section.bucket_s, line_bucket_s=section.line_bucket_s
     )
+
+
+def shared_store(
+    storage: SqliteStorageConfig | PostgresStorageConfig, where: str
+) -> PostgresStorageConfig:
+    """``storage`` as the store a fleet's processes share; ConfigError, its message
+    starting with ``where``, unless it is PostgreSQL."""
+    if not isinstance(storage, PostgresStorageConfig):
+        raise ConfigError(
+            f"{where}: the workers of a cluster share one store, so it needs "
+            f"storage.backend: postgresql (got {storage.backend})"
+        )
+    return storage
