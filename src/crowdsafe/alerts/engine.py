@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from crowdsafe.alerts.reading import Levels, Reading, zone_reading
 from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
 from crowdsafe.alerts.trend import Trend
 from crowdsafe.alerts.window import TrendWindow, phase_of
@@ -64,7 +65,6 @@ log = logging.getLogger(__name__)
 EventSink = Callable[[AlertEvent], None]
 _LOS_RANK = {level.value: i for i, level in enumerate(LevelOfService)}
 _RISE_WINDOW_S = 120.0
-Levels = list[tuple[str, float]]
 _PREDICTIVE_LEVELS: Levels = [("warning", 1e-9)]
 
 
@@ -87,28 +87,6 @@ class _ZoneRules:
     trends: TrendWindow
     rise: Trend | None = None
     predictive: Trend | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Reading:
-    """One rule's view of one sample: the value and the levels it is judged against.
-
-    ``levels`` are (level name, threshold) pairs, lowest first; ``value`` must stay
-    ``>= threshold`` for ``hold_s`` seconds to reach a level, and below ``clear_below``
-    for as long to resolve.  ``describe(level, value, threshold)`` words the alert.
-    """
-
-    rule: AlertRule
-    kind: SubjectKind
-    subject_id: str
-    subject_name: str
-    camera_id: str
-    t: float
-    value: float
-    levels: list[tuple[str, float]]
-    hold_s: float
-    clear_below: float
-    describe: Callable[[str, float, float], str]
 
 
 class AlertEngine:
@@ -161,7 +139,7 @@ class AlertEngine:
         """Judge a line's flow sample; returns (and emits) events."""
         levels = self.line_levels.get(sample.line_id, self.config.flow_per_m_min)
         name = self.names.get(sample.line_id, sample.line_id)
-        reading = _Reading(
+        reading = Reading(
             rule=AlertRule.FLOW,
             kind=SubjectKind.LINE,
             subject_id=sample.line_id,
@@ -285,20 +263,17 @@ class AlertEngine:
             return True
         return False
 
-    def _zone_readings(self, s: ZoneSample) -> list[_Reading]:
+    def _zone_readings(self, s: ZoneSample) -> list[Reading]:
         z = self._zone_rules(s.zone_id)
         name = z.name
         cfg = self.config
         out = []
         if not self._quiet(AlertRule.DENSITY, s.zone_id, s.density_per_m2, z.thresholds):
             out.append(
-                _Reading(
+                zone_reading(
+                    s,
+                    name,
                     rule=AlertRule.DENSITY,
-                    kind=SubjectKind.ZONE,
-                    subject_id=s.zone_id,
-                    subject_name=name,
-                    camera_id=s.camera_id,
-                    t=s.t,
                     value=s.density_per_m2,
                     levels=z.thresholds,
                     hold_s=z.density.hold_s,
@@ -311,13 +286,10 @@ class AlertEngine:
         los = float(_LOS_RANK[s.los.value])
         if self._los_levels and not self._quiet(AlertRule.LOS, s.zone_id, los, self._los_levels):
             out.append(
-                _Reading(
+                zone_reading(
+                    s,
+                    name,
                     rule=AlertRule.LOS,
-                    kind=SubjectKind.ZONE,
-                    subject_id=s.zone_id,
-                    subject_name=name,
-                    camera_id=s.camera_id,
-                    t=s.t,
                     value=los,
                     levels=self._los_levels,
                     hold_s=cfg.los.hold_s,
@@ -345,22 +317,19 @@ class AlertEngine:
         z.rise = fits.pop(0) if self._rise_levels else None
         z.predictive = fits.pop(0) if fits else None
 
-    def _trend_readings(self, s: ZoneSample, z: _ZoneRules) -> list[_Reading]:
+    def _trend_readings(self, s: ZoneSample, z: _ZoneRules) -> list[Reading]:
         cfg = self.config
         name = z.name
-        out: list[_Reading] = []
+        out: list[Reading] = []
         # persons/m² per minute, while the rise is significant (Mann-Kendall)
         rate = 0.0 if z.rise is None else z.rise.slope_per_s * 60.0
         rthr = self._rise_levels
         if rthr and not self._quiet(AlertRule.RISE, s.zone_id, rate, rthr):
             out.append(
-                _Reading(
+                zone_reading(
+                    s,
+                    name,
                     rule=AlertRule.RISE,
-                    kind=SubjectKind.ZONE,
-                    subject_id=s.zone_id,
-                    subject_name=name,
-                    camera_id=s.camera_id,
-                    t=s.t,
                     value=rate,
                     levels=rthr,
                     hold_s=cfg.rise_per_m2_min.hold_s,
@@ -394,13 +363,10 @@ class AlertEngine:
             return f"Zone {name} reaches {critical:g} persons/m² in about {eta_txt}"
 
         out.append(
-            _Reading(
+            zone_reading(
+                s,
+                name,
                 rule=AlertRule.PREDICTIVE,
-                kind=SubjectKind.ZONE,
-                subject_id=s.zone_id,
-                subject_name=name,
-                camera_id=s.camera_id,
-                t=s.t,
                 value=value,
                 levels=_PREDICTIVE_LEVELS,
                 hold_s=min(cfg.density_per_m2.hold_s, 10.0),
@@ -410,7 +376,7 @@ class AlertEngine:
         )
         return out
 
-    def _judge(self, r: _Reading) -> list[AlertEvent]:
+    def _judge(self, r: Reading) -> list[AlertEvent]:
         key = (r.rule, r.subject_id)
         st = self._states.setdefault(key, _RuleState())
         # how long has each level been met, continuously?
