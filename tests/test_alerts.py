@@ -9,7 +9,7 @@ import pytest
 
 from crowdsafe.alerts.engine import AlertEngine, AlertNotFound, AlertStateError
 from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
-from crowdsafe.alerts.trend import fit_trend, mann_kendall_z, theil_sen
+from crowdsafe.alerts.trend import fit_small, fit_trend, mann_kendall_z, theil_sen
 from crowdsafe.measure.los import flow_los, space_los
 from crowdsafe.store import SQLiteStore
 from crowdsafe.types import AlertEvent, AlertLevel, AlertState, LineSample, ZoneSample
@@ -251,6 +251,30 @@ def test_trend_estimators() -> None:
     assert fit_trend(t, 5.0 - 0.1 * t).seconds_to(10.0) is None
     with pytest.raises(ValueError, match="equal"):
         theil_sen(np.ones(5), np.arange(5.0))
+
+
+@pytest.mark.parametrize("n", [3, 4, 12, 17, 18, 40])
+def test_short_series_fit_as_the_numpy_estimators(n: int) -> None:
+    """Short series are fitted in plain Python (trend.py): the same numbers as numpy's
+    median of the pairwise slopes and sign sum, worked out here independently."""
+    rng = np.random.default_rng(n)
+    t = np.cumsum(rng.uniform(5.0, 15.0, size=n))
+    y = 0.5 + 0.004 * t + rng.normal(scale=0.05, size=n)
+    y[n // 2] = y[n // 3]  # a tie in y, which the sign must count as 0
+    i, j = np.triu_indices(n, k=1)
+    slope = float(np.median((y[j] - y[i]) / (t[j] - t[i])))
+    s = float(np.sign(y[j] - y[i]).sum())
+    sd = np.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
+    z = (s - np.sign(s)) / sd
+    assert theil_sen(t, y) == (slope, float(np.median(y - slope * t)))
+    assert mann_kendall_z(y) == pytest.approx(z, rel=1e-12, abs=0.0)
+    small = fit_small(t.tolist(), y.tolist(), min_z=-99.0)
+    assert small is not None
+    assert (small.slope_per_s, small.samples) == (slope, n)
+    assert small.z == pytest.approx(z, rel=1e-12)
+    assert fit_small(t.tolist(), y.tolist(), min_z=z + 0.01) is None  # below min_z: no fit
+    with pytest.raises(ValueError, match="3 to 40 points"):
+        fit_small([1.0, 2.0], [1.0, 2.0], min_z=0.0)
 
 
 @pytest.mark.parametrize(

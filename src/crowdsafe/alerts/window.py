@@ -19,6 +19,7 @@ configuration says.  Thread-compatible (the engine holds its lock around it).
 
 from __future__ import annotations
 
+import bisect
 import math
 import zlib
 from collections import deque
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crowdsafe.alerts.trend import Trend, fit_trend, mann_kendall_z
+from crowdsafe.alerts.trend import SMALL_N, Trend, fit_small, fit_trend, mann_kendall_z
 
 __all__ = ["BIN_S", "TrendWindow", "phase_of"]
 
@@ -76,8 +77,9 @@ class TrendWindow:
         if b is not None and index != b.index:
             if index < b.index:
                 return False  # late: the open bin already holds later samples
-            self._closed.append((b.index * self.bin_s + self.phase_s, b.t_sum / b.n,
-                                 b.y_sum / b.n, b.n))  # fmt: skip
+            # plain floats: a numpy scalar's comparisons would be numpy booleans
+            start = b.index * self.bin_s + self.phase_s
+            self._closed.append((start, float(b.t_sum / b.n), float(b.y_sum / b.n), b.n))
             closed = True
             b = None
         if b is None:
@@ -98,21 +100,25 @@ class TrendWindow:
         and their Mann-Kendall z reaches ``min_z`` with a rising slope; None otherwise (no
         trend to speak of).  The slope is fitted only for a significant z: the rules use
         it for nothing else."""
-        if len(self._closed) < 3:
+        closed = self._closed
+        if len(closed) < 3:
             return [None] * len(windows_s)
-        bins = np.array(self._closed, dtype=np.float64)  # (bins, 4), oldest first
+        rows = list(closed)  # oldest first: (start s, mean t, mean y, samples)
+        starts = [r[0] for r in rows]
         out: list[Trend | None] = []
         for window_s in windows_s:
-            first = int(np.searchsorted(bins[:, 0], now - window_s))
-            rows = bins[first:]
-            if len(rows) < 3 or rows[:, 3].sum() < min_samples:
+            part = rows[bisect.bisect_left(starts, now - window_s) :]
+            if len(part) < 3 or sum(r[3] for r in part) < min_samples:
                 out.append(None)
                 continue
-            y = np.ascontiguousarray(rows[:, 2])
-            z = mann_kendall_z(y)
-            trend = None
-            if z >= min_z:
-                trend = fit_trend(np.ascontiguousarray(rows[:, 1]), y, z=z)
+            t = [r[1] for r in part]
+            y = [r[2] for r in part]
+            if len(part) <= SMALL_N:
+                trend = fit_small(t, y, min_z)
+            else:
+                ya = np.array(y)
+                z = mann_kendall_z(ya)
+                trend = fit_trend(np.array(t), ya, z=z) if z >= min_z else None
             out.append(trend if trend is not None and trend.significant(min_z) else None)
         return out
 
