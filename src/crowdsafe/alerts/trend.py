@@ -148,8 +148,8 @@ class Trend:
 def fit_small(t: Sequence[float], y: Sequence[float], min_z: float) -> Trend | None:
     """The trend of a short series of plain floats (at most :data:`SMALL_N` points, ``t``
     increasing) when its Mann-Kendall z reaches ``min_z``; None otherwise, without
-    fitting a slope.  What :class:`~crowdsafe.alerts.window.TrendWindow` asks for every time a bin closes,
-    made without numpy (module docstring)."""
+    fitting a slope.  What :class:`~crowdsafe.alerts.window.TrendWindow` asks for every
+    time a bin closes, made without numpy (module docstring)."""
     n = len(y)
     if len(t) != n or not 3 <= n <= SMALL_N:
         raise ValueError(
