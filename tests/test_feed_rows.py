@@ -54,12 +54,12 @@ def test_a_payload_that_is_not_one_is_refused(payload: str, why: str) -> None:
 def test_reads_see_the_newest_of_rows_and_samples_in_publishing_order() -> None:
     feed = LiveFeed()
     feed.publish([sample("a", 1.0), sample("b", 1.0)])
-    feed.publish_rows(rows(sample("a", 2.0), sample("a", 3.0)), ZONE_ID, sample_of_row)
+    feed.publish_rows(rows(sample("a", 2.0), sample("a", 3.0)), _ZONES.names, sample_of_row)
     assert feed.latest_of("a") == sample("a", 3.0)  # the last row of a zone wins
-    feed.publish_rows(rows(sample("b", 4.0)), ZONE_ID, sample_of_row)
+    feed.publish_rows(rows(sample("b", 4.0)), _ZONES.names, sample_of_row)
     feed.publish([sample("b", 5.0)])  # decoded after the row: it wins
     assert feed.latest_of("b") == sample("b", 5.0)
-    feed.publish_rows(rows(sample("c", 6.0)), ZONE_ID, sample_of_row)
+    feed.publish_rows(rows(sample("c", 6.0)), _ZONES.names, sample_of_row)
     assert feed.latest() == {"a": sample("a", 3.0), "b": sample("b", 5.0), "c": sample("c", 6.0)}
     assert feed.latest_of("nowhere") is None
 
@@ -69,7 +69,7 @@ def test_a_row_that_does_not_decode_leaves_the_sample_before_it() -> None:
     feed.publish([sample("a", 1.0)])
     bad = rows(sample("a", 2.0))[0]
     bad[list(_ZONES.names).index("los")] = "no such level"
-    feed.publish_rows([bad], ZONE_ID, sample_of_row)
+    feed.publish_rows([bad], _ZONES.names, sample_of_row)
     assert feed.latest_of("a") == sample("a", 1.0)
     assert feed.latest() == {"a": sample("a", 1.0)}
 
@@ -80,7 +80,24 @@ def test_a_listening_client_gets_every_row_decoded_in_order() -> None:
     async def heard() -> list[Message]:
         feed = LiveFeed()
         queue = feed.subscribe()
-        feed.publish_rows(rows(*written), ZONE_ID, sample_of_row)
+        feed.publish_rows(rows(*written), _ZONES.names, sample_of_row)
         return [await asyncio.wait_for(queue.get(), 5.0) for _ in written]
 
     assert asyncio.run(heard()) == [("sample", s.to_dict()) for s in written]
+
+
+def test_latest_fields_read_rows_without_decoding_them_and_match_the_samples() -> None:
+    feed = LiveFeed()
+    feed.publish([sample("a", 1.0, 2.0), sample("b", 1.0, 4.0)])
+    feed.publish_rows(
+        rows(sample("a", 2.0, 5.0), sample("c", 2.0, 1.0)), _ZONES.names, sample_of_row
+    )
+    names = ("t", "count", "los")
+    got = feed.latest_fields(names)
+    assert got == {"a": (2.0, 5.0, "B"), "b": (1.0, 4.0, LevelOfService.B), "c": (2.0, 1.0, "B")}
+    assert feed._rows, "latest_fields must not decode the waiting rows"
+    decoded = {z: (s.t, s.count, s.los) for z, s in feed.latest().items()}
+    assert got == decoded  # a level's value equals its member
+    assert feed.latest_fields(("t",)) == {"a": (2.0,), "b": (1.0,), "c": (2.0,)}
+    with pytest.raises(ValueError, match="at least one field"):
+        feed.latest_fields(())

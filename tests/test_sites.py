@@ -6,6 +6,7 @@ with two sites; the fleet's own API servers are tested in tests/test_fleet_api.p
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -15,13 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crowdsafe.api.app import create_app
-from crowdsafe.api.summaries import SummaryCache
+from crowdsafe.api.summaries import Layouts, SummaryCache, summarise
 from crowdsafe.assembly.layout import build_zones, site_groups
 from crowdsafe.config import parse_config
 from crowdsafe.config.sites import default_site_id
 from crowdsafe.errors import ConfigError
 from crowdsafe.ingest.health import StreamState
 from crowdsafe.site import FakeSite, SiteGroup
+from crowdsafe.store.codec import Codec
 from crowdsafe.store.sqlite import SQLiteStore
 from crowdsafe.types import (
     Alert,
@@ -162,3 +164,31 @@ def test_the_totals_are_refreshed_in_the_background_after_their_ttl(
     stale.get(two_sites)
     two_sites.states["cam0"] = StreamState.LIVE
     assert stale.get(two_sites).sites[0].cameras_ok == 1
+
+
+def test_a_zone_whose_latest_fields_do_not_read_is_left_out_of_its_sites_totals(
+    two_sites: FakeSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    layouts = Layouts()
+    before = {s.id: s for s in summarise(two_sites, layouts=layouts).sites}
+    bad = ZoneSample("cam1", "cam1-z0", time.time(), 2.0, 3, 50.0, 0.04, LevelOfService.A, 5)
+    row = [*Codec(ZoneSample, native_bool=True).row(bad)]
+    row[Codec(ZoneSample).names.index("los")] = "Z"  # a level no version has
+    two_sites.feed.publish_rows([row], Codec(ZoneSample).names, lambda r: bad)
+    with caplog.at_level(logging.WARNING):
+        after = {s.id: s for s in summarise(two_sites, layouts=layouts).sites}
+    assert "site site1: 1 zones' latest samples do not read" in caplog.text
+    assert after["site0"] == before["site0"]
+    south = after["site1"]
+    assert south.persons_now == before["site1"].persons_now - 2.0  # the bad zone left out
+    assert south.zones_with_data == before["site1"].zones_with_data  # it is still fresh
+    assert south.los_worst == LevelOfService.E
+
+
+def test_the_layout_is_made_again_when_the_zones_change(two_sites: FakeSite) -> None:
+    layouts = Layouts()
+    zones = two_sites.zones()
+    first = layouts.get(two_sites.site_groups(), zones, [])
+    assert layouts.get(two_sites.site_groups(), two_sites.zones(), []) is first
+    fewer = layouts.get(two_sites.site_groups(), zones[:-1], [])
+    assert fewer is not first and len(fewer.zone_ids["site1"]) == len(first.zone_ids["site1"]) - 1

@@ -12,6 +12,8 @@ Why :meth:`LiveFeed.publish_rows`: a fleet's API server hears every zone sample 
 city (24,000 a second) as rows of a notification, and most are replaced by the zone's
 next one before anyone reads them; with no client connected it keeps the newest row of
 each zone and decodes it only when a read asks for that zone (once, then kept).
+:meth:`LiveFeed.latest_fields` reads a few fields of every zone's latest without
+decoding anything: what the site totals need of 24,000 zones each second.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from crowdsafe.types import AlertEvent, LineSample, ZoneSample
@@ -44,6 +47,7 @@ class LiveFeed:
         self._latest: dict[str, ZoneSample] = {}
         self._rows: dict[str, Row] = {}  # newer than _latest for their zones: undecoded
         self._decode: Callable[[Row], ZoneSample] | None = None
+        self._columns: tuple[str, ...] = ()  # the rows' field names, in order
         self._latest_lines: dict[str, LineSample] = {}
         self._queue_size = queue_size
         self._closed = False
@@ -90,18 +94,40 @@ class LiveFeed:
             self._send([("sample", s.to_dict()) for s in samples])
 
     def publish_rows(
-        self, rows: Sequence[Row], zone_index: int, decode: Callable[[Row], ZoneSample]
+        self, rows: Sequence[Row], columns: Sequence[str], decode: Callable[[Row], ZoneSample]
     ) -> None:
-        """Zone samples as rows (``row[zone_index]`` is the zone id), as :meth:`publish`
-        would take them decoded by ``decode``: decoded now when a client listens, else
-        when a read asks for their zone (the module docstring)."""
+        """Zone samples as rows of the fields named by ``columns``, in that order (one of
+        them ``zone_id``), as :meth:`publish` would take them decoded by ``decode``:
+        decoded now when a client listens, else when a read asks for their zone (the
+        module docstring)."""
+        zone_index = list(columns).index("zone_id")
         with self._lock:
             listened = bool(self._subscribers)
             if not listened:
                 self._decode = decode
+                self._columns = tuple(columns)
                 self._rows.update({r[zone_index]: r for r in rows})  # the last one wins
         if listened:
             self.publish([decode(r) for r in rows])
+
+    def latest_fields(self, names: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """Zone id -> the values of the fields ``names`` (of :class:`ZoneSample`) of the
+        zone's latest sample, read from a waiting row as it is (an enum as its string
+        value, which equals the member) without decoding it."""
+        if not names:
+            raise ValueError("name at least one field of a zone sample")
+        attrs, items = attrgetter(*names), None
+        with self._lock:
+            if self._rows:
+                items = itemgetter(*(self._columns.index(n) for n in names))
+            if len(names) == 1:  # a getter of one name returns the value, not a tuple
+                out = {z: (attrs(s),) for z, s in self._latest.items()}
+                out.update({z: (items(r),) for z, r in self._rows.items()} if items else {})
+                return out
+            out = {z: attrs(s) for z, s in self._latest.items()}
+            if items is not None:
+                out.update({z: items(r) for z, r in self._rows.items()})
+            return out
 
     def publish_lines(self, samples: Sequence[LineSample]) -> None:
         with self._lock:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from crowdsafe.alerts.base import AlertSink, SinkHealth
@@ -413,14 +413,27 @@ class Runtime:
 
     def zone_has_data(self, zone: Zone, now: float | None = None) -> bool:
         """False when a zone's camera is not live or its last sample is stale."""
-        cam = self.cameras[zone.camera_id]
-        if cam.health.state is not StreamState.LIVE:
-            return False
-        latest = self.feed.latest().get(zone.id)
-        if latest is None:
-            return False
-        stale_after = max(3 * self.config.storage.bucket_s, cam.config.source.stall_s) + 1.0
-        return (now or time.time()) - latest.t <= stale_after + self.config.storage.bucket_s
+        return bool(self.fresh_zones([zone], now))
+
+    def fresh_zones(self, zones: Sequence[Zone], now: float | None = None) -> set[str]:
+        """The ids of ``zones`` whose camera is live and whose last sample is fresh."""
+        now = time.time() if now is None else now
+        times = self.feed.latest_fields(("t",)) if len(zones) > 1 else None
+        bucket_s = self.config.storage.bucket_s
+        out = set()
+        for zone in zones:
+            cam = self.cameras[zone.camera_id]
+            if cam.health.state is not StreamState.LIVE:
+                continue
+            if times is None:
+                latest = self.feed.latest_of(zone.id)
+                t = None if latest is None else latest.t
+            else:
+                t = times.get(zone.id, (None,))[0]
+            stale_after = max(3 * bucket_s, cam.config.source.stall_s) + 1.0
+            if t is not None and now - t <= stale_after + bucket_s:
+                out.add(zone.id)
+        return out
 
     def status_line(self) -> str:
         """One line per refresh for the terminal: each camera's state, fps, lag, zones."""

@@ -118,6 +118,11 @@ class Site(Protocol):
         """False while the zone's camera is not live or its last sample is stale."""
         ...
 
+    def fresh_zones(self, zones: Sequence[Zone], now: float | None = None) -> set[str]:
+        """The ids of those of ``zones`` that have data (:meth:`zone_has_data`), judged
+        at once: what a city's site totals ask of 24,000 zones every second."""
+        ...
+
     def sink_health(self) -> list[SinkHealth]: ...
 
     @property
@@ -226,6 +231,9 @@ class FakeSite:
     def zone_has_data(self, zone: Zone, now: float | None = None) -> bool:
         live = self.states.get(zone.camera_id, StreamState.LIVE) is StreamState.LIVE
         return self.data and live and self.store.latest(zone.id) is not None
+
+    def fresh_zones(self, zones: Sequence[Zone], now: float | None = None) -> set[str]:
+        return {z.id for z in zones if self.zone_has_data(z, now)}
 
     def sink_health(self) -> list[SinkHealth]:
         return list(self.sinks)

@@ -8,8 +8,13 @@ server over the shared store fills it once on start with one query and then from
 notifications of the workers (``apiserver/``, ADR 0006).  The only store read per
 request is the active alerts, a small table.
 
-Why a cache: at that size the totals take about 0.1 s of CPU (24,000 zones looked at),
-and every open city dashboard asks for them; :class:`SummaryCache` computes every
+Why fields, not samples: the feed of a fleet's API server keeps each zone's newest
+notification undecoded (``feed.py``), and decoding 24,000 samples to read three of their
+fields was most of the totals' cost; :meth:`~crowdsafe.feed.LiveFeed.latest_fields` and
+:meth:`~crowdsafe.site.Site.fresh_zones` read what the totals need as it is.
+
+Why a cache: at that size the totals still take some 50 ms of CPU (24,000 zones looked
+at), and every open city dashboard asks for them; :class:`SummaryCache` computes every
 site's totals at most once a second for all of them, in the background, so the totals
 a dashboard shows are about a second older than the feed.
 """
@@ -21,14 +26,16 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from crowdsafe.api.site_schemas import SiteSummaryPublic
 from crowdsafe.ingest.health import StreamState
+from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone
 from crowdsafe.site import CameraInfo, Site, SiteGroup
 from crowdsafe.types import AlertState, LevelOfService
 
-__all__ = ["ALERTS_MAX", "Summaries", "SummaryCache", "summarise"]
+__all__ = ["ALERTS_MAX", "Layouts", "Summaries", "SummaryCache", "summarise"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,39 @@ ALERTS_MAX = 10_000
 """Active alerts read per request at most."""
 
 _LOS_ORDER = {los: i for i, los in enumerate(LevelOfService)}
+_FIELDS = ("count", "density_per_m2", "los")
+_Totals = tuple[float, float | None, LevelOfService | None]
+
+
+def _totals(fields: list[tuple[Any, ...]], site_id: str) -> _Totals:
+    """(persons, densest, worst level of service) of zones' (count, density, level);
+    a zone whose fields do not read (a sample from a worker of another version) is
+    logged and left out of the totals rather than failing them."""
+    try:
+        return _totals_of(fields)
+    except (KeyError, TypeError, IndexError, ValueError):
+        pass
+    good = []
+    for f in fields:
+        try:
+            good.append((float(f[0]), float(f[1]), _LEVELS[f[2]]))
+        except (KeyError, TypeError, ValueError, IndexError):
+            continue
+    log.warning("site %s: %d zones' latest samples do not read; left out of its totals",
+                site_id, len(fields) - len(good))  # fmt: skip
+    return _totals_of(good)
+
+
+def _totals_of(fields: Sequence[tuple[Any, ...]]) -> _Totals:
+    persons = round(sum(f[0] for f in fields), 2)  # a text among them raises TypeError
+    densest = max((f[1] for f in fields), default=None)
+    if densest is not None and not isinstance(densest, int | float):
+        raise TypeError(f"a density of {densest!r}")
+    worst = max((f[2] for f in fields), key=_LOS_ORDER.__getitem__, default=None)
+    return persons, densest, None if worst is None else _LEVELS[worst]
+
+
+_LEVELS = {los.value: los for los in LevelOfService}  # found by its value or its member
 
 
 @dataclass(frozen=True)
@@ -48,35 +88,79 @@ class Summaries:
     zones: dict[str, list[Zone]]
 
 
-def summarise(site: Site, groups: Sequence[SiteGroup] | None = None) -> Summaries:
-    """The totals of ``groups`` (default: every site of ``site``), sorted by id."""
-    groups = sorted(site.site_groups() if groups is None else groups, key=lambda g: g.id)
+@dataclass(frozen=True)
+class _Layout:
+    """What the totals are made over and does not change while a site runs: the sites
+    (sorted), their zones, and which site each zone and line belongs to."""
+
+    groups: list[SiteGroup]
+    zones: list[Zone]
+    zones_of: dict[str, list[Zone]]  # camera id -> its zones
+    zone_ids: dict[str, list[str]]  # site id -> its zones' ids
+    subjects_of: dict[str, str]  # zone or line id -> its site
+
+    @classmethod
+    def of(cls, groups: Sequence[SiteGroup], zones: Sequence[Zone],
+           lines: Sequence[CountingLine]) -> _Layout:  # fmt: skip
+        groups = sorted(groups, key=lambda g: g.id)
+        camera_site = {cid: g.id for g in groups for cid in g.camera_ids}
+        mine = [z for z in zones if z.camera_id in camera_site]
+        zones_of: dict[str, list[Zone]] = {}
+        subjects_of: dict[str, str] = {}
+        for z in mine:
+            zones_of.setdefault(z.camera_id, []).append(z)
+            subjects_of[z.id] = camera_site[z.camera_id]
+        for ln in lines:
+            if ln.camera_id in camera_site:
+                subjects_of[ln.id] = camera_site[ln.camera_id]
+        zone_ids = {
+            g.id: [z.id for cid in g.camera_ids for z in zones_of.get(cid, ())] for g in groups
+        }
+        return cls(groups, mine, zones_of, zone_ids, subjects_of)
+
+
+class Layouts:
+    """The last :class:`_Layout` made, made again only when a site's groups, zones or
+    lines are no longer the ones it was made of (compared element by element: the same
+    objects, as a running site hands out, compare at the cost of a pointer)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made_of: tuple[list[SiteGroup], list[Zone], list[CountingLine]] | None = None
+        self._layout: _Layout | None = None
+
+    def get(self, groups: list[SiteGroup], zones: list[Zone], lines: list[CountingLine]) -> _Layout:
+        made_of = (groups, zones, lines)
+        with self._lock:
+            if self._layout is None or self._made_of != made_of:
+                self._layout, self._made_of = _Layout.of(groups, zones, lines), made_of
+            return self._layout
+
+
+def summarise(
+    site: Site, groups: Sequence[SiteGroup] | None = None, *, layouts: Layouts | None = None
+) -> Summaries:
+    """The totals of ``groups`` (default: every site of ``site``), sorted by id;
+    ``layouts`` keeps what does not change between calls (:class:`SummaryCache`)."""
+    groups = list(site.site_groups() if groups is None else groups)
+    layout = (layouts or Layouts()).get(groups, site.zones(), site.lines())
     infos = {c.id: c for c in site.camera_infos()}
-    camera_site = {cid: g.id for g in groups for cid in g.camera_ids}
-    zones = [z for z in site.zones() if z.camera_id in camera_site]
-    now = time.time()
-    latest = site.feed.latest()
-    with_data = {z.id for z in zones if site.zone_has_data(z, now)}
-    zones_of: dict[str, list[Zone]] = {}
-    subjects_of: dict[str, str] = {}  # zone or line id -> its site
-    for z in zones:
-        zones_of.setdefault(z.camera_id, []).append(z)
-        subjects_of[z.id] = camera_site[z.camera_id]
-    for ln in site.lines():
-        if ln.camera_id in camera_site:
-            subjects_of[ln.id] = camera_site[ln.camera_id]
+    with_data = site.fresh_zones(layout.zones, time.time())
+    latest = site.feed.latest_fields(_FIELDS)
     open_alerts: dict[str, int] = {}
+    subjects_of = layout.subjects_of
     for a in site.store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED], None, ALERTS_MAX):
         where = subjects_of.get(a.subject_id)
         if where is not None:
             open_alerts[where] = open_alerts.get(where, 0) + 1
     out: list[SiteSummaryPublic] = []
     cameras: dict[str, list[CameraInfo]] = {}
-    for g in groups:
+    for g in layout.groups:
         cams = [infos[cid] for cid in g.camera_ids if cid in infos]
         cameras[g.id] = cams
-        zone_ids = [z.id for c in cams for z in zones_of.get(c.id, ())]
-        fresh = [latest[zid] for zid in zone_ids if zid in with_data and zid in latest]
+        zone_ids = layout.zone_ids[g.id]
+        fresh = [latest[z] for z in zone_ids if z in with_data and z in latest]
+        persons, densest, worst = _totals(fresh, g.id)
         out.append(
             SiteSummaryPublic(
                 id=g.id,
@@ -85,13 +169,13 @@ def summarise(site: Site, groups: Sequence[SiteGroup] | None = None) -> Summarie
                 cameras_ok=sum(c.health.state is StreamState.LIVE for c in cams),
                 zones=len(zone_ids),
                 zones_with_data=len(fresh),
-                persons_now=round(sum(s.count for s in fresh), 2),
-                density_max_per_m2=max((s.density_per_m2 for s in fresh), default=None),
-                los_worst=max((s.los for s in fresh), key=_LOS_ORDER.__getitem__, default=None),
+                persons_now=persons,
+                density_max_per_m2=densest,
+                los_worst=worst,
                 alerts_open=open_alerts.get(g.id, 0),
             )
         )
-    return Summaries(out, cameras, zones_of)
+    return Summaries(out, cameras, layout.zones_of)
 
 
 class SummaryCache:
@@ -109,6 +193,7 @@ class SummaryCache:
         self._at = float("-inf")
         self._value: Summaries | None = None
         self._refreshing = False
+        self._layouts = Layouts()
 
     def get(self, site: Site) -> Summaries:
         with self._lock:
@@ -140,7 +225,7 @@ class SummaryCache:
 
     def _refresh(self, site: Site) -> Summaries:
         try:
-            value = summarise(site)
+            value = summarise(site, layouts=self._layouts)
         finally:
             with self._lock:
                 self._refreshing = False

@@ -23,6 +23,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crowdsafe.alerts.base import SinkHealth
@@ -43,6 +44,7 @@ from crowdsafe.store.maintenance import MaintenanceStatus
 from crowdsafe.store.notify import (
     ALERT_EVENTS,
     ALERT_STATE,
+    SAMPLE_COLUMNS,
     SAMPLES,
     ZONE_ID,
     Listener,
@@ -174,9 +176,11 @@ class FleetSite:
     def _notified(self, channel: str, payload: str) -> None:
         if channel == SAMPLES:
             known = self._known_zones
-            rows = [r for r in read_sample_rows(payload) if r[ZONE_ID] in known]
+            # tuples: a tuple of plain values leaves the garbage collector's lists at its
+            # first pass, where 24,000 lists a second kept it sweeping the whole heap
+            rows = [tuple(r) for r in read_sample_rows(payload) if r[ZONE_ID] in known]
             if rows:  # decoded only when read or sent (LiveFeed.publish_rows)
-                self.feed.publish_rows(rows, ZONE_ID, sample_of_row)
+                self.feed.publish_rows(rows, SAMPLE_COLUMNS, sample_of_row)
         elif channel == ALERT_STATE:  # an operator's acknowledge or resolve
             alert = self.store.get_alert(payload)
             kind = _OPERATOR_EVENTS.get(alert.state) if alert is not None else None
@@ -312,6 +316,22 @@ class FleetSite:
         if latest is None:
             return False
         return (now or time.time()) - latest.t <= self._fresh_s[zone.camera_id]
+
+    def fresh_zones(self, zones: Sequence[Zone], now: float | None = None) -> set[str]:
+        """The ids of ``zones`` that have data (:meth:`zone_has_data`): one read of the
+        registry and of the feed's times for all of them, no sample decoded."""
+        now = time.time() if now is None else now
+        states = self._read_health()[1]
+        times = self.feed.latest_fields(("t",))
+        fresh_s, live = self._fresh_s, StreamState.LIVE
+        out = set()
+        for z in zones:
+            t = times.get(z.id)
+            if t is None or states.get(z.camera_id) is not live:
+                continue
+            if now - t[0] <= fresh_s[z.camera_id]:
+                out.add(z.id)
+        return out
 
     def anonymised_jpeg(self, camera_id: str) -> bytes | None:
         raise PixelsElsewhere(

@@ -37,6 +37,7 @@ __all__ = [
     "ALERT_STATE",
     "PAYLOAD_MAX",
     "SAMPLES",
+    "SAMPLE_COLUMNS",
     "ZONE_ID",
     "Listener",
     "alert_event_payload",
@@ -126,7 +127,9 @@ def samples_payloads(samples: Iterable[ZoneSample], limit: int = PAYLOAD_MAX) ->
     return sample_payloads([_ZONES.row(s) for s in samples], limit)
 
 
-ZONE_ID = _ZONES.names.index("zone_id")
+SAMPLE_COLUMNS = _ZONES.names
+"""The fields of a row of :func:`read_sample_rows`, in order."""
+ZONE_ID = SAMPLE_COLUMNS.index("zone_id")
 """Where a row of :func:`read_sample_rows` holds its zone id."""
 
 
