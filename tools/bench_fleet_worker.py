@@ -4,7 +4,9 @@
 :class:`~crowdsafe.cluster.synthetic.SyntheticFleetWorker` (the simulation's worker: zone
 counting, buckets, alert rules, the write queue, NOTIFY) in this process on the
 PostgreSQL at DSN, lets it settle for ``--warm-up`` seconds, then prints one JSON line:
-the cores it used, its CPU per camera-tick, and the ticks it skipped.  Started several
+the cores it used, its CPU per camera-tick, the ticks it skipped, and the share of its
+CPU the garbage collector took (``--young-threshold`` sets the collector's youngest
+threshold, to compare with the worker's own: ``crowdsafe/gcpolicy.py``).  Started several
 times at once (``&`` in a shell) it shows what the workers cost when they share the
 machine without Ray, the API server and the simulation's probes::
 
@@ -21,6 +23,7 @@ than the COPY a fresh key takes: parallel runs' figures are upper bounds.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import time
@@ -35,21 +38,48 @@ def _cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+class _CollectionClock:
+    """Seconds the garbage collector spent collecting, from its callbacks."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections += 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cameras", type=int, default=2000, help="scripted cameras")
     parser.add_argument("--seconds", type=float, default=40.0, help="measured seconds")
     parser.add_argument("--warm-up", type=float, default=20.0, help="seconds before")
     parser.add_argument("--dsn", required=True, help="a PostgreSQL database")
+    parser.add_argument(
+        "--young-threshold",
+        type=int,
+        default=None,
+        help="the garbage collector's youngest threshold (default: the worker's own)",
+    )
     args = parser.parse_args()
     config = parse_config(simulation_config_text(args.dsn, args.cameras))
     worker = SyntheticFleetWorker(config, "bench-node", "bench-worker")
+    if args.young_threshold is not None:
+        gc.set_threshold(args.young_threshold, *gc.get_threshold()[1:])
+    clock = _CollectionClock()
     try:
         worker.assign([c.id for c in config.cameras])
         time.sleep(args.warm_up)
         runtime = worker.synthetic()
         cpu0, t0, ticks0 = _cpu_s(), time.monotonic(), runtime.ticks
         skipped0 = runtime.ticks_skipped
+        gc0, collections0 = clock.seconds, clock.collections
         time.sleep(args.seconds)
         cpu, elapsed = _cpu_s() - cpu0, time.monotonic() - t0
         ticks = runtime.ticks - ticks0
@@ -60,6 +90,9 @@ def main() -> int:
             "ms_per_camera_tick": round(1000 * cpu / max(1, args.cameras * ticks), 4),
             "ticks": ticks,
             "ticks_skipped": runtime.ticks_skipped - skipped0,
+            "young_threshold": gc.get_threshold()[0],
+            "gc_collections": clock.collections - collections0,
+            "gc_cpu_share": round((clock.seconds - gc0) / max(cpu, 1e-9), 4),
         }
     finally:
         worker.stop()

@@ -36,6 +36,7 @@ from crowdsafe.config import CameraConfig, CrowdsafeConfig, PostgresStorageConfi
 from crowdsafe.errors import ConfigError, PixelsElsewhere, StoreError
 from crowdsafe.feed import LiveFeed
 from crowdsafe.forecast.service import ForecastService
+from crowdsafe.gcpolicy import collect_young_less_often
 from crowdsafe.ingest.health import HealthSnapshot, StreamState
 from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone
@@ -151,6 +152,7 @@ class FleetSite:
 
     def start(self) -> FleetSite:
         if self.options.listen:
+            collect_young_less_often()  # the whole fleet's samples churn (gcpolicy.py)
             self.listener.start()
         return self
 

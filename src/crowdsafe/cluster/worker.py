@@ -33,6 +33,7 @@ from crowdsafe.cluster.registry import CameraStatus, FleetRegistry
 from crowdsafe.config import ClusterConfig, CrowdsafeConfig
 from crowdsafe.config.storage import shared_store
 from crowdsafe.detect.base import Detector
+from crowdsafe.gcpolicy import collect_young_less_often
 from crowdsafe.types import Alert, AlertState
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class FleetWorker:
         store = QueuedStore(build_store(config), backlog_max=storage.backlog_max)
         detector = detector_factory() if detector_factory is not None else None
         self.runtime = self._runtime(config, detector, store)
+        collect_young_less_often()  # a worker's cameras churn young objects (gcpolicy.py)
         self.runtime.start()
         self.registry = FleetRegistry(storage.dsn, connect_timeout_s=storage.connect_timeout_s)
         self.alerts_applied = 0
