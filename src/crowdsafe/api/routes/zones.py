@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import TypeAdapter
 
 from crowdsafe.api.deps import Since, SiteDep, StoreDep, Until
 from crowdsafe.api.errors import documented, not_found
-from crowdsafe.api.schemas import SeriesPublic, ZonePublic, ZoneRollupPublic, ZoneSamplePublic
+from crowdsafe.api.schemas import SeriesPublic, ZonePublic, ZoneSamplePublic
 from crowdsafe.store.resolution import SeriesResolution, read_series
 
 __all__ = ["Limit", "check_known", "router"]
@@ -63,11 +64,13 @@ def series(
     until: Until = None,
     limit: Limit = 10_000,
     resolution: Resolution = SeriesResolution.AUTO,
-) -> SeriesPublic:
+) -> Response:
     """The zone's series in ``[since, until)``, oldest first, at most ``limit`` rows (the
     newest): raw ``samples``, or ``rollups`` of 1 min or 1 h; ``resolution`` says which
     and ``resolution_reason`` why.  A window with ``until <= since`` is empty."""
-    check_known("zone", zone_id, [z.id for z in site.zones()])
+    zones = site.zones()
+    if not any(z.id == zone_id for z in zones):  # no list of a city's 24,000 ids made
+        check_known("zone", zone_id, [z.id for z in zones])
     got = read_series(
         store,
         zone_id,
@@ -78,12 +81,21 @@ def series(
         now=time.time(),
         resolutions=site.resolutions,
     )
-    return SeriesPublic(
-        zone_id=zone_id,
-        since=since,
-        until=until,
-        resolution=got.choice.name,
-        resolution_reason=got.choice.reason,
-        samples=[ZoneSamplePublic.of(s) for s in got.samples],
-        rollups=[ZoneRollupPublic.of(r) for r in got.rollups],
+    # One validation and one serialisation of every row, in pydantic's core, instead of a
+    # model per row built here and each validated again by the response model: at 600 rows
+    # of a zone's last 10 min, most of the request's CPU.
+    body = _SERIES.validate_python(
+        {
+            "zone_id": zone_id,
+            "since": since,
+            "until": until,
+            "resolution": got.choice.name,
+            "resolution_reason": got.choice.reason,
+            "samples": [s.to_dict() for s in got.samples],
+            "rollups": [r.to_dict() for r in got.rollups],
+        }
     )
+    return Response(_SERIES.dump_json(body), media_type="application/json")
+
+
+_SERIES = TypeAdapter(SeriesPublic)
