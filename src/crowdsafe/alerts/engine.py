@@ -63,6 +63,8 @@ __all__ = ["AlertEngine", "AlertNotFound", "AlertStateError"]
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[AlertEvent], None]
+# by value; a member, a str equal to its value, finds its rank without the enum's slow
+# .value property (read for every sample of a city)
 _LOS_RANK = {level.value: i for i, level in enumerate(LevelOfService)}
 _RISE_WINDOW_S = 120.0
 _PREDICTIVE_LEVELS: Levels = [("warning", 1e-9)]
@@ -283,7 +285,7 @@ class AlertEngine:
                     ),
                 )
             )
-        los = float(_LOS_RANK[s.los.value])
+        los = float(_LOS_RANK[s.los])
         if self._los_levels and not self._quiet(AlertRule.LOS, s.zone_id, los, self._los_levels):
             out.append(
                 zone_reading(

@@ -72,7 +72,9 @@ class Codec(Generic[_Row]):
         out = list(values)
         for i in self._enums:  # a caller may give the plain string of a member
             if isinstance(out[i], Enum):
-                out[i] = out[i].value
+                # _value_, the member's own attribute: the .value property is a Python
+                # call, made for two columns of every sample a city writes
+                out[i] = out[i]._value_
         for i in self._bools:
             if isinstance(out[i], bool):
                 out[i] = int(out[i])
