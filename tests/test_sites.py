@@ -6,6 +6,7 @@ with two sites; the fleet's own API servers are tested in tests/test_fleet_api.p
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -192,3 +193,9 @@ def test_the_layout_is_made_again_when_the_zones_change(two_sites: FakeSite) -> 
     assert layouts.get(two_sites.site_groups(), two_sites.zones(), []) is first
     fewer = layouts.get(two_sites.site_groups(), zones[:-1], [])
     assert fewer is not first and len(fewer.zone_ids["site1"]) == len(first.zone_ids["site1"]) - 1
+    assert layouts.get(two_sites.site_groups(), zones, []) is not fewer
+    # as many zones, other objects (a camera replaced by one like it): compared without
+    # == (a zone's polygon is a numpy array), and the layout made again from them
+    copies = [dataclasses.replace(z) for z in zones]
+    again = layouts.get(two_sites.site_groups(), copies, [])
+    assert again.zones[0] is copies[0]

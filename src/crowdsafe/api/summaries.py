@@ -121,8 +121,9 @@ class _Layout:
 
 class Layouts:
     """The last :class:`_Layout` made, made again only when a site's groups, zones or
-    lines are no longer the ones it was made of (compared element by element: the same
-    objects, as a running site hands out, compare at the cost of a pointer)."""
+    lines are no longer the ones it was made of: the groups compared by value, the zones
+    and lines by identity (a running site hands out the same objects; a zone holds a
+    numpy polygon, which ``==`` cannot compare as a whole)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -130,11 +131,22 @@ class Layouts:
         self._layout: _Layout | None = None
 
     def get(self, groups: list[SiteGroup], zones: list[Zone], lines: list[CountingLine]) -> _Layout:
-        made_of = (groups, zones, lines)
         with self._lock:
-            if self._layout is None or self._made_of != made_of:
-                self._layout, self._made_of = _Layout.of(groups, zones, lines), made_of
+            was = self._made_of
+            if (
+                self._layout is None
+                or was is None
+                or was[0] != groups
+                or not _same(was[1], zones)
+                or not _same(was[2], lines)
+            ):
+                self._layout = _Layout.of(groups, zones, lines)
+                self._made_of = (groups, zones, lines)
             return self._layout
+
+
+def _same(a: Sequence[object], b: Sequence[object]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def summarise(
