@@ -312,26 +312,25 @@ class FleetSite:
 
     def zone_has_data(self, zone: Zone, now: float | None = None) -> bool:
         """False while the zone's camera is not live or its latest sample is stale."""
-        if self._read_health()[1].get(zone.camera_id) is not StreamState.LIVE:
-            return False
-        latest = self.feed.latest_of(zone.id)
-        if latest is None:
-            return False
-        return (now or time.time()) - latest.t <= self._fresh_s[zone.camera_id]
+        return bool(self.fresh_zones([zone], now))
 
     def fresh_zones(self, zones: Sequence[Zone], now: float | None = None) -> set[str]:
-        """The ids of ``zones`` that have data (:meth:`zone_has_data`): one read of the
-        registry and of the feed's times for all of them, no sample decoded."""
+        """The ids of ``zones`` that have data: camera live, latest sample fresh.  Many
+        at once read the registry and the feed's times once, no sample decoded."""
         now = time.time() if now is None else now
         states = self._read_health()[1]
-        times = self.feed.latest_fields(("t",))
+        times = self.feed.latest_fields(("t",)) if len(zones) > 1 else None
         fresh_s, live = self._fresh_s, StreamState.LIVE
         out = set()
         for z in zones:
-            t = times.get(z.id)
-            if t is None or states.get(z.camera_id) is not live:
+            if states.get(z.camera_id) is not live:
                 continue
-            if now - t[0] <= fresh_s[z.camera_id]:
+            if times is None:
+                latest = self.feed.latest_of(z.id)
+                t = None if latest is None else latest.t
+            else:
+                t = times.get(z.id, (None,))[0]
+            if t is not None and now - t <= fresh_s[z.camera_id]:
                 out.add(z.id)
         return out
 

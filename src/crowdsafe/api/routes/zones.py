@@ -28,6 +28,10 @@ Resolution = Annotated[
 ]
 
 
+_SERIES = TypeAdapter(SeriesPublic)
+"""A zone's series, validated and serialised in pydantic's core (:func:`series`)."""
+
+
 def check_known(kind: str, item_id: str, known: list[str]) -> None:
     """404 for an unknown zone or line, naming the known ones."""
     if item_id not in known:
@@ -96,6 +100,3 @@ def series(
         }
     )
     return Response(_SERIES.dump_json(body), media_type="application/json")
-
-
-_SERIES = TypeAdapter(SeriesPublic)
