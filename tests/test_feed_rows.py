@@ -101,3 +101,13 @@ def test_latest_fields_read_rows_without_decoding_them_and_match_the_samples() -
     assert feed.latest_fields(("t",)) == {"a": (2.0,), "b": (1.0,), "c": (2.0,)}
     with pytest.raises(ValueError, match="at least one field"):
         feed.latest_fields(())
+
+
+def test_latest_times_of_one_zone_or_many_are_the_same_times() -> None:
+    feed = LiveFeed()
+    feed.publish([sample("a", 1.0)])
+    feed.publish_rows(rows(sample("b", 2.0)), _ZONES.names, sample_of_row)
+    assert feed.latest_times(["a", "b", "nowhere"]) == {"a": 1.0, "b": 2.0}
+    assert feed.latest_times(["b"]) == {"b": 2.0}  # one zone: decoded alone
+    assert feed.latest_times(["nowhere"]) == {}
+    assert feed.latest_times([]) == {}

@@ -129,6 +129,16 @@ class LiveFeed:
                 out.update({z: items(r) for z, r in self._rows.items()})
             return out
 
+    def latest_times(self, zone_ids: Sequence[str]) -> dict[str, float]:
+        """Zone id -> the time of its latest sample, for those of ``zone_ids`` that have
+        one: a single zone decoded alone (:meth:`latest_of`), many read at once from
+        every zone's (:meth:`latest_fields`), no sample decoded."""
+        if len(zone_ids) == 1:
+            latest = self.latest_of(zone_ids[0])
+            return {} if latest is None else {zone_ids[0]: latest.t}
+        times = self.latest_fields(("t",))
+        return {z: times[z][0] for z in zone_ids if z in times}
+
     def publish_lines(self, samples: Sequence[LineSample]) -> None:
         with self._lock:
             for s in samples:

@@ -60,7 +60,7 @@ from crowdsafe.overlay import anonymised_jpeg
 from crowdsafe.pipeline import CameraPipeline
 from crowdsafe.privacy.anonymise import Anonymiser
 from crowdsafe.privacy.snapshots import SnapshotStore
-from crowdsafe.site import CameraInfo, SiteGroup
+from crowdsafe.site import CameraInfo, SiteGroup, fresh_for_s
 from crowdsafe.store.base import Store
 from crowdsafe.store.maintenance import MaintenanceStatus
 from crowdsafe.store.resolution import Resolutions
@@ -418,20 +418,15 @@ class Runtime:
     def fresh_zones(self, zones: Sequence[Zone], now: float | None = None) -> set[str]:
         """The ids of ``zones`` whose camera is live and whose last sample is fresh."""
         now = time.time() if now is None else now
-        times = self.feed.latest_fields(("t",)) if len(zones) > 1 else None
+        times = self.feed.latest_times([z.id for z in zones])
         bucket_s = self.config.storage.bucket_s
         out = set()
         for zone in zones:
             cam = self.cameras[zone.camera_id]
-            if cam.health.state is not StreamState.LIVE:
+            t = times.get(zone.id)
+            if t is None or cam.health.state is not StreamState.LIVE:
                 continue
-            if times is None:
-                latest = self.feed.latest_of(zone.id)
-                t = None if latest is None else latest.t
-            else:
-                t = times.get(zone.id, (None,))[0]
-            stale_after = max(3 * bucket_s, cam.config.source.stall_s) + 1.0
-            if t is not None and now - t <= stale_after + bucket_s:
+            if now - t <= fresh_for_s(bucket_s, cam.config.source.stall_s):
                 out.add(zone.id)
         return out
 

@@ -34,7 +34,7 @@ from crowdsafe.store.maintenance import MaintenanceStatus
 from crowdsafe.store.resolution import Resolutions
 from crowdsafe.types import Alert, LiveView
 
-__all__ = ["AlertLifecycle", "CameraInfo", "FakeSite", "Site", "SiteGroup"]
+__all__ = ["AlertLifecycle", "CameraInfo", "FakeSite", "Site", "SiteGroup", "fresh_for_s"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,13 @@ class Site(Protocol):
     def snapshot(self, alert_id: str) -> bytes | None:
         """The anonymised snapshot kept when the alert opened; None if none or expired."""
         ...
+
+
+def fresh_for_s(bucket_s: float, stall_s: float) -> float:
+    """How old a zone's latest sample may be and still count as "now" (a site's
+    ``zone_has_data``): a few buckets, or the camera's stall time, plus one bucket to
+    close and a second of margin."""
+    return max(3 * bucket_s, stall_s) + 1.0 + bucket_s
 
 
 def _health(camera_id: str, state: StreamState, error: str | None) -> HealthSnapshot:

@@ -40,7 +40,7 @@ from crowdsafe.gcpolicy import collect_young_less_often
 from crowdsafe.ingest.health import HealthSnapshot, StreamState
 from crowdsafe.measure.lines import CountingLine
 from crowdsafe.measure.zones import Zone
-from crowdsafe.site import CameraInfo, SiteGroup
+from crowdsafe.site import CameraInfo, SiteGroup, fresh_for_s
 from crowdsafe.store.maintenance import MaintenanceStatus
 from crowdsafe.store.notify import (
     ALERT_EVENTS,
@@ -124,10 +124,8 @@ class FleetSite:
         self._known_zones = {z.id for z in self._zones}
         bucket = config.storage.bucket_s
         # How old a zone's latest sample may be and still count as "now", by camera
-        # (as a runtime judges its own: runtime.py zone_has_data).
-        self._fresh_s = {
-            c.id: max(3 * bucket, c.source.stall_s) + 1.0 + bucket for c in config.cameras
-        }
+        # (site.fresh_for_s, as a runtime judges its own).
+        self._fresh_s = {c.id: fresh_for_s(bucket, c.source.stall_s) for c in config.cameras}
         self._groups = site_groups(config)
         self._site_of = {cid: g.id for g in self._groups for cid in g.camera_ids}
         self._lock = threading.Lock()
@@ -319,18 +317,16 @@ class FleetSite:
         at once read the registry and the feed's times once, no sample decoded."""
         now = time.time() if now is None else now
         states = self._read_health()[1]
-        times = self.feed.latest_fields(("t",)) if len(zones) > 1 else None
+        times = self.feed.latest_times([z.id for z in zones])
         fresh_s, live = self._fresh_s, StreamState.LIVE
         out = set()
         for z in zones:
-            if states.get(z.camera_id) is not live:
-                continue
-            if times is None:
-                latest = self.feed.latest_of(z.id)
-                t = None if latest is None else latest.t
-            else:
-                t = times.get(z.id, (None,))[0]
-            if t is not None and now - t <= fresh_s[z.camera_id]:
+            t = times.get(z.id)
+            if (
+                t is not None
+                and states.get(z.camera_id) is live
+                and now - t <= fresh_s[z.camera_id]
+            ):
                 out.add(z.id)
         return out
 
