@@ -158,21 +158,17 @@ def fit_small(t: Sequence[float], y: Sequence[float], min_z: float) -> Trend | N
     z = _mk_z(_mk_s(y), n)
     if z < min_z:
         return None
-    slope, intercept = _theil_sen_small(t, y)
-    t_now = float(t[-1])
-    level_now = slope * t_now + intercept
-    return Trend(t_now=t_now, level_now=level_now, slope_per_s=slope, z=z, samples=n)
+    return _trend(float(t[-1]), *_theil_sen_small(t, y), z=z, samples=n)
 
 
 def fit_trend(t: FloatArray, y: FloatArray, *, z: float | None = None) -> Trend:
     """Fit a robust trend to a time series (``t`` in seconds, increasing); ``z``, when
     given, is the series' Mann-Kendall z already computed."""
-    slope, intercept = theil_sen(t, y)
-    t_now = float(t[-1])
-    return Trend(
-        t_now=t_now,
-        level_now=slope * t_now + intercept,
-        slope_per_s=slope,
-        z=mann_kendall_z(y) if z is None else z,
-        samples=int(t.size),
-    )
+    z = mann_kendall_z(y) if z is None else z
+    return _trend(float(t[-1]), *theil_sen(t, y), z=z, samples=int(t.size))
+
+
+def _trend(t_now: float, slope: float, intercept: float, *, z: float, samples: int) -> Trend:
+    """The trend of the line (``slope``, ``intercept``) as seen at ``t_now``."""
+    level_now = slope * t_now + intercept
+    return Trend(t_now=t_now, level_now=level_now, slope_per_s=slope, z=z, samples=samples)
