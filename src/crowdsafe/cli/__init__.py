@@ -1,12 +1,13 @@
 """The ``crowdsafe`` command: one module per command, one place for exit statuses.
 
 Each command module (``demo``, ``run``, ``serve``, ``check``, ``calibrate``, ``eval_counts``,
-``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``eval_skip``,
-``train``, ``bench``, ``plan``, ``users``, ``tokens``, ``db``, ``fleet``) registers its own
-parser next to its handler with ``register(subparsers)``; this module only builds the tree
-and dispatches. ``crowdsafe --help`` lists every command from the registered parsers
-themselves, so the list cannot drift from what the command accepts. Command modules
-import their heavy dependencies inside their handlers, so the help stays instant.
+``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``eval_motion``,
+``eval_skip``, ``train``, ``bench``, ``plan``, ``users``, ``tokens``, ``db``, ``fleet``)
+registers its own parser next to its handler with ``register(subparsers)``; this module
+only builds the tree and dispatches. ``crowdsafe --help`` lists every command from the
+registered parsers themselves, so the list cannot drift from what the command accepts.
+Command modules import their heavy dependencies inside their handlers, so the help stays
+instant.
 
 :func:`main` is the one place that turns an outcome into an exit status: 0 success,
 1 runtime failure (a handler returns it, e.g. a server that could not start), 2 bad
@@ -38,6 +39,7 @@ from crowdsafe.cli import (
     eval_density,
     eval_forecast,
     eval_lines,
+    eval_motion,
     eval_skip,
     fleet,
     plan,
@@ -94,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         eval_anonymise,
         eval_density,
         eval_forecast,
+        eval_motion,
         eval_skip,
     ):
         evaluation.register(evaluations)
