@@ -11,6 +11,7 @@ one deployed.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from crowdsafe.cli._common import (
     Subcommands,
@@ -19,13 +20,18 @@ from crowdsafe.cli._common import (
     add_mot_sequence,
     add_threads,
     add_tile_px,
+    detector_section,
     detector_settings,
     eval_detector,
+    input_px,
     mot_sequence,
     report,
     tracking_settings,
 )
 from crowdsafe.errors import UsageError
+
+if TYPE_CHECKING:
+    from crowdsafe.evaluation.lines import FluxSettings
 
 __all__ = ["register"]
 
@@ -62,6 +68,19 @@ def register(evaluations: Subcommands) -> None:
         "match_iou, min_hits, max_lost_s, recover_dist, direction_weight); repeat for "
         "several.  Unset ones keep the config defaults",
     )
+    lines.add_argument(
+        "--flux",
+        action="store_true",
+        help="also count each line without tracks: the flux of the people's optical-flow "
+        "velocities across a band around it, at the detector kind's counting threshold, "
+        "corrected by its precision and recall (report key 'flux'; several lines only)",
+    )
+    lines.add_argument(
+        "--flux-band-px",
+        type=float,
+        default=20.0,
+        help="half-width of the band either side of a line for --flux, pixels (default 20)",
+    )
     add_threads(lines)
     add_json(lines)
     lines.set_defaults(handler=_eval_lines)
@@ -77,18 +96,37 @@ def _eval_lines(args: argparse.Namespace) -> int:
     if args.score_threshold is None:
         args.score_threshold = tracking.low_score
     detector = eval_detector(args)
+    flux = _flux_settings(args) if args.flux else None
+    if flux is not None and len(lines) == 1:
+        raise UsageError("--flux needs at least two --line (it reports their totals)")
     if len(lines) == 1:
         one = evaluate_lines(detector, video, gt, lines[0], every=args.every, tracking=tracking)
         result = one.to_dict()
     else:
         result = evaluate_line_set(
-            detector, video, gt, lines, every=args.every, tracking=tracking
+            detector, video, gt, lines, every=args.every, tracking=tracking, flux=flux
         ).to_dict()
     result["settings"] = {
         **detector_settings(args),
         "tracking": tracking.model_dump(),
     }
     return report(result, args.json)
+
+
+def _flux_settings(args: argparse.Namespace) -> FluxSettings:
+    """The --flux count's settings: the detector kind's own counting threshold and
+    measured precision and recall, as a camera of that kind counts its zones."""
+    from crowdsafe.evaluation.lines import FluxSettings
+
+    if not args.flux_band_px > 0:
+        raise UsageError(f"--flux-band-px must be > 0, got {args.flux_band_px}")
+    section = detector_section(args.detector, tile_px=args.tile_px, **input_px(args))
+    return FluxSettings(
+        score_threshold=section.score_threshold,
+        precision=section.precision,
+        recall=section.recall,
+        band_px=args.flux_band_px,
+    )
 
 
 def _line(text: str) -> tuple[float, float, float, float]:
