@@ -287,3 +287,27 @@ def test_short_series_fit_as_the_numpy_estimators(n: int) -> None:
 def test_level_validation(levels: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         LevelsConfig(**levels)  # type: ignore[arg-type]
+
+
+def test_time_to_clear_rule_opens_at_the_green_guides_8_minutes_and_resolves() -> None:
+    from dataclasses import replace
+
+    eng, events, clock, _ = engine()
+
+    def clear_min(t: float, minutes: float | None) -> None:
+        clock.now = T0 + t
+        eng.observe_zone(replace(zone(T0 + t, 1.0), time_to_clear_min=minutes))
+
+    for i in range(40):
+        clear_min(i, 5.0 if i < 5 else 9.0)  # 9 min from t = 5 s on, held 30 s
+    assert kinds(events, "time_to_clear") == [("opened", "warning")]
+    alert = events[-1].alert
+    assert alert.subject_id == "north" and "9.0 min to clear" in alert.message
+    for i in range(40, 80):
+        clear_min(i, 3.0)  # under 0.8 x 6 min for 30 s: resolved
+    assert kinds(events, "time_to_clear")[-1] == ("resolved", "warning")
+    eng2, events2, clock2, _ = engine()
+    for i in range(60):
+        clock2.now = T0 + i
+        eng2.observe_zone(replace(zone(T0 + i, 1.0), time_to_clear_min=None))  # no exits
+    assert kinds(events2, "time_to_clear") == []

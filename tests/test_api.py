@@ -172,6 +172,9 @@ def test_live_feed_streams_changing_zone_samples(server: tuple[Served, Runtime])
         "frames",
         "method",
         "held",
+        "speed_m_s",
+        "speed_sd_m_s",
+        "time_to_clear_min",
     }
 
 

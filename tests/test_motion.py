@@ -102,7 +102,7 @@ def test_zones_get_their_own_peoples_ground_speed_and_a_still_zone_none() -> Non
     image = _texture()
     moved = image.copy()
     moved[:, :384] = _shifted(image, 5.0, 0.0)[:, :384]
-    motion = CrowdMotion([LEFT, RIGHT], HOM, SIZE)
+    motion = CrowdMotion([LEFT, RIGHT], HOM)
     people = _boxes((150, 450), (250, 500), (600, 450))
     assert motion.measure(image, 10.0, people) == {}  # the first frame has no flow
     out = motion.measure(moved, 10.2, people)
@@ -118,7 +118,7 @@ def test_zones_get_their_own_peoples_ground_speed_and_a_still_zone_none() -> Non
 
 def test_a_gap_in_the_frames_gives_no_speed() -> None:
     image = _texture()
-    motion = CrowdMotion([LEFT], HOM, SIZE, max_gap_s=1.0)
+    motion = CrowdMotion([LEFT], HOM, max_gap_s=1.0)
     people = _boxes((150, 450))
     motion.measure(image, 0.0, people)
     assert motion.measure(_shifted(image, 5, 0), 3.0, people) == {}
@@ -128,7 +128,7 @@ def test_a_gap_in_the_frames_gives_no_speed() -> None:
 def test_sensor_noise_and_compression_on_a_still_scene_give_no_speed() -> None:
     rng = np.random.default_rng(0)
     image = _texture()
-    motion = CrowdMotion([LEFT, RIGHT], HOM, SIZE)
+    motion = CrowdMotion([LEFT, RIGHT], HOM)
     people = _boxes((150, 450), (600, 450))
     speeds = []
     for i in range(10):
@@ -187,3 +187,40 @@ def test_eval_motion_refuses_bad_options(
 ) -> None:
     assert main(["eval", "motion", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_pipeline_stores_each_zones_speed_pooled_over_the_bucket() -> None:
+    """Frames at 5 fps: people in the left zone walk 5 px a frame, those on the right
+    stand; each 1-s bucket stores the zones' speeds, the first frame's having none."""
+    from crowdsafe.detect.base import FakeDetector
+    from crowdsafe.ingest.base import ScriptedSource
+    from crowdsafe.pipeline import CameraPipeline
+    from crowdsafe.store import SQLiteStore
+    from crowdsafe.types import Frame
+
+    base = _texture()
+    people = _boxes((150, 450), (250, 500), (600, 450))
+
+    def frame(i: int) -> Frame:
+        image = base.copy()
+        image[:, :384] = _shifted(base, 5.0 * i, 0.0)[:, :384]
+        return Frame("cam", 100.0 + i * 0.2, image, index=i)
+
+    store = SQLiteStore(":memory:")
+    pipe = CameraPipeline(
+        "cam",
+        FakeDetector(lambda f: people),
+        [LEFT, RIGHT],
+        store,
+        motion=CrowdMotion([LEFT, RIGHT], HOM),
+    )
+    pipe.run(ScriptedSource("cam", [frame(i) for i in range(10)]))
+    left, right = store.series("left"), store.series("right")
+    assert [s.t for s in left] == [100.0, 101.0]
+    feet = people.ground_points[:2]
+    walking = np.hypot(*np.einsum("nij,j->ni", ground_jacobians(HOM, feet), [25.0, 0.0]).T)
+    for s in left:
+        assert s.speed_m_s == pytest.approx(walking.mean(), rel=0.15)
+        assert s.speed_sd_m_s is not None and s.speed_sd_m_s < s.speed_m_s
+    assert [s.speed_m_s for s in right] == [0.0, 0.0]
+    assert left[0].time_to_clear_min is None  # no exit declared

@@ -40,6 +40,7 @@ from crowdsafe.ingest.convert import to_source_pixels
 from crowdsafe.ingest.health import CameraHealth, HealthSnapshot, StreamState
 from crowdsafe.measure.change import ChangeGate
 from crowdsafe.measure.lines import FlowAggregator, LineCounter
+from crowdsafe.measure.motion import CrowdMotion
 from crowdsafe.measure.zones import BucketAggregator, Zone, ZoneCounter
 from crowdsafe.store.base import Store
 from crowdsafe.track.bytetrack import ByteTracker
@@ -95,6 +96,7 @@ class CameraPipeline:
         health: CameraHealth | None = None,
         measures_lag: bool = False,
         skip: ChangeGate | None = None,
+        motion: CrowdMotion | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.detector = detector
@@ -115,6 +117,7 @@ class CameraPipeline:
         self.last_detections: Detections | None = None
         self._next_due: float | None = None
         self.skip = skip
+        self.motion = motion
         # What a held frame repeats: the zone counts of the last analysed frame.
         self._last_counts: ZoneCounts | None = None
         self.last_held = False
@@ -181,10 +184,15 @@ class CameraPipeline:
             # full size: its zone masks are in camera pixels; made only if the model runs
             zone_counts = self.density.apply(frame.full_image, frame.t, zone_counts.counts)
         self._last_counts = zone_counts
+        motion = None
+        if self.motion is not None:  # the speed of the people counted
+            motion = self.motion.measure(frame.image, frame.t, sure, frame.source_size)
         self.health.frame_analysed(started, started - frame.t if self.measures_lag else 0.0)
         if self.lines is not None:
             self._flow(self.lines.crossings(detections, frame.t, self.camera_id), frame.t)
-        return self._emit(self.aggregator.add(frame.t, zone_counts.counts, zone_counts.methods))
+        return self._emit(
+            self.aggregator.add(frame.t, zone_counts.counts, zone_counts.methods, motion=motion)
+        )
 
     def _may_hold(self) -> bool:
         """A frame may repeat a measurement once there is one, and, on a camera with
@@ -234,6 +242,8 @@ class CameraPipeline:
             self.density.reset()
         if self.skip is not None:
             self.skip.reset()  # after a gap the scene is measured afresh
+        if self.motion is not None:
+            self.motion.reset()  # no flow across a gap
         self._last_counts = None
         return self._emit(self.aggregator.flush())
 

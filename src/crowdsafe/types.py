@@ -226,6 +226,13 @@ class ZoneSample:
     (:class:`CountMethod`: one by one, or the density-map model in crowds).  ``held``
     says that no frame of the bucket was analysed afresh: the scene had not changed, so
     each frame repeated the last analysed frame's count (``measure/change.py``).
+    ``speed_m_s`` is the mean ground speed of the people measured in the zone over the
+    bucket (optical flow through the calibration, ``measure/motion.py``), and
+    ``speed_sd_m_s`` the spread of their speeds; both None when no one's motion was
+    measured (no person found, a camera's first frame, motion off).
+    ``time_to_clear_min`` is how long the zone's estimated people (density times area)
+    take to leave through its declared exits at their capacity (their widths times
+    ``thresholds.exit_capacity_per_m_min``); None for a zone without exits.
     """
 
     camera_id: str
@@ -241,6 +248,9 @@ class ZoneSample:
     density_high_per_m2: float = 0.0
     method: CountMethod = CountMethod.DETECTION
     held: bool = False
+    speed_m_s: float | None = None
+    speed_sd_m_s: float | None = None
+    time_to_clear_min: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -257,6 +267,9 @@ class ZoneSample:
             "frames": self.frames,
             "method": str(self.method),
             "held": self.held,
+            "speed_m_s": self.speed_m_s,
+            "speed_sd_m_s": self.speed_sd_m_s,
+            "time_to_clear_min": self.time_to_clear_min,
         }
 
 
@@ -383,6 +396,8 @@ class AlertRule(StrEnum):
     """A zone whose trend reaches the critical density within the horizon."""
     FLOW = "flow"
     """A line's flow, persons/m/min."""
+    CLEAR = "time_to_clear"
+    """A zone whose people need longer than the site allows to leave through its exits."""
 
 
 class AlertState(StrEnum):

@@ -125,6 +125,7 @@ class AlertEngine:
             if letter is not None
         ]
         self._rise_levels: Levels = config.rise_per_m2_min.thresholds()
+        self._clear_levels: Levels = config.time_to_clear_min.thresholds()
         for alert in store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED]):
             self._states[(alert.rule, alert.subject_id)] = _RuleState(alert=alert)
 
@@ -299,6 +300,28 @@ class AlertEngine:
                     describe=lambda lvl, v, thr: (
                         f"Zone {name}: level of service {'ABCDEF'[int(v)]} "
                         f"({lvl} at {'ABCDEF'[int(thr)]})"
+                    ),
+                )
+            )
+        clear_min = s.time_to_clear_min
+        clear = self._clear_levels
+        if (
+            clear_min is not None
+            and clear
+            and not self._quiet(AlertRule.CLEAR, s.zone_id, clear_min, clear)
+        ):
+            out.append(
+                zone_reading(
+                    s,
+                    name,
+                    rule=AlertRule.CLEAR,
+                    value=clear_min,
+                    levels=clear,
+                    hold_s=cfg.time_to_clear_min.hold_s,
+                    clear_below=cfg.time_to_clear_min.clear_fraction * clear[0][1],
+                    describe=lambda lvl, v, thr: (
+                        f"Zone {name}: {v:.1f} min to clear through its exits "
+                        f"({lvl} at {thr:g} min)"
                     ),
                 )
             )

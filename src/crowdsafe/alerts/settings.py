@@ -10,7 +10,10 @@ Defaults, and where they come from:
 * level of service: advisory at E, warning at F;
 * rate of rise: advisory at +0.5 persons/m² per minute, warning at +1;
 * predictive: warn when a zone is projected to reach the critical density (5) within
-  10 minutes.
+  10 minutes;
+* time to clear (minutes a zone's people need to leave through its declared exits at
+  their capacity): warning at 8, the UK Green Guide's normal maximum egress time for a
+  standing or seated area, advisory at 6 (three quarters of it).
 
 A site overrides any of them under ``alerts:``; a zone or line may override the density
 or flow levels for itself.
@@ -145,6 +148,10 @@ def _flow_default() -> LevelsConfig:
     return LevelsConfig(advisory=49.0, warning=66.0, critical=82.0)
 
 
+def _clear_default() -> LevelsConfig:
+    return LevelsConfig(advisory=6.0, warning=8.0, critical=None, hold_s=30.0)
+
+
 def _rise_default() -> LevelsConfig:
     return LevelsConfig(advisory=0.5, warning=1.0, critical=None, hold_s=30.0)
 
@@ -164,4 +171,8 @@ class AlertsConfig(StrictModel):
         description="Zone density rate of rise, persons/m² per minute (robust trend).",
     )
     predictive: PredictiveConfig = Field(default_factory=PredictiveConfig)
+    time_to_clear_min: LevelsConfig = Field(
+        default_factory=_clear_default,
+        description="Zone time to clear through its exits, minutes (zones with exits only).",
+    )
     sinks: SinksConfig = Field(default_factory=SinksConfig)

@@ -69,6 +69,19 @@ class ZoneSamplePublic(_Out):
         "not changed, so the count repeats the last analysed frame's (never a zero for "
         "people still there); re-measured at least every skip_unchanged.max_hold_s."
     )
+    speed_m_s: float | None = Field(
+        None,
+        description="Mean ground speed of the people in the zone over the bucket, m/s "
+        "(optical flow through the calibration); null when no one's motion was measured.",
+    )
+    speed_sd_m_s: float | None = Field(
+        None, description="Standard deviation of the people's speeds, m/s; null with speed_m_s."
+    )
+    time_to_clear_min: float | None = Field(
+        None,
+        description="Minutes the zone's estimated people need to leave through its declared "
+        "exits at their capacity; null for a zone without exits.",
+    )
 
     @classmethod
     def of(cls, s: ZoneSample) -> ZoneSamplePublic:

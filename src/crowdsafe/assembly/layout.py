@@ -15,10 +15,12 @@ __all__ = ["build_zones", "counting_lines", "site_groups"]
 
 def build_zones(camera: CameraConfig, thresholds: ThresholdsConfig) -> list[Zone]:
     """Each configured zone with its ground area (m²) and perimeter (m) through the
-    camera's calibration, the level-of-service bands of its profile, and the detector's
-    precision/recall and calibration error its density interval needs."""
+    camera's calibration, the level-of-service bands of its profile, the detector's
+    precision/recall and calibration error its density interval needs, and what its
+    exits let out a minute (their widths at ``thresholds.exit_capacity_per_m_min``)."""
     hom = camera.calibration.homography()
     rms = float(np.sqrt(np.mean(hom.reprojection_errors_m() ** 2)))
+    widths = {ln.id: ln.width_m for ln in counting_lines(camera)}
     zones = []
     for z in camera.zones:
         ground = hom.to_ground(z.polygon)
@@ -37,6 +39,8 @@ def build_zones(camera: CameraConfig, thresholds: ThresholdsConfig) -> list[Zone
                 perimeter_m=perimeter,
                 calibration_rms_m=rms,
                 density_relative_error=camera.density.relative_error,
+                exit_capacity_per_min=sum(widths[e] for e in z.exits)
+                * thresholds.exit_capacity_per_m_min,
             )
         )
     return zones

@@ -17,6 +17,7 @@ from crowdsafe.ingest.convert import FitsFrames
 from crowdsafe.ingest.health import CameraHealth
 from crowdsafe.measure.change import ChangeGate
 from crowdsafe.measure.lines import CountingLine, FlowAggregator, LineCounter
+from crowdsafe.measure.motion import CrowdMotion
 from crowdsafe.measure.zones import Zone
 from crowdsafe.pipeline import CameraPipeline, LineSink, LineStage, SampleSink
 from crowdsafe.store.base import Store
@@ -29,6 +30,7 @@ __all__ = [
     "build_change_gate",
     "build_density_stage",
     "build_line_stage",
+    "build_motion",
     "build_pipeline",
     "detect_threshold",
 ]
@@ -151,6 +153,26 @@ def build_pipeline(
         health=health,
         measures_lag=measures_lag,
         skip=build_change_gate(camera),
+        motion=build_motion(camera, zones, lines),
+    )
+
+
+def build_motion(
+    camera: CameraConfig, zones: Sequence[Zone], lines: Sequence[CountingLine]
+) -> CrowdMotion | None:
+    """The camera's crowd-speed stage (``motion:``), its flow kept to the ground its zones
+    and lines cover; None when it is off."""
+    settings = camera.motion
+    if not settings.enabled:
+        return None
+    ground = [z.polygon_px for z in zones] + [[ln.p1, ln.p2] for ln in lines]
+    return CrowdMotion(
+        zones,
+        camera.calibration.homography(),
+        roi_polygons_px=ground,
+        width=settings.width_px,
+        min_flow_px=settings.min_flow_px,
+        max_gap_s=settings.max_gap_s,
     )
 
 

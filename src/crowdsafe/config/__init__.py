@@ -14,7 +14,7 @@ never import this package::
     config/source.py      SourceConfig (a camera's source), is_sample
     config/camera.py      CameraConfig, CalibrationConfig, ZoneConfig, LineConfig
     config/analysis.py    DetectorConfig and its kinds, DensityConfig, TrackingConfig,
-                          SkipUnchangedConfig
+                          SkipUnchangedConfig, MotionConfig
     config/thresholds.py  ThresholdsConfig (level-of-service bands)
     config/storage.py     StorageConfig and its backends
     config/cluster.py     ClusterConfig (running the cameras on a Ray cluster)
@@ -38,6 +38,7 @@ from crowdsafe.config.analysis import (
     DensityConfig,
     DetectorConfig,
     DetectorSection,
+    MotionConfig,
     NanoDetConfig,
     SkipUnchangedConfig,
     TrackingConfig,
@@ -92,6 +93,7 @@ __all__ = [
     "LosLetter",
     "ModelConfig",
     "ModelsConfig",
+    "MotionConfig",
     "NanoDetConfig",
     "Point",
     "PostgresStorageConfig",

@@ -299,3 +299,36 @@ class SkipUnchangedConfig(StrictModel):
         "analysed even if unchanged, so a slow build-up is always re-measured (default: half "
         "the alerts' 10 s persistence, so a level that persists is measured at least twice).",
     )
+
+
+class MotionConfig(StrictModel):
+    """How fast the crowd moves: optical flow between analysed frames, through the
+    calibration, per zone (``measure/motion.py``).  Defaults measured with ``crowdsafe eval
+    motion`` (README, "Measured")."""
+
+    enabled: bool = Field(
+        True,
+        description="Measure each zone's mean ground speed (m/s) and its spread; off: the "
+        "samples' speed is null.",
+    )
+    width_px: int = Field(
+        640,
+        ge=64,
+        le=1920,
+        description="Width of the grey copy of the frame the flow is computed on, pixels "
+        "(never more than the frame's): smaller is cheaper, larger follows smaller people.",
+    )
+    min_flow_px: float = Field(
+        0.3,
+        ge=0.0,
+        le=5.0,
+        description="A person whose median flow between two analysed frames is under this "
+        "many pixels of the flow image stands still (the camera's noise floor).",
+    )
+    max_gap_s: float = Field(
+        1.5,
+        gt=0.0,
+        le=10.0,
+        description="Frames further apart than this give no speed (a dropped stream, a held "
+        "frame): the flow of a long gap is no velocity. Keep it above 1 / analysis_fps.",
+    )

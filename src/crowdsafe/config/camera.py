@@ -16,6 +16,7 @@ from crowdsafe.alerts.settings import LevelsConfig
 from crowdsafe.config.analysis import (
     DensityConfig,
     DetectorSection,
+    MotionConfig,
     SkipUnchangedConfig,
     TrackingConfig,
     YoloxNanoConfig,
@@ -102,6 +103,11 @@ class ZoneConfig(StrictModel):
 
     alert_density_per_m2: LevelsConfig | None = Field(
         None, description="This zone's own density alert levels (default: alerts.density_per_m2)."
+    )
+    exits: list[Identifier] = Field(
+        default_factory=list,
+        description="Ids of this camera's counting lines the zone empties through; their "
+        "widths give the zone's time to clear.",
     )
 
     @field_validator("polygon")
@@ -200,6 +206,10 @@ class CameraConfig(StrictModel):
         default_factory=SkipUnchangedConfig,
         description="Repeat the last measurement while the scene has not changed.",
     )
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig,
+        description="Crowd speed from optical flow, per zone.",
+    )
     frame_size_px: tuple[FrameSide, FrameSide] | None = Field(
         None,
         description="The camera's frame size [width, height] in pixels. When given, every "
@@ -225,6 +235,15 @@ class CameraConfig(StrictModel):
                 raise ValueError(f"zone '{zone.id}': {exc}") from None
             if area <= 0.01:
                 raise ValueError(f"zone '{zone.id}' covers {area:.3f} m² of ground; too small")
+        lines = {ln.id for ln in self.lines}
+        for zone in self.zones:
+            for exit_id in zone.exits:
+                if exit_id not in lines:
+                    known = ", ".join(sorted(lines)) or "none"
+                    raise ValueError(
+                        f"zone '{zone.id}': exit '{exit_id}' is not a counting line of this "
+                        f"camera (its lines: {known})"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -37,6 +37,13 @@ class ThresholdsConfig(StrictModel):
         WALKWAY_FLOW_PER_M_MIN,
         description="Flow LoS: upper bounds of persons/m/min for A..E (HCM; 82 = Green Guide).",
     )
+    exit_capacity_per_m_min: float = Field(
+        82.0,
+        gt=0.0,
+        le=200.0,
+        description="What an exit lets through, persons per metre of width per minute, for "
+        "a zone's time to clear (UK Green Guide: 82 on the level; 66 on stairways).",
+    )
 
     @field_validator("walkway_space_m2", "queue_space_m2")
     @classmethod

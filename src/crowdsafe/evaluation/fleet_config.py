@@ -44,8 +44,9 @@ def simulation_config_text(
         out.append(
             f"  - id: {cid}\n    site: district{i // cameras_per_site}\n"
             f"    source: {{url: 'rtsp://127.0.0.1:9/{cid}'}}\n    analysis_fps: 1\n"
-            # counted from the scripted boxes alone: no density model runs
-            "    density: {method: detection}\n"
+            # counted from the scripted boxes alone: no density model runs, and the
+            # blank frames have no motion to follow
+            "    density: {method: detection}\n    motion: {enabled: false}\n"
         )
         out.append(_CALIBRATION)
         out.append("    zones:\n")

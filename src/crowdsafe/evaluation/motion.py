@@ -306,9 +306,8 @@ def evaluate_static(
     """Mean speed of each zone over ``frames`` noisy copies of one still ``image``
     (module docstring), people found by ``detect`` on each copy."""
     rng = np.random.default_rng(seed)
-    size = (image.shape[1], image.shape[0])
-    floored = CrowdMotion(zones, homography, size, width=width)
-    raw = CrowdMotion(zones, homography, size, width=width, min_flow_px=0.0)
+    floored = CrowdMotion(zones, homography, width=width)
+    raw = CrowdMotion(zones, homography, width=width, min_flow_px=0.0)
     with_floor, without = _ZoneMeans(), _ZoneMeans()
     people = 0
     for i in range(frames):

@@ -146,11 +146,14 @@ class FlowImage:
             grey = cv2.resize(grey, self.size, interpolation=cv2.INTER_AREA)
         return np.ascontiguousarray(grey[self._crop])
 
-    def update(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32] | None:
-        """(h, w, 2) flow from this frame back to the previous one, or None for the first."""
+    def update(
+        self, image: npt.NDArray[np.uint8], *, compute: bool = True
+    ) -> npt.NDArray[np.float32] | None:
+        """(h, w, 2) flow from this frame back to the previous one; None for the first
+        frame, and without ``compute`` (the frame is only kept for the next one)."""
         grey = self.grey(image)
         previous, self._previous = self._previous, grey
-        if previous is None or previous.shape != grey.shape:
+        if not compute or previous is None or previous.shape != grey.shape:
             return None
         # None: OpenCV allocates the output (its stubs want an array there, but a given
         # one measured 3-6 times slower and different)
@@ -198,61 +201,82 @@ def box_image_velocities(
 class CrowdMotion:
     """Each zone's :class:`ZoneMotion` from the frames and detections of one camera
     (module docstring).  ``roi_polygons_px`` bounds where flow is computed (zones and
-    lines, camera pixels; the zones' when None).  Frames further apart than
-    ``max_gap_s`` (a dropped stream, a held frame) give no measurement: the flow of a
-    long gap is not a velocity."""
+    lines, camera pixels; the zones' when None).  The flow image is ``width`` pixels
+    wide, or the frame's width where that is less (a frame made smaller for the detector
+    is not enlarged again).  Frames further apart than ``max_gap_s`` (a dropped stream,
+    a held frame) give no measurement: the flow of a long gap is not a velocity."""
 
     def __init__(
         self,
         zones: Sequence[Zone],
         homography: Homography,
-        source_size: tuple[int, int],
         *,
         roi_polygons_px: Sequence[npt.ArrayLike] | None = None,
         width: int = DEFAULT_WIDTH_PX,
         min_flow_px: float = DEFAULT_MIN_FLOW_PX,
         max_gap_s: float = 1.5,
     ) -> None:
+        if not max_gap_s > 0:
+            raise ValueError(f"max_gap_s must be > 0 seconds, got {max_gap_s}")
         self.zones = list(zones)
         self.homography = homography
+        self.width = width
         self.min_flow_px = min_flow_px
         self.max_gap_s = max_gap_s
         polygons = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in (
             roi_polygons_px if roi_polygons_px is not None else [z.polygon_px for z in zones]
         )]  # fmt: skip
         points = np.concatenate(polygons) if polygons else np.zeros((0, 2))
-        roi = None
+        self._roi: tuple[float, float, float, float] | None = None
         if len(points):
             lo, hi = points.min(axis=0), points.max(axis=0)
-            roi = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
-        self.flow = FlowImage(source_size, width=width, roi_px=roi)
+            self._roi = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+        self.flow: FlowImage | None = None
+        self._made_for: tuple[tuple[int, int], int] | None = None
         self._last_t: float | None = None
 
     def reset(self) -> None:
         """Start again from the next frame (the stream restarted or a frame was held)."""
-        self.flow.reset()
+        if self.flow is not None:
+            self.flow.reset()
         self._last_t = None
 
+    def _flow_image(self, source_size: tuple[int, int], image_width: int) -> FlowImage:
+        """The flow image for frames of this size: made again when the stream's size
+        changes (its previous frame cannot be compared with the new one)."""
+        key = (source_size, image_width)
+        if self.flow is None or self._made_for != key:
+            width = min(self.width, image_width)
+            self.flow = FlowImage(source_size, width=max(32, width), roi_px=self._roi)
+            self._made_for = key
+        return self.flow
+
     def measure(
-        self, image: npt.NDArray[np.uint8], t: float, detections: Detections
+        self,
+        image: npt.NDArray[np.uint8],
+        t: float,
+        detections: Detections,
+        source_size: tuple[int, int] | None = None,
     ) -> dict[str, ZoneMotion]:
         """The motion of each zone with at least one detected person whose feet are in
-        it, between the previous frame and this one (``image``: RGB, any size, the
-        camera's view; ``detections`` in camera pixels).  Empty for a camera's first
-        frame and after a gap."""
+        it, between the previous frame and this one.  ``image`` is the camera's view
+        (RGB), ``source_size`` the camera's (width, height) when ``image`` was made
+        smaller (None: it is full size); ``detections`` are in camera pixels.  Empty
+        for a camera's first frame, after a gap, and when no one was found."""
+        size = source_size or (int(image.shape[1]), int(image.shape[0]))
+        flow_image = self._flow_image(size, int(image.shape[1]))
         last_t, self._last_t = self._last_t, t
-        flow = self.flow.update(image)
-        if flow is None or last_t is None or not 0 < t - last_t <= self.max_gap_s:
+        wanted = bool(len(detections)) and bool(self.zones)
+        wanted = wanted and last_t is not None and 0 < t - last_t <= self.max_gap_s
+        flow = flow_image.update(image, compute=wanted)
+        if flow is None or last_t is None:
             return {}
-        if not len(detections) or not self.zones:
-            return {}
-        dt = t - last_t
         image_v = box_image_velocities(
             flow,
             detections.xyxy,
-            scale=self.flow.scale,
-            origin=self.flow.origin,
-            dt_s=dt,
+            scale=flow_image.scale,
+            origin=flow_image.origin,
+            dt_s=t - last_t,
             min_flow_px=self.min_flow_px,
         )
         feet = detections.ground_points

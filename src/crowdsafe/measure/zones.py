@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,9 @@ import numpy.typing as npt
 from crowdsafe.measure.los import space_los
 from crowdsafe.measure.uncertainty import DensityTerms
 from crowdsafe.types import CountMethod, Detections, ZoneSample
+
+if TYPE_CHECKING:  # motion.py counts on the zones of this module
+    from crowdsafe.measure.motion import ZoneMotion
 
 __all__ = ["BucketAggregator", "Zone", "ZoneCounter"]
 
@@ -46,6 +50,9 @@ class Zone:
     precision: float = 1.0
     recall: float = 1.0
     perimeter_m: float = 0.0
+    # persons a minute the zone's exits let out (their widths times the exit capacity);
+    # 0: no exit declared, so no time to clear
+    exit_capacity_per_min: float = 0.0
     calibration_rms_m: float = 0.0
     density_relative_error: float = 0.0
 
@@ -104,6 +111,8 @@ class _Bucket:
     totals: dict[str, float] = field(default_factory=dict)
     peaks: dict[str, float] = field(default_factory=dict)
     methods: dict[str, CountMethod] = field(default_factory=dict)
+    # per zone: people measured, the sum of their speeds and of their squares (m/s)
+    speeds: dict[str, list[float]] = field(default_factory=dict)
 
 
 class BucketAggregator:
@@ -138,12 +147,14 @@ class BucketAggregator:
         methods: Mapping[str, CountMethod] | None = None,
         *,
         held: bool = False,
+        motion: Mapping[str, ZoneMotion] | None = None,
     ) -> list[ZoneSample]:
         """Add one analysed frame at time ``t`` (s); returns the samples of closed buckets.
 
         ``methods`` names what counted each zone (detection when absent); a bucket
         reports the method of its last frame.  ``held``: the counts repeat the last
-        analysed frame's."""
+        analysed frame's.  ``motion``: the zones whose people's speed this frame
+        measured; a bucket's speed pools every person of every such frame."""
         start = self._start_of(t)
         closed: list[ZoneSample] = []
         if self._bucket is not None and start != self._bucket.start:
@@ -166,6 +177,16 @@ class BucketAggregator:
                     peaks[zone_id] = n
         if methods:
             b.methods.update(methods)
+        if motion:
+            speeds = b.speeds
+            for zone_id, zm in motion.items():
+                acc = speeds.get(zone_id)
+                if acc is None:
+                    acc = speeds[zone_id] = [0.0, 0.0, 0.0]
+                n, mean, sd = zm.people, zm.speed_m_s, zm.speed_sd_m_s
+                acc[0] += n
+                acc[1] += n * mean
+                acc[2] += n * (sd * sd + mean * mean)
         return closed
 
     def _terms(self, zone: Zone, by_density: bool) -> DensityTerms:
@@ -192,10 +213,15 @@ class BucketAggregator:
             return []
         frames, start, camera_id = b.frames, b.start, self.camera_id
         held = b.held_frames == frames
-        totals, peaks, methods = b.totals, b.peaks, b.methods
+        totals, peaks, methods, speeds = b.totals, b.peaks, b.methods, b.speeds
         detection_terms = self._detection_terms
         samples = []
         for zone_id, zone in self.zones.items():
+            speed = sd = None
+            moved = speeds.get(zone_id)
+            if moved is not None:
+                speed = moved[1] / moved[0]
+                sd = math.sqrt(max(0.0, moved[2] / moved[0] - speed * speed))
             mean = totals.get(zone_id, 0) / frames
             method = methods.get(zone_id, _DETECTION)
             terms = detection_terms.get(zone_id) if method is _DETECTION else None
@@ -219,6 +245,13 @@ class BucketAggregator:
                     frames=frames,
                     method=method,
                     held=held,
+                    speed_m_s=speed,
+                    speed_sd_m_s=sd,
+                    time_to_clear_min=(
+                        density * zone.area_m2 / zone.exit_capacity_per_min
+                        if zone.exit_capacity_per_min > 0
+                        else None
+                    ),
                 )
             )
         return samples

@@ -21,10 +21,13 @@ are lost, and whoever listens reloads what it missed from the store.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import MISSING
+from enum import Enum
 from typing import Any
 
 import psycopg
@@ -143,8 +146,9 @@ def read_sample_rows(payload: str) -> list[list[Any]]:
     try:
         body = json.loads(payload)
         fields, rows = body["f"], body["s"]
-        if list(fields) != list(_ZONES.names):  # a writer of another version: by name
-            rows = [[dict(zip(fields, r, strict=True))[n] for n in _ZONES.names] for r in rows]
+        if list(fields) != list(_ZONES.names):  # a writer of another version: by name,
+            # a field it does not know taking its default (KeyError: one without)
+            rows = [_by_name(dict(zip(fields, r, strict=True))) for r in rows]
         width = len(_ZONES.names)
         if not isinstance(rows, list) or not all(
             isinstance(r, list) and len(r) == width for r in rows
@@ -153,6 +157,20 @@ def read_sample_rows(payload: str) -> list[list[Any]]:
         return rows
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a crowdsafe_samples payload: {exc}") from exc
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ZoneSample) if f.default is not MISSING}
+
+
+def _by_name(values: dict[str, Any]) -> list[Any]:
+    """A sample row in this version's column order from one of another version's."""
+    out = []
+    for name in _ZONES.names:
+        value = values.get(name, _DEFAULTS.get(name, MISSING))
+        if value is MISSING:
+            raise KeyError(name)
+        out.append(value._value_ if isinstance(value, Enum) else value)
+    return out
 
 
 def sample_of_row(row: Sequence[Any]) -> ZoneSample:
