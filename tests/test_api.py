@@ -175,6 +175,8 @@ def test_live_feed_streams_changing_zone_samples(server: tuple[Served, Runtime])
         "speed_m_s",
         "speed_sd_m_s",
         "time_to_clear_min",
+        "pressure_per_s2",
+        "fd_speed_ratio",
     }
 
 

@@ -40,7 +40,7 @@ def test_the_head_constants_are_the_scripts_heads() -> None:
 
 
 # What a zone sample gained after the release: its rows read back with these unset.
-_NEWER = ("speed_m_s", "speed_sd_m_s", "time_to_clear_min")
+_NEWER = ("speed_m_s", "speed_sd_m_s", "time_to_clear_min", "pressure_per_s2", "fd_speed_ratio")
 
 
 def test_a_file_made_by_the_release_upgrades_in_place_losing_nothing(release_db: Path) -> None:
@@ -71,7 +71,7 @@ def test_a_file_made_by_the_release_upgrades_in_place_losing_nothing(release_db:
         store.close()
     conn = sqlite3.connect(release_db)
     # A crowdsafe from before Alembic reads meta and refuses a version above its 4.
-    assert conn.execute("SELECT value FROM meta").fetchall() == [("6",)]
+    assert conn.execute("SELECT value FROM meta").fetchall() == [("7",)]
     assert sqlite_revision(conn) == SQLITE_HEAD
     conn.close()
     assert not SQLiteStore(release_db).upgrade.changed  # at the head: nothing to do

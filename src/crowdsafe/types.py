@@ -233,6 +233,11 @@ class ZoneSample:
     ``time_to_clear_min`` is how long the zone's estimated people (density times area)
     take to leave through its declared exits at their capacity (their widths times
     ``thresholds.exit_capacity_per_m_min``); None for a zone without exits.
+    ``pressure_per_s2`` is the crowd pressure of the zone's busiest ground cell, the
+    highest over the bucket (``measure/pressure.py``), and ``fd_speed_ratio`` the mean
+    speed over the speed Weidmann's fundamental diagram gives at the zone's density
+    (from 0.5 persons/m²): well under 1, the crowd is held up by more than its density;
+    both None when not measured.
     """
 
     camera_id: str
@@ -251,6 +256,8 @@ class ZoneSample:
     speed_m_s: float | None = None
     speed_sd_m_s: float | None = None
     time_to_clear_min: float | None = None
+    pressure_per_s2: float | None = None
+    fd_speed_ratio: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -270,6 +277,8 @@ class ZoneSample:
             "speed_m_s": self.speed_m_s,
             "speed_sd_m_s": self.speed_sd_m_s,
             "time_to_clear_min": self.time_to_clear_min,
+            "pressure_per_s2": self.pressure_per_s2,
+            "fd_speed_ratio": self.fd_speed_ratio,
         }
 
 
@@ -398,6 +407,8 @@ class AlertRule(StrEnum):
     """A line's flow, persons/m/min."""
     CLEAR = "time_to_clear"
     """A zone whose people need longer than the site allows to leave through its exits."""
+    PRESSURE = "pressure"
+    """A zone's crowd pressure (density times velocity variance), s^-2."""
 
 
 class AlertState(StrEnum):

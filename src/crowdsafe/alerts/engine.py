@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from crowdsafe.alerts.reading import Levels, Reading, zone_reading
+from crowdsafe.alerts.reading import Levels, Reading, measured_values, zone_reading
 from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
 from crowdsafe.alerts.trend import Trend
 from crowdsafe.alerts.window import TrendWindow, phase_of
@@ -125,7 +125,10 @@ class AlertEngine:
             if letter is not None
         ]
         self._rise_levels: Levels = config.rise_per_m2_min.thresholds()
-        self._clear_levels: Levels = config.time_to_clear_min.thresholds()
+        self._measured_levels: dict[AlertRule, Levels] = {
+            AlertRule.CLEAR: config.time_to_clear_min.thresholds(),
+            AlertRule.PRESSURE: config.pressure_per_s2.thresholds(),
+        }
         for alert in store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED]):
             self._states[(alert.rule, alert.subject_id)] = _RuleState(alert=alert)
 
@@ -303,31 +306,34 @@ class AlertEngine:
                     ),
                 )
             )
-        clear_min = s.time_to_clear_min
-        clear = self._clear_levels
-        if (
-            clear_min is not None
-            and clear
-            and not self._quiet(AlertRule.CLEAR, s.zone_id, clear_min, clear)
-        ):
+        out += self._measured_readings(s, name)
+        if z.trends.add(s.t, s.density_per_m2):
+            self._refit(z, s.t)
+        out += self._trend_readings(s, z)
+        return out
+
+    def _measured_readings(self, s: ZoneSample, name: str) -> list[Reading]:
+        """The rules on what a sample may carry (None: not measured): its time to clear
+        through its exits, its crowd pressure (``alerts/reading.py``)."""
+        if s.time_to_clear_min is None and s.pressure_per_s2 is None:
+            return []  # most zones of a city: no exit declared, no one moving
+        out = []
+        for rule, value, settings, describe in measured_values(s, name, self.config):
+            levels = self._measured_levels[rule]
+            if value is None or not levels or self._quiet(rule, s.zone_id, value, levels):
+                continue
             out.append(
                 zone_reading(
                     s,
                     name,
-                    rule=AlertRule.CLEAR,
-                    value=clear_min,
-                    levels=clear,
-                    hold_s=cfg.time_to_clear_min.hold_s,
-                    clear_below=cfg.time_to_clear_min.clear_fraction * clear[0][1],
-                    describe=lambda lvl, v, thr: (
-                        f"Zone {name}: {v:.1f} min to clear through its exits "
-                        f"({lvl} at {thr:g} min)"
-                    ),
+                    rule=rule,
+                    value=value,
+                    levels=levels,
+                    hold_s=settings.hold_s,
+                    clear_below=settings.clear_fraction * levels[0][1],
+                    describe=describe,
                 )
             )
-        if z.trends.add(s.t, s.density_per_m2):
-            self._refit(z, s.t)
-        out += self._trend_readings(s, z)
         return out
 
     def _refit(self, z: _ZoneRules, now: float) -> None:

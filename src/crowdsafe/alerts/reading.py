@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crowdsafe.types import AlertRule, SubjectKind, ZoneSample
 
-__all__ = ["Levels", "Reading", "zone_reading"]
+if TYPE_CHECKING:
+    from crowdsafe.alerts.settings import AlertsConfig, LevelsConfig
+
+__all__ = ["Describe", "Levels", "Reading", "measured_values", "zone_reading"]
 
 Levels = list[tuple[str, float]]
 """(level name, threshold) pairs, lowest first."""
+Describe = Callable[[str, float, float], str]
+"""Words an alert from (level, value, threshold)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,3 +66,29 @@ def zone_reading(
         clear_below=clear_below,
         describe=describe,
     )
+
+
+def measured_values(
+    s: ZoneSample, name: str, config: AlertsConfig
+) -> list[tuple[AlertRule, float | None, LevelsConfig, Describe]]:
+    """The zone rules on values a sample carries when they were measured (None when not):
+    each rule, its value, its settings and how its alert is worded."""
+    return [
+        (
+            AlertRule.CLEAR,
+            s.time_to_clear_min,
+            config.time_to_clear_min,
+            lambda lvl, v, thr: (
+                f"Zone {name}: {v:.1f} min to clear through its exits ({lvl} at {thr:g} min)"
+            ),
+        ),
+        (
+            AlertRule.PRESSURE,
+            s.pressure_per_s2,
+            config.pressure_per_s2,
+            lambda lvl, v, thr: (
+                f"Zone {name}: crowd pressure {v:.3f}/s² ({lvl} at {thr:g}; "
+                "turbulence from about 0.02)"
+            ),
+        ),
+    ]

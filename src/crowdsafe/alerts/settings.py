@@ -13,7 +13,10 @@ Defaults, and where they come from:
   10 minutes;
 * time to clear (minutes a zone's people need to leave through its declared exits at
   their capacity): warning at 8, the UK Green Guide's normal maximum egress time for a
-  standing or seated area, advisory at 6 (three quarters of it).
+  standing or seated area, advisory at 6 (three quarters of it);
+* crowd pressure (density times the local velocity variance, s^-2): warning at 0.02,
+  where Helbing, Johansson and Al-Abideen (Phys. Rev. E 75, 046109, 2007) saw crowd
+  turbulence begin in the 2006 Jamarat crowd, advisory at half of it.
 
 A site overrides any of them under ``alerts:``; a zone or line may override the density
 or flow levels for itself.
@@ -152,6 +155,10 @@ def _clear_default() -> LevelsConfig:
     return LevelsConfig(advisory=6.0, warning=8.0, critical=None, hold_s=30.0)
 
 
+def _pressure_default() -> LevelsConfig:
+    return LevelsConfig(advisory=0.01, warning=0.02, critical=None, hold_s=10.0)
+
+
 def _rise_default() -> LevelsConfig:
     return LevelsConfig(advisory=0.5, warning=1.0, critical=None, hold_s=30.0)
 
@@ -174,5 +181,9 @@ class AlertsConfig(StrictModel):
     time_to_clear_min: LevelsConfig = Field(
         default_factory=_clear_default,
         description="Zone time to clear through its exits, minutes (zones with exits only).",
+    )
+    pressure_per_s2: LevelsConfig = Field(
+        default_factory=_pressure_default,
+        description="Zone crowd pressure, s^-2 (density times the local velocity variance).",
     )
     sinks: SinksConfig = Field(default_factory=SinksConfig)

@@ -82,6 +82,17 @@ class ZoneSamplePublic(_Out):
         description="Minutes the zone's estimated people need to leave through its declared "
         "exits at their capacity; null for a zone without exits.",
     )
+    pressure_per_s2: float | None = Field(
+        None,
+        description="Crowd pressure of the zone's busiest 2-m ground cell over the bucket, "
+        "s^-2: density times the variance of the cell's velocity over the last 10 s "
+        "(Helbing et al. 2007: turbulence beyond about 0.02); null when not measured.",
+    )
+    fd_speed_ratio: float | None = Field(
+        None,
+        description="Mean speed over the speed Weidmann's fundamental diagram gives at the "
+        "zone's density (from 0.5 persons/m²); well under 1: slower than its density explains.",
+    )
 
     @classmethod
     def of(cls, s: ZoneSample) -> ZoneSamplePublic:

@@ -14,7 +14,8 @@ feet, the point that is on the ground plane, giving metres per second.
 Per zone, what leaves this module is an aggregate (:class:`ZoneMotion`): how many people
 it rests on, their mean speed and its spread, the mean velocity and its variance (the
 ingredients of the crowd-pressure indicator of Helbing, Johansson and Al-Abideen, Phys.
-Rev. E 75, 046109, 2007).  No person's velocity is kept, stored or reported, and nothing
+Rev. E 75, 046109, 2007), and that pressure itself, on the zone's ground cells
+(``measure/pressure.py``).  No person's velocity is kept, stored or reported, and nothing
 about a person other than where their box is and how its pixels move is looked at.
 """
 
@@ -29,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crowdsafe.measure.geometry import Homography, points_in_polygon
+from crowdsafe.measure.pressure import DEFAULT_CELL_M, DEFAULT_WINDOW_S, PressureGrid
 from crowdsafe.measure.zones import Zone
 from crowdsafe.types import Detections
 
@@ -58,7 +60,10 @@ class ZoneMotion:
     """How the people of one zone moved between two frames (module docstring):
     ``people`` measured, their mean speed and its standard deviation (m/s), the mean
     velocity on the ground (m/s, in the calibration's axes) and the velocity variance
-    (m²/s²: the mean squared distance of the velocities from their mean)."""
+    (m²/s²: the mean squared distance of the velocities from their mean), and the
+    zone's crowd pressure (s^-2: its busiest ground cell's density times the variance of
+    the cell's velocity over the last seconds, ``measure/pressure.py``; None until it is
+    known)."""
 
     people: int
     speed_m_s: float
@@ -66,10 +71,14 @@ class ZoneMotion:
     vx_m_s: float
     vy_m_s: float
     velocity_var_m2_s2: float
+    pressure_per_s2: float | None = None
 
     @classmethod
-    def of(cls, velocities: npt.NDArray[np.float64]) -> ZoneMotion:
-        """The aggregate of (N >= 1, 2) ground velocities (m/s)."""
+    def of(
+        cls, velocities: npt.NDArray[np.float64], pressure_per_s2: float | None = None
+    ) -> ZoneMotion:
+        """The aggregate of (N >= 1, 2) ground velocities (m/s), with the zone's crowd
+        pressure over the recent window (``measure/pressure.py``) when known."""
         speeds = np.hypot(velocities[:, 0], velocities[:, 1])
         mean = velocities.mean(axis=0)
         spread = velocities - mean
@@ -80,6 +89,7 @@ class ZoneMotion:
             vx_m_s=float(mean[0]),
             vy_m_s=float(mean[1]),
             velocity_var_m2_s2=float((spread * spread).sum(axis=1).mean()),
+            pressure_per_s2=pressure_per_s2,
         )
 
 
@@ -215,6 +225,8 @@ class CrowdMotion:
         width: int = DEFAULT_WIDTH_PX,
         min_flow_px: float = DEFAULT_MIN_FLOW_PX,
         max_gap_s: float = 1.5,
+        pressure_cell_m: float = DEFAULT_CELL_M,
+        pressure_window_s: float = DEFAULT_WINDOW_S,
     ) -> None:
         if not max_gap_s > 0:
             raise ValueError(f"max_gap_s must be > 0 seconds, got {max_gap_s}")
@@ -234,12 +246,23 @@ class CrowdMotion:
         self.flow: FlowImage | None = None
         self._made_for: tuple[tuple[int, int], int] | None = None
         self._last_t: float | None = None
+        self.pressure = {
+            z.id: PressureGrid(
+                homography.to_ground(z.polygon_px),
+                cell_m=pressure_cell_m,
+                window_s=pressure_window_s,
+                weight=z.precision / z.recall,
+            )
+            for z in self.zones
+        }
 
     def reset(self) -> None:
         """Start again from the next frame (the stream restarted or a frame was held)."""
         if self.flow is not None:
             self.flow.reset()
         self._last_t = None
+        for grid in self.pressure.values():
+            grid.reset()
 
     def _flow_image(self, source_size: tuple[int, int], image_width: int) -> FlowImage:
         """The flow image for frames of this size: made again when the stream's size
@@ -269,6 +292,10 @@ class CrowdMotion:
         wanted = bool(len(detections)) and bool(self.zones)
         wanted = wanted and last_t is not None and 0 < t - last_t <= self.max_gap_s
         flow = flow_image.update(image, compute=wanted)
+        if not len(detections):  # no one anywhere: the cells' densities are 0 this frame
+            empty = np.zeros((0, 2))
+            for grid in self.pressure.values():
+                grid.add(t, empty, empty)
         if flow is None or last_t is None:
             return {}
         image_v = box_image_velocities(
@@ -282,9 +309,12 @@ class CrowdMotion:
         feet = detections.ground_points
         jac = ground_jacobians(self.homography, feet)
         ground_v = np.einsum("nij,nj->ni", jac, image_v)
+        ground = self.homography.to_ground(feet)
         out = {}
         for zone in self.zones:
             inside = points_in_polygon(feet, zone.polygon_px)
+            grid = self.pressure[zone.id]
+            grid.add(t, ground[inside], ground_v[inside])  # an empty frame counts too
             if inside.any():
-                out[zone.id] = ZoneMotion.of(ground_v[inside])
+                out[zone.id] = ZoneMotion.of(ground_v[inside], grid.pressure())
         return out

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from crowdsafe.measure.los import space_los
+from crowdsafe.measure.pressure import weidmann_speed
 from crowdsafe.measure.uncertainty import DensityTerms
 from crowdsafe.types import CountMethod, Detections, ZoneSample
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:  # motion.py counts on the zones of this module
 
 __all__ = ["BucketAggregator", "Zone", "ZoneCounter"]
 
+# Below this density people walk as they like (Weidmann's diagram is near its free speed
+# and a slow walker or someone waiting is no sign of anything): no ratio.
+_FD_MIN_DENSITY = 0.5
 _DETECTION = CountMethod.DETECTION
 _DENSITY = CountMethod.DENSITY
 
@@ -113,6 +117,7 @@ class _Bucket:
     methods: dict[str, CountMethod] = field(default_factory=dict)
     # per zone: people measured, the sum of their speeds and of their squares (m/s)
     speeds: dict[str, list[float]] = field(default_factory=dict)
+    pressures: dict[str, float] = field(default_factory=dict)  # the highest of the frames
 
 
 class BucketAggregator:
@@ -187,6 +192,9 @@ class BucketAggregator:
                 acc[0] += n
                 acc[1] += n * mean
                 acc[2] += n * (sd * sd + mean * mean)
+                p = zm.pressure_per_s2
+                if p is not None and p > b.pressures.get(zone_id, -1.0):
+                    b.pressures[zone_id] = p
         return closed
 
     def _terms(self, zone: Zone, by_density: bool) -> DensityTerms:
@@ -217,11 +225,8 @@ class BucketAggregator:
         detection_terms = self._detection_terms
         samples = []
         for zone_id, zone in self.zones.items():
-            speed = sd = None
+            speed = sd = ratio = None
             moved = speeds.get(zone_id)
-            if moved is not None:
-                speed = moved[1] / moved[0]
-                sd = math.sqrt(max(0.0, moved[2] / moved[0] - speed * speed))
             mean = totals.get(zone_id, 0) / frames
             method = methods.get(zone_id, _DETECTION)
             terms = detection_terms.get(zone_id) if method is _DETECTION else None
@@ -230,6 +235,12 @@ class BucketAggregator:
                     method = CountMethod(method)  # a plain string naming the method
                 terms = self._terms(zone, method is _DENSITY)
             density, low, high, _ = terms.interval(mean)
+            if moved is not None:
+                speed = moved[1] / moved[0]
+                sd = math.sqrt(max(0.0, moved[2] / moved[0] - speed * speed))
+                expected = weidmann_speed(density)
+                if density >= _FD_MIN_DENSITY and expected > 0:
+                    ratio = speed / expected
             samples.append(
                 ZoneSample(
                     camera_id=camera_id,
@@ -252,6 +263,8 @@ class BucketAggregator:
                         if zone.exit_capacity_per_min > 0
                         else None
                     ),
+                    pressure_per_s2=b.pressures.get(zone_id),
+                    fd_speed_ratio=ratio,
                 )
             )
         return samples
