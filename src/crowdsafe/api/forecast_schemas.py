@@ -54,6 +54,14 @@ class NowcastPointPublic(BaseModel):
     high_95: float
     density_per_m2: float | None = Field(None, description="Absent for a zone of no area.")
     density_high_95_per_m2: float | None = Field(None, description="Upper 95 % density.")
+    time_to_clear_min: float | None = Field(
+        None,
+        description="Minutes the forecast people would need to leave through the zone's "
+        "declared exits (absent for a zone without exits).",
+    )
+    time_to_clear_high_95_min: float | None = Field(
+        None, description="The same for the top of the 95 % band."
+    )
 
 
 class NowcastPublic(BaseModel):

@@ -2,8 +2,8 @@
 
 Each command module (``demo``, ``run``, ``serve``, ``check``, ``calibrate``, ``eval_counts``,
 ``eval_lines``, ``eval_anonymise``, ``eval_density``, ``eval_forecast``, ``eval_motion``,
-``eval_skip``, ``train``, ``bench``, ``plan``, ``users``, ``tokens``, ``db``, ``fleet``)
-registers its own parser next to its handler with ``register(subparsers)``; this module
+``eval_skip``, ``eval_twin``, ``train``, ``bench``, ``plan``, ``users``, ``tokens``, ``db``,
+``fleet``) registers its own parser next to its handler with ``register(subparsers)``; this module
 only builds the tree and dispatches. ``crowdsafe --help`` lists every command from the
 registered parsers themselves, so the list cannot drift from what the command accepts.
 Command modules import their heavy dependencies inside their handlers, so the help stays
@@ -41,6 +41,7 @@ from crowdsafe.cli import (
     eval_lines,
     eval_motion,
     eval_skip,
+    eval_twin,
     fleet,
     plan,
     run,
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         eval_forecast,
         eval_motion,
         eval_skip,
+        eval_twin,
     ):
         evaluation.register(evaluations)
     train.register(_group(commands, "train", "train a model"))

@@ -48,7 +48,12 @@ class NowcastPoint:
     low_95: float
     high_95: float
 
-    def to_dict(self, area_m2: float | None = None) -> dict[str, float]:
+    def to_dict(
+        self, area_m2: float | None = None, clear_min_per_count: float = 0.0
+    ) -> dict[str, float]:
+        """The point as JSON; with ``area_m2`` its densities, with
+        ``clear_min_per_count`` (minutes an exit needs per counted person) its time to
+        clear, and that of the top of its 95 % band."""
         out = {
             "horizon_s": self.horizon_s,
             "t": self.t,
@@ -61,6 +66,9 @@ class NowcastPoint:
         if area_m2:
             out["density_per_m2"] = round(self.count / area_m2, 4)
             out["density_high_95_per_m2"] = round(self.high_95 / area_m2, 4)
+        if clear_min_per_count > 0:
+            out["time_to_clear_min"] = round(self.count * clear_min_per_count, 2)
+            out["time_to_clear_high_95_min"] = round(self.high_95 * clear_min_per_count, 2)
         return out
 
 

@@ -59,6 +59,9 @@ class ZoneNowcast:
     points: list[NowcastPoint]
     area_m2: float
     resolution: str  # what the samples were read at: the raw bucket, e.g. "1s"
+    # minutes the zone's exits need per counted person (the count corrected by the
+    # detector's precision and recall, over the exits' capacity); 0: no exits
+    clear_min_per_count: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -70,5 +73,5 @@ class ZoneNowcast:
             "samples": self.samples,
             "window_s": self.window_s,
             "resolution": self.resolution,
-            "points": [p.to_dict(self.area_m2) for p in self.points],
+            "points": [p.to_dict(self.area_m2, self.clear_min_per_count) for p in self.points],
         }

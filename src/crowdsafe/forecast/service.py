@@ -177,6 +177,7 @@ class ForecastService:
             points=result.points,
             area_m2=self.zones[zone_id].area_m2,
             resolution=resolution_name(self.bucket_s),
+            clear_min_per_count=_clear_min_per_count(self.zones[zone_id]),
         )
 
     def staffing(self, hours: int | None = None) -> tuple[StaffingPlan, list[str]]:
@@ -197,3 +198,11 @@ class ForecastService:
             self.rules,
         )
         return plan, skipped
+
+
+def _clear_min_per_count(zone: Zone) -> float:
+    """Minutes a zone's exits need for each person it counts (0: no exits declared): the
+    count corrected by the detector's precision and recall, as a sample's density is."""
+    if zone.exit_capacity_per_min <= 0:
+        return 0.0
+    return zone.precision / zone.recall / zone.exit_capacity_per_min
