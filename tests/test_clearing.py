@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +33,19 @@ storage: {{path: {db}}}
 """
 
 
+def hall(area_m2: float = 400.0, **fields: Any) -> Zone:
+    """A square zone "hall" of ``area_m2`` on the ground, with any other fields given."""
+    return Zone(
+        id="hall",
+        camera_id="cam",
+        name="Hall",
+        polygon_px=np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=np.float64),
+        area_m2=area_m2,
+        space_bounds_m2=(5.6, 3.7, 2.2, 1.4, 0.75),
+        **fields,
+    )
+
+
 def _config(tmp_path: Path, exits: str, extra: str = "") -> str:
     return CONFIG.format(exits=exits, db=tmp_path / "c.db") + extra
 
@@ -54,15 +68,7 @@ def test_an_exit_that_is_not_a_line_of_the_camera_is_refused(tmp_path: Path) -> 
 
 
 def test_a_bucket_says_how_long_its_people_take_to_leave() -> None:
-    zone = Zone(
-        id="hall",
-        camera_id="cam",
-        name="Hall",
-        polygon_px=np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=np.float64),
-        area_m2=400.0,
-        space_bounds_m2=(5.6, 3.7, 2.2, 1.4, 0.75),
-        exit_capacity_per_min=4.0 * 82.0,
-    )
+    zone = hall(exit_capacity_per_min=4.0 * 82.0)
     agg = BucketAggregator("cam", [zone])
     agg.add(10.2, {"hall": 1200})
     agg.add(10.6, {"hall": 1000})
@@ -70,7 +76,7 @@ def test_a_bucket_says_how_long_its_people_take_to_leave() -> None:
     # 1,100 people on 400 m² (2.75 persons/m²) through 4 m of exits at 82 /m/min
     assert sample.density_per_m2 == pytest.approx(2.75)
     assert sample.time_to_clear_min == pytest.approx(1100 / (4 * 82))
-    without = BucketAggregator("cam", [Zone(**{**zone.__dict__, "exit_capacity_per_min": 0.0})])
+    without = BucketAggregator("cam", [hall()])
     without.add(10.2, {"hall": 10})
     assert without.flush()[0].time_to_clear_min is None
 
@@ -80,27 +86,17 @@ def test_the_nowcast_says_when_its_forecast_crowd_would_clear() -> None:
     from crowdsafe.forecast.results import ZoneNowcast
     from crowdsafe.forecast.service import _clear_min_per_count
 
-    hall = Zone(
-        id="hall",
-        camera_id="cam",
-        name="Hall",
-        polygon_px=np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=np.float64),
-        area_m2=400.0,
-        space_bounds_m2=(5.6, 3.7, 2.2, 1.4, 0.75),
-        precision=0.9,
-        recall=0.8,
-        exit_capacity_per_min=2.0 * 82.0,
-    )
+    zone = hall(precision=0.9, recall=0.8, exit_capacity_per_min=2.0 * 82.0)
     t = np.arange(0.0, 600.0, 1.0)
     result = nowcast(t, 100.0 + t * 0.5, (300.0,), window_s=600.0)
     assert result is not None
-    per_count = _clear_min_per_count(hall)
+    per_count = _clear_min_per_count(zone)
     assert per_count == pytest.approx(0.9 / 0.8 / 164.0)
     out = ZoneNowcast(
         "hall", result.t0, result.level, 0.5, True, result.samples, 600.0, result.points,
-        hall.area_m2, "1s", clear_min_per_count=per_count,
+        zone.area_m2, "1s", clear_min_per_count=per_count,
     ).to_dict()  # fmt: skip
     (point,) = out["points"]  # type: ignore[misc]
     assert point["time_to_clear_min"] == pytest.approx(point["count"] * per_count, abs=0.01)
     assert point["time_to_clear_high_95_min"] >= point["time_to_clear_min"]
-    assert _clear_min_per_count(Zone(**{**hall.__dict__, "exit_capacity_per_min": 0.0})) == 0.0
+    assert _clear_min_per_count(hall()) == 0.0

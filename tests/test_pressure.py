@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from crowdsafe.measure.pressure import PressureGrid, weidmann_speed
-from crowdsafe.measure.zones import BucketAggregator, Zone
+from crowdsafe.measure.zones import BucketAggregator
 from tests.test_alerts import T0, engine, kinds, zone
+from tests.test_clearing import hall
 
 SQUARE = [[0.0, 0.0], [4.0, 0.0], [4.0, 4.0], [0.0, 4.0]]  # four 2-m cells
 
@@ -77,15 +78,7 @@ def test_weidmanns_fundamental_diagram() -> None:
 def test_a_bucket_compares_its_speed_with_the_fundamental_diagram() -> None:
     from crowdsafe.measure.motion import ZoneMotion
 
-    hall = Zone(
-        id="hall",
-        camera_id="cam",
-        name="Hall",
-        polygon_px=np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=np.float64),
-        area_m2=100.0,
-        space_bounds_m2=(5.6, 3.7, 2.2, 1.4, 0.75),
-    )
-    agg = BucketAggregator("cam", [hall])
+    agg = BucketAggregator("cam", [hall(area_m2=100.0)])
     slow = ZoneMotion.of(np.tile([0.3, 0.0], (200, 1)), pressure_per_s2=0.004)
     agg.add(10.2, {"hall": 200}, motion={"hall": slow})
     agg.add(10.6, {"hall": 200}, motion={"hall": replace(slow, pressure_per_s2=0.03)})
@@ -93,7 +86,7 @@ def test_a_bucket_compares_its_speed_with_the_fundamental_diagram() -> None:
     assert s.density_per_m2 == pytest.approx(2.0)
     assert s.fd_speed_ratio == pytest.approx(0.3 / weidmann_speed(2.0))
     assert s.pressure_per_s2 == pytest.approx(0.03)  # the bucket's highest
-    sparse = BucketAggregator("cam", [hall])
+    sparse = BucketAggregator("cam", [hall(area_m2=100.0)])
     sparse.add(10.2, {"hall": 10}, motion={"hall": slow})
     assert sparse.flush()[0].fd_speed_ratio is None  # 0.1 persons/m²: walking as they like
 
