@@ -91,3 +91,45 @@ def test_eval_lines_flux_needs_several_lines(capsys: pytest.CaptureFixture[str])
     argv = ["eval", "lines", "--video", str(video), "--line", "1,2,3,4", "--flux"]
     assert main(argv) == 2
     assert "--flux needs at least two" in capsys.readouterr().err
+
+
+def test_a_camera_with_lines_stores_the_track_free_count_beside_the_tracks() -> None:
+    """One person walks right across a gate at 1 m/s or so, the scene moving with them:
+    the line sample has the tracker's one crossing "in" and the flux's near one."""
+    import cv2
+
+    from crowdsafe.assembly.stages import FLUX_BAND_M, build_line_stage
+    from crowdsafe.config import TrackingConfig
+    from crowdsafe.detect.base import FakeDetector
+    from crowdsafe.ingest.base import ScriptedSource
+    from crowdsafe.measure.motion import CrowdMotion
+    from crowdsafe.pipeline import CameraPipeline
+    from crowdsafe.store import SQLiteStore
+    from crowdsafe.types import Detections, Frame
+    from tests.test_motion import HOM, LEFT, _texture
+
+    gate = CountingLine("gate", "cam", "Gate", (300.0, 300.0), (300.0, 560.0), 3.0)
+    stage = build_line_stage([gate], TrackingConfig(), 60.0)
+    stage.flux = FluxCounter([gate], band=FLUX_BAND_M, homography=HOM)
+    base = _texture()
+    step_px = 6.0  # a frame, at 5 fps: 30 px/s, about 1 m/s here on the ground
+
+    def frame(i: int) -> Frame:
+        m = np.array([[1, 0, step_px * i], [0, 1, 0]], dtype=np.float32)
+        image = cv2.warpAffine(base, m, (768, 576), borderMode=cv2.BORDER_REFLECT)
+        return Frame("cam", 1000.0 + i * 0.2, np.asarray(image), index=i)
+
+    def person(f: Frame) -> Detections:
+        x = 200.0 + step_px * f.index
+        box = np.array([[x - 15, 420.0, x + 15, 500.0]], dtype=np.float32)
+        return Detections(xyxy=box, score=np.array([0.9], dtype=np.float32))
+
+    store = SQLiteStore(":memory:")
+    pipe = CameraPipeline(
+        "cam", FakeDetector(person), [LEFT], store, lines=stage, motion=CrowdMotion([LEFT], HOM)
+    )
+    pipe.run(ScriptedSource("cam", [frame(i) for i in range(40)]))  # x 200 -> 434
+    (sample,) = store.line_series("gate")
+    assert (sample.count_in, sample.count_out) == (1, 0)
+    assert sample.flux_in == pytest.approx(1.0, abs=0.25)
+    assert sample.flux_out == 0.0

@@ -39,6 +39,7 @@ from crowdsafe.ingest.base import Source
 from crowdsafe.ingest.convert import to_source_pixels
 from crowdsafe.ingest.health import CameraHealth, HealthSnapshot, StreamState
 from crowdsafe.measure.change import ChangeGate
+from crowdsafe.measure.flux import FluxCounter
 from crowdsafe.measure.lines import FlowAggregator, LineCounter
 from crowdsafe.measure.motion import CrowdMotion
 from crowdsafe.measure.zones import BucketAggregator, Zone, ZoneCounter
@@ -63,6 +64,22 @@ class LineStage:
     tracker: ByteTracker
     counter: LineCounter
     flow: FlowAggregator
+    # the track-free count of the same lines (``measure/flux.py``), and what one detected
+    # person counts for (precision over recall); None: not measured
+    flux: FluxCounter | None = None
+    flux_weight: float = 1.0
+
+    def fluxes(
+        self, people: Detections, motion: CrowdMotion | None
+    ) -> dict[str, tuple[float, float]] | None:
+        """The frame's track-free crossings of each line, from the velocities ``motion``
+        measured for ``people``; None when it measured none."""
+        if self.flux is None or motion is None or motion.last_velocities is None:
+            return None
+        velocities, dt = motion.last_velocities
+        w = self.flux_weight
+        got = self.flux.add(people.ground_points, velocities, dt)
+        return {line_id: (n_in * w, n_out * w) for line_id, (n_in, n_out) in got.items()}
 
     def crossings(self, detections: Detections, t: float, camera_id: str) -> list[LineCrossing]:
         """Track one frame's people (captured at ``t`` s) and return the line crossings
@@ -189,7 +206,8 @@ class CameraPipeline:
             motion = self.motion.measure(frame.image, frame.t, sure, frame.source_size)
         self.health.frame_analysed(started, started - frame.t if self.measures_lag else 0.0)
         if self.lines is not None:
-            self._flow(self.lines.crossings(detections, frame.t, self.camera_id), frame.t)
+            crossings = self.lines.crossings(detections, frame.t, self.camera_id)
+            self._flow(crossings, frame.t, self.lines.fluxes(sure, self.motion))
         return self._emit(
             self.aggregator.add(frame.t, zone_counts.counts, zone_counts.methods, motion=motion)
         )
@@ -211,9 +229,14 @@ class CameraPipeline:
             self._flow([], frame.t)  # no track, so no crossing: the flow buckets advance
         return self._emit(self.aggregator.add(frame.t, counts.counts, counts.methods, held=True))
 
-    def _flow(self, crossings: list[LineCrossing], t: float) -> None:
+    def _flow(
+        self,
+        crossings: list[LineCrossing],
+        t: float,
+        flux: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
         assert self.lines is not None
-        self._emit_lines(self.lines.flow.add(crossings, t, self.camera_id))
+        self._emit_lines(self.lines.flow.add(crossings, t, self.camera_id, flux))
         # The open bucket, every few seconds, to the store only: what a crash may
         # lose is bounded (measure/lines.py), and alerts judge closed buckets alone.
         self.store.write_line_samples(self.lines.flow.checkpoint(t, self.camera_id))

@@ -353,7 +353,9 @@ class LineCrossing:
 class LineSample:
     """Flow through one counting line over one time bucket: an aggregate, safe to store.
 
-    ``flow_per_m_min`` is persons (both directions) per metre of line width per minute.
+    ``flow_per_m_min`` is persons (both directions) per metre of line width per minute,
+    from the tracks' crossings; ``flux_in``/``flux_out`` the crossings counted without
+    tracks (``measure/flux.py``), None where not measured.
     """
 
     camera_id: str
@@ -365,6 +367,8 @@ class LineSample:
     width_m: float
     flow_per_m_min: float
     los: LevelOfService
+    flux_in: float | None = None
+    flux_out: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -377,6 +381,8 @@ class LineSample:
             "width_m": self.width_m,
             "flow_per_m_min": self.flow_per_m_min,
             "los": self.los.value,
+            "flux_in": self.flux_in,
+            "flux_out": self.flux_out,
         }
 
 

@@ -259,6 +259,13 @@ class LineSamplePublic(_Out):
     width_m: float
     flow_per_m_min: float = Field(description="Persons (both ways) per metre per minute.")
     los: LevelOfService
+    flux_in: float | None = Field(
+        None,
+        description="Crossings 'in' counted without tracks (density beside the line times "
+        "the people's normal velocity, corrected by the detector's precision and recall); "
+        "null where not measured.",
+    )
+    flux_out: float | None = Field(None, description="The same 'out'.")
 
     @classmethod
     def of(cls, s: LineSample) -> LineSamplePublic:

@@ -16,6 +16,7 @@ from crowdsafe.detect.base import Detector
 from crowdsafe.ingest.convert import FitsFrames
 from crowdsafe.ingest.health import CameraHealth
 from crowdsafe.measure.change import ChangeGate
+from crowdsafe.measure.flux import FluxCounter
 from crowdsafe.measure.lines import CountingLine, FlowAggregator, LineCounter
 from crowdsafe.measure.motion import CrowdMotion
 from crowdsafe.measure.zones import Zone
@@ -26,6 +27,7 @@ from crowdsafe.types import Detections, Frame
 
 __all__ = [
     "BLUR_SCORE_THRESHOLD",
+    "FLUX_BAND_M",
     "ThresholdedDetector",
     "build_change_gate",
     "build_density_stage",
@@ -34,6 +36,11 @@ __all__ = [
     "build_pipeline",
     "detect_threshold",
 ]
+
+FLUX_BAND_M = 0.5
+"""Half-width of the band either side of a line the track-free count measures, metres on
+the ground: wider than a walker's step between two analysed frames (0.34 m at 1.34 m/s
+and the 4 fps lines need at least), narrow enough to be the crowd at the line."""
 
 # Weak detections are kept for blurring: pixelating a head that was not a person costs
 # nothing, missing one exposes a face.  Measured with `crowdsafe eval anonymise` on
@@ -84,17 +91,27 @@ def build_line_stage(
     bucket_s: float,
     *,
     margin_px: float = LINE_MARGIN_PX,
+    flux_of: CameraConfig | None = None,
 ) -> LineStage:
-    """Tracker -> line counter -> flow buckets of ``bucket_s`` seconds for ``lines``.
+    """Tracker -> line counter -> flow buckets of ``bucket_s`` seconds for ``lines``;
+    with ``flux_of`` (the lines' camera, its motion on) the track-free count of the same
+    lines beside it, on the camera's ground in a band of ``FLUX_BAND_M`` either side.
 
     The counter forgets a track after the tracker's ``max_lost_s``, so a person lost and
     found again within that time is one crossing, not two.  Raises ValueError for a bad
     setting or a line given twice."""
     tracker = build_tracker(tracking)
+    flux, weight = None, 1.0
+    if flux_of is not None and flux_of.motion.enabled:
+        hom = flux_of.calibration.homography()
+        flux = FluxCounter(lines, band=FLUX_BAND_M, homography=hom)
+        weight = flux_of.detector.precision / flux_of.detector.recall
     return LineStage(
         tracker=tracker,
         counter=LineCounter(lines, margin_px=margin_px, max_gap_s=tracker.max_lost_s),
         flow=FlowAggregator(lines, bucket_s),
+        flux=flux,
+        flux_weight=weight,
     )
 
 
@@ -147,7 +164,11 @@ def build_pipeline(
         min_person_height_px=camera.detector.min_person_height_px,
         count_score_threshold=camera.detector.score_threshold,
         on_samples=on_samples,
-        lines=build_line_stage(lines, camera.tracking, line_bucket_s) if lines else None,
+        lines=(
+            build_line_stage(lines, camera.tracking, line_bucket_s, flux_of=camera)
+            if lines
+            else None
+        ),
         on_line_samples=on_line_samples,
         density=density,
         health=health,

@@ -56,7 +56,7 @@ Privacy: track ids are read to keep per-track state and never leave this module;
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -292,6 +292,8 @@ class _FlowBucket:
     count_in: dict[str, int]
     count_out: dict[str, int]
     saved_t: float  # frame time of the last checkpoint, or of the frame that opened it
+    # track-free crossings (in, out) per line, once a frame of the bucket measured them
+    flux: dict[str, list[float]] | None = None
 
 
 class FlowAggregator:
@@ -331,8 +333,15 @@ class FlowAggregator:
             per_camera[line.id] = line
         self._open: dict[str, _FlowBucket] = {}
 
-    def add(self, crossings: Sequence[LineCrossing], t: float, camera_id: str) -> list[LineSample]:
-        """Record one analysed frame of ``camera_id`` at ``t`` seconds and its crossings.
+    def add(
+        self,
+        crossings: Sequence[LineCrossing],
+        t: float,
+        camera_id: str,
+        flux: Mapping[str, tuple[float, float]] | None = None,
+    ) -> list[LineSample]:
+        """Record one analysed frame of ``camera_id`` at ``t`` seconds and its crossings,
+        and, when measured, its track-free crossings per line (``flux``: (in, out)).
 
         Returns the samples of the bucket this frame closed (empty if none closed).
         Raises ValueError for a crossing of another camera or of an unknown line.
@@ -362,6 +371,13 @@ class FlowAggregator:
         for c in crossings:
             counts = bucket.count_in if c.direction == IN else bucket.count_out
             counts[c.line_id] = counts.get(c.line_id, 0) + 1
+        if flux:
+            if bucket.flux is None:
+                bucket.flux = {line_id: [0.0, 0.0] for line_id in lines}
+            for line_id, (got_in, got_out) in flux.items():
+                pair = bucket.flux[line_id]
+                pair[0] += got_in
+                pair[1] += got_out
         return closed
 
     def checkpoint(self, t: float, camera_id: str) -> list[LineSample]:
@@ -392,6 +408,7 @@ class FlowAggregator:
             n_in = bucket.count_in.get(line_id, 0)
             n_out = bucket.count_out.get(line_id, 0)
             flow = (n_in + n_out) / line.width_m / (span_s / 60.0)
+            fluxed = None if bucket.flux is None else bucket.flux[line_id]
             samples.append(
                 LineSample(
                     camera_id=camera_id,
@@ -403,6 +420,8 @@ class FlowAggregator:
                     width_m=line.width_m,
                     flow_per_m_min=flow,
                     los=flow_los(flow),
+                    flux_in=None if fluxed is None else fluxed[0],
+                    flux_out=None if fluxed is None else fluxed[1],
                 )
             )
         return samples

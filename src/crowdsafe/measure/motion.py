@@ -246,6 +246,10 @@ class CrowdMotion:
         self.flow: FlowImage | None = None
         self._made_for: tuple[tuple[int, int], int] | None = None
         self._last_t: float | None = None
+        self.last_velocities: tuple[npt.NDArray[np.float64], float] | None = None
+        """The last :meth:`measure`'s image velocities of its detections (pixels per
+        second) and the seconds between its frames, for the track-free line flux; None
+        when it measured none.  Held for one frame, never stored."""
         self.pressure = {
             z.id: PressureGrid(
                 homography.to_ground(z.polygon_px),
@@ -288,6 +292,7 @@ class CrowdMotion:
         for a camera's first frame, after a gap, and when no one was found."""
         size = source_size or (int(image.shape[1]), int(image.shape[0]))
         flow_image = self._flow_image(size, int(image.shape[1]))
+        self.last_velocities = None
         last_t, self._last_t = self._last_t, t
         wanted = bool(len(detections)) and bool(self.zones)
         wanted = wanted and last_t is not None and 0 < t - last_t <= self.max_gap_s
@@ -306,6 +311,7 @@ class CrowdMotion:
             dt_s=t - last_t,
             min_flow_px=self.min_flow_px,
         )
+        self.last_velocities = (image_v, t - last_t)
         feet = detections.ground_points
         jac = ground_jacobians(self.homography, feet)
         ground_v = np.einsum("nij,nj->ni", jac, image_v)

@@ -47,9 +47,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SQLITE_HEAD = "0007"
+SQLITE_HEAD = "0008"
 """The newest SQLite revision (``tests/test_migrations.py`` checks it is the scripts')."""
-POSTGRESQL_HEAD = "0005"
+POSTGRESQL_HEAD = "0006"
 """The newest PostgreSQL revision."""
 
 # Any constant: the key of the advisory lock held while a PostgreSQL schema is
