@@ -110,3 +110,18 @@ def test_a_sparse_crowd_walking_at_its_own_speeds_has_no_pressure() -> None:
         v = np.stack([rng.normal(1.34, 0.26, 4), np.zeros(4)], axis=1)
         grid.add(i * 0.5, _crowd(4, rng), v)
     assert grid.pressure() == 0.0
+
+
+def test_a_walkway_far_slower_than_its_density_explains_is_flagged_not_a_queue() -> None:
+    from crowdsafe.measure.motion import ZoneMotion
+
+    eng, events, clock, _ = engine()
+    for i in range(90):  # a minute and a half at a fifth of Weidmann's speed
+        clock.now = T0 + i
+        eng.observe_zone(replace(zone(T0 + i, 2.0), fd_speed_ratio=0.2))
+    assert kinds(events, "slow_for_density") == [("opened", "advisory")]
+    assert "20 % of the speed its density explains" in events[-1].alert.message
+    queue = BucketAggregator("cam", [hall(area_m2=100.0, profile="queue")])
+    queue.add(10.2, {"hall": 200}, motion={"hall": ZoneMotion.of(np.tile([0.1, 0.0], (200, 1)))})
+    (s,) = queue.flush()
+    assert s.speed_m_s == pytest.approx(0.1) and s.fd_speed_ratio is None

@@ -236,7 +236,7 @@ class ZoneSample:
     ``pressure_per_s2`` is the crowd pressure of the zone's busiest ground cell, the
     highest over the bucket (``measure/pressure.py``), and ``fd_speed_ratio`` the mean
     speed over the speed Weidmann's fundamental diagram gives at the zone's density
-    (from 0.5 persons/m²): well under 1, the crowd is held up by more than its density;
+    (walkway zones from 0.5 persons/m²): well under 1, held up by more than its density;
     both None when not measured.
     """
 
@@ -415,6 +415,8 @@ class AlertRule(StrEnum):
     """A zone whose people need longer than the site allows to leave through its exits."""
     PRESSURE = "pressure"
     """A zone's crowd pressure (density times velocity variance), s^-2."""
+    SLOW = "slow_for_density"
+    """A walkway zone moving slower than its density explains (1 - fd_speed_ratio)."""
 
 
 class AlertState(StrEnum):

@@ -128,6 +128,7 @@ class AlertEngine:
         self._measured_levels: dict[AlertRule, Levels] = {
             AlertRule.CLEAR: config.time_to_clear_min.thresholds(),
             AlertRule.PRESSURE: config.pressure_per_s2.thresholds(),
+            AlertRule.SLOW: config.slow_for_density.thresholds(),
         }
         for alert in store.alerts([AlertState.OPEN, AlertState.ACKNOWLEDGED]):
             self._states[(alert.rule, alert.subject_id)] = _RuleState(alert=alert)
@@ -315,7 +316,7 @@ class AlertEngine:
     def _measured_readings(self, s: ZoneSample, name: str) -> list[Reading]:
         """The rules on what a sample may carry (None: not measured): its time to clear
         through its exits, its crowd pressure (``alerts/reading.py``)."""
-        if s.time_to_clear_min is None and s.pressure_per_s2 is None:
+        if s.time_to_clear_min is None and s.pressure_per_s2 is None and s.fd_speed_ratio is None:
             return []  # most zones of a city: no exit declared, no one moving
         out = []
         for rule, value, settings, describe in measured_values(s, name, self.config):

@@ -91,4 +91,13 @@ def measured_values(
                 "turbulence from about 0.02)"
             ),
         ),
+        (
+            AlertRule.SLOW,
+            None if s.fd_speed_ratio is None else max(0.0, 1.0 - s.fd_speed_ratio),
+            config.slow_for_density,
+            lambda lvl, v, thr: (
+                f"Zone {name}: moving at {100 * (1 - v):.0f} % of the speed its density "
+                f"explains ({lvl} below {100 * (1 - thr):.0f} %)"
+            ),
+        ),
     ]

@@ -16,7 +16,9 @@ Defaults, and where they come from:
   standing or seated area, advisory at 6 (three quarters of it);
 * crowd pressure (density times the local velocity variance, s^-2): warning at 0.02,
   where Helbing, Johansson and Al-Abideen (Phys. Rev. E 75, 046109, 2007) saw crowd
-  turbulence begin in the 2006 Jamarat crowd, advisory at half of it.
+  turbulence begin in the 2006 Jamarat crowd, advisory at half of it;
+* slow for its density (1 minus a walkway zone's speed over Weidmann's at its density):
+  advisory at 0.5, a crowd at half the speed its density explains, held for a minute.
 
 A site overrides any of them under ``alerts:``; a zone or line may override the density
 or flow levels for itself.
@@ -159,6 +161,10 @@ def _pressure_default() -> LevelsConfig:
     return LevelsConfig(advisory=0.01, warning=0.02, critical=None, hold_s=10.0)
 
 
+def _slow_default() -> LevelsConfig:
+    return LevelsConfig(advisory=0.5, warning=None, critical=None, hold_s=60.0)
+
+
 def _rise_default() -> LevelsConfig:
     return LevelsConfig(advisory=0.5, warning=1.0, critical=None, hold_s=30.0)
 
@@ -185,5 +191,10 @@ class AlertsConfig(StrictModel):
     pressure_per_s2: LevelsConfig = Field(
         default_factory=_pressure_default,
         description="Zone crowd pressure, s^-2 (density times the local velocity variance).",
+    )
+    slow_for_density: LevelsConfig = Field(
+        default_factory=_slow_default,
+        description="A walkway zone's shortfall of speed against Weidmann's fundamental "
+        "diagram at its density, 0-1 (1 - fd_speed_ratio).",
     )
     sinks: SinksConfig = Field(default_factory=SinksConfig)

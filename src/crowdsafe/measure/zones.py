@@ -239,7 +239,8 @@ class BucketAggregator:
                 speed = moved[1] / moved[0]
                 sd = math.sqrt(max(0.0, moved[2] / moved[0] - speed * speed))
                 expected = weidmann_speed(density)
-                if density >= _FD_MIN_DENSITY and expected > 0:
+                # a queue stands by design: the diagram is of people walking
+                if zone.profile != "queue" and density >= _FD_MIN_DENSITY and expected > 0:
                     ratio = speed / expected
             samples.append(
                 ZoneSample(
