@@ -40,6 +40,7 @@ from crowdsafe.evaluation.twin_sim import (
     simulate,
 )
 from crowdsafe.forecast.nowcast import nowcast
+from crowdsafe.measure.geometry import points_in_polygon
 from crowdsafe.measure.motion import ZoneMotion
 from crowdsafe.measure.pressure import PressureGrid
 from crowdsafe.measure.zones import BucketAggregator, Zone
@@ -77,10 +78,7 @@ def _zone(
 
 
 def _inside(points: npt.NDArray[np.float64], zone: Zone) -> npt.NDArray[np.bool_]:
-    x0, y0 = zone.polygon_px[0]
-    x1, y1 = zone.polygon_px[2]
-    x, y = points[:, 0], points[:, 1]
-    return np.asarray((x >= x0) & (x < x1) & (y >= y0) & (y < y1))
+    return points_in_polygon(points, zone.polygon_px)
 
 
 @dataclass
